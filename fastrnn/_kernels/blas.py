@@ -1,0 +1,118 @@
+"""GEMM callable from njit code, bound to numpy's own OpenBLAS.
+
+numpy wheels ship OpenBLAS (``numpy.libs/libscipy_openblas64_*.so``, ILP64,
+symbols ``scipy_cblas_sgemm64_``). We look the symbol up once, register its address
+with LLVM under a fixed alias (``fastrnn_cblas_sgemm``), and declare it as a Numba
+``ExternalFunction``: the call is a plain C call from compiled code (no Python, no
+allocation), and because it refers to the symbol by name, functions using it are
+cacheable with ``cache=True``. The BLAS thread pool is numpy's, so threadpoolctl
+controls it.
+
+``gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)`` computes
+the row-major ``C (m, n) = alpha * op(A) @ op(B) + beta * C`` where ``op`` transposes
+when its flag is True; a, b, c are arrays whose first element starts the matrix.
+"""
+import ctypes
+import glob
+import os
+
+import numpy as np
+from llvmlite import binding as llvm
+from numba import njit, types
+from numba.extending import overload
+
+_ROW_MAJOR = 101
+_NO_TRANS = 111
+_TRANS = 112
+
+# (sgemm symbol, dgemm symbol, integer width) in the order we try them.
+_CANDIDATES = (
+    ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", 64),
+    ("cblas_sgemm64_", "cblas_dgemm64_", 64),
+    ("scipy_cblas_sgemm", "scipy_cblas_dgemm", 32),
+    ("cblas_sgemm", "cblas_dgemm", 32),
+)
+
+
+def _numpy_blas_libraries():
+    root = os.path.dirname(np.__file__)
+    patterns = [os.path.join(root, os.pardir, "numpy.libs", "*openblas*"),
+                os.path.join(root, ".dylibs", "*openblas*"),
+                os.path.join(root, os.pardir, "numpy.libs", "*blas*")]
+    found = []
+    for pattern in patterns:
+        for path in sorted(glob.glob(pattern)):
+            if path not in found:
+                found.append(path)
+    return found
+
+
+def _bind():
+    for path in _numpy_blas_libraries():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for s_name, d_name, width in _CANDIDATES:
+            try:
+                s_addr = ctypes.cast(getattr(lib, s_name), ctypes.c_void_p).value
+                d_addr = ctypes.cast(getattr(lib, d_name), ctypes.c_void_p).value
+            except AttributeError:
+                continue
+            llvm.add_symbol("fastrnn_cblas_sgemm", s_addr)
+            llvm.add_symbol("fastrnn_cblas_dgemm", d_addr)
+            return path, width
+    raise ImportError(
+        "fastrnn could not find the OpenBLAS library bundled with numpy "
+        f"(looked in {_numpy_blas_libraries() or 'numpy.libs'}); fastrnn needs a numpy wheel "
+        "from PyPI (pip install numpy)")
+
+
+BLAS_LIBRARY, BLAS_INT_BITS = _bind()
+_blasint = types.int64 if BLAS_INT_BITS == 64 else types.int32
+
+
+def _cblas_signature(dtype):
+    ptr = types.CPointer(dtype)
+    return types.void(types.int32, types.int32, types.int32, _blasint, _blasint, _blasint,
+                      dtype, ptr, _blasint, ptr, _blasint, dtype, ptr, _blasint)
+
+
+_sgemm = types.ExternalFunction("fastrnn_cblas_sgemm", _cblas_signature(types.float32))
+_dgemm = types.ExternalFunction("fastrnn_cblas_dgemm", _cblas_signature(types.float64))
+
+
+def gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """Row-major C = alpha op(A) op(B) + beta C (njit only)."""
+    raise NotImplementedError("gemm is callable from njit code only")
+
+
+@overload(gemm)
+def _gemm_overload(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    if c.dtype == types.float32:
+        kernel, scalar = _sgemm, np.float32
+    elif c.dtype == types.float64:
+        kernel, scalar = _dgemm, np.float64
+    else:
+        return None
+
+    def impl(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        if m == 0 or n == 0:
+            return
+        if k == 0:
+            if beta == 0:
+                for i in range(m):
+                    for j in range(n):
+                        c.flat[i * ldc + j] = 0
+            return
+        kernel(_ROW_MAJOR, _TRANS if trans_a else _NO_TRANS, _TRANS if trans_b else _NO_TRANS,
+               m, n, k, scalar(alpha), a.ctypes, max(lda, 1), b.ctypes, max(ldb, 1),
+               scalar(beta), c.ctypes, max(ldc, 1))
+    return impl
+
+
+@njit(cache=True)
+def matmul_into(a, b, out):
+    """out (m, n) = a (m, k) @ b (k, n), all C-contiguous 2-D (a self-test of the binding)."""
+    gemm(False, False, a.shape[0], b.shape[1], a.shape[1], 1.0, a, a.shape[1], b, b.shape[1],
+         0.0, out, out.shape[1])

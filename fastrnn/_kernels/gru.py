@@ -1,0 +1,216 @@
+"""Fused GRU sequence kernels.
+
+Layout (one layer, one direction, time-major, 3 gate blocks of width H):
+
+    x      (T, N, I)     input, C-contiguous
+    gates  (T, N, 3H)    forward: x w_x by one GEMM, then the activated r, z, n;
+                         backward: overwritten with the gradients of the x-side
+                         pre-activations (dA_x)
+    saved  (T, N, H)     reset_after: h w_hn + b_hn (the term r multiplies);
+                         reset before: r ⊙ h_prev (the input of the n-block matmul)
+    out    (T, N, H)     hidden state after each step
+
+``torch_layout``: True -> w_x (3H, I), w_h (3H, H) used transposed; False -> w_x (I, 3H),
+w_h (H, 3H). ``blocks`` is the column block of (r, z, n): (0, 1, 2) for PyTorch,
+(1, 0, 2) for the book's z, r, h̃. The n block is always the last one, so the r and z
+blocks of w_h are one contiguous 2H-wide GEMM operand.
+``reset_after``: n = tanh(a_xn + r (h w_hn + b_hn)) (PyTorch) or
+n = tanh(a_xn + (r h) w_hn + b_hn) (original GRU, the book).
+``z_keeps_h``: h' = (1-z) n + z h (PyTorch) or h' = z n + (1-z) h (the book).
+Equations in NumPy: fastrnn/oracle/gru.py.
+"""
+import numpy as np
+from numba import njit
+
+from .activations import FASTMATH, fast_sigmoid, fast_tanh
+from .blas import gemm
+from .lstm import column_sums_into
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def gru_forward(x, h0, w_x, w_h, b_x, b_h, torch_layout, blocks, reset_after, z_keeps_h,
+                gates, hproj, saved, out):
+    """Run the sequence; fill gates (activated r, z, n), saved and out.
+
+    hproj (N, 3H) is a per-step workspace for h w_h.
+    """
+    T, N, I = x.shape
+    H = h0.shape[1]
+    G = 3 * H
+    ld_wx = I if torch_layout else G
+    ld_wh = H if torch_layout else G
+    gemm(False, torch_layout, T * N, G, I, 1.0, x, I, w_x, ld_wx, 0.0, gates, G)
+    o_r, o_z, o_n = blocks[0] * H, blocks[1] * H, 2 * H
+    w_h_flat = w_h.reshape(-1)
+    # start of the n block of w_h: rows 2H.. (torch) or columns 2H.. (book)
+    w_hn = w_h_flat[2 * H * H:] if torch_layout else w_h_flat[2 * H:]
+    for t in range(T):
+        h_prev = h0 if t == 0 else out[t - 1]
+        gate_t = gates[t]
+        save_t = saved[t]
+        if reset_after:
+            gemm(False, torch_layout, N, G, H, 1.0, h_prev, H, w_h, ld_wh, 0.0, hproj, G)
+        else:
+            gemm(False, torch_layout, N, 2 * H, H, 1.0, h_prev, H, w_h, ld_wh, 0.0, hproj, G)
+        for n in range(N):
+            a = gate_t[n]
+            hp = hproj[n]
+            h_old = h_prev[n]
+            s = save_t[n]
+            for j in range(H):
+                r = fast_sigmoid(a[o_r + j] + b_x[o_r + j] + hp[o_r + j] + b_h[o_r + j])
+                z = fast_sigmoid(a[o_z + j] + b_x[o_z + j] + hp[o_z + j] + b_h[o_z + j])
+                a[o_r + j] = r
+                a[o_z + j] = z
+                if reset_after:
+                    s[j] = hp[o_n + j] + b_h[o_n + j]
+                else:
+                    s[j] = r * h_old[j]
+        if not reset_after:
+            # a_xn += (r h) w_hn, written straight into the n block of gates[t]
+            gemm(False, torch_layout, N, H, H, 1.0, save_t, H, w_hn, ld_wh, 1.0,
+                 gate_t.reshape(-1)[o_n:], G)
+        h_row_all = out[t]
+        for n in range(N):
+            a = gate_t[n]
+            h_old = h_prev[n]
+            s = save_t[n]
+            h_new = h_row_all[n]
+            for j in range(H):
+                z = a[o_z + j]
+                if reset_after:
+                    nn = fast_tanh(a[o_n + j] + b_x[o_n + j] + a[o_r + j] * s[j])
+                else:
+                    nn = fast_tanh(a[o_n + j] + b_x[o_n + j] + b_h[o_n + j])
+                a[o_n + j] = nn
+                if z_keeps_h:
+                    h_new[j] = nn + z * (h_old[j] - nn)
+                else:
+                    h_new[j] = h_old[j] + z * (nn - h_old[j])
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def gru_backward(x, h0, w_x, w_h, torch_layout, blocks, reset_after, z_keeps_h,
+                 gates, saved, out, dout, dh_n, dx, dh0, dgates_h, d_rh,
+                 dw_x, dw_h, db_x, db_h, accumulate):
+    """Backward through the sequence saved by gru_forward.
+
+    dout (T, N, H), dh_n (N, H) in; dx (T, N, I), dh0 (N, H) out. Workspaces:
+    dgates_h (T, N, 3H) (reset_after: gradients of the h-side pre-activations),
+    d_rh (N, H) (reset before: gradient of r ⊙ h). Weight grads written or added.
+    """
+    T, N, I = x.shape
+    H = h0.shape[1]
+    G = 3 * H
+    o_r, o_z, o_n = blocks[0] * H, blocks[1] * H, 2 * H
+    ld_wh = H if torch_layout else G
+    w_h_flat = w_h.reshape(-1)
+    w_hn = w_h_flat[2 * H * H:] if torch_layout else w_h_flat[2 * H:]
+    dh0[:, :] = dh_n          # dh0 carries dh backwards through time
+    for t in range(T - 1, -1, -1):
+        h_prev = h0 if t == 0 else out[t - 1]
+        gate_t = gates[t]
+        save_t = saved[t]
+        dgh_t = dgates_h[t]
+        for n in range(N):
+            a = gate_t[n]
+            s = save_t[n]
+            h_old = h_prev[n]
+            d_out = dout[t, n]
+            dh_row = dh0[n]
+            dgh = dgh_t[n]
+            for j in range(H):
+                r = a[o_r + j]
+                z = a[o_z + j]
+                nn = a[o_n + j]
+                dh = d_out[j] + dh_row[j]
+                if z_keeps_h:
+                    dn = dh * (1 - z)
+                    dz = dh * (h_old[j] - nn)
+                    dh_row[j] = dh * z
+                else:
+                    dn = dh * z
+                    dz = dh * (nn - h_old[j])
+                    dh_row[j] = dh * (1 - z)
+                dan = dn * (1 - nn * nn)
+                daz = dz * z * (1 - z)
+                a[o_z + j] = daz
+                a[o_n + j] = dan
+                if reset_after:
+                    dar = dan * s[j] * r * (1 - r)
+                    a[o_r + j] = dar
+                    dgh[o_r + j] = dar
+                    dgh[o_z + j] = daz
+                    dgh[o_n + j] = dan * r
+        if reset_after:
+            # dh_prev += dA_h w_h (all three blocks in one GEMM)
+            if torch_layout:
+                gemm(False, False, N, H, G, 1.0, dgh_t, G, w_h, H, 1.0, dh0, H)
+            else:
+                gemm(False, True, N, H, G, 1.0, dgh_t, G, w_h, G, 1.0, dh0, H)
+        else:
+            dan_t = gate_t.reshape(-1)[o_n:]
+            # d(r h) = dA_n w_hn
+            if torch_layout:
+                gemm(False, False, N, H, H, 1.0, dan_t, G, w_hn, H, 0.0, d_rh, H)
+            else:
+                gemm(False, True, N, H, H, 1.0, dan_t, G, w_hn, G, 0.0, d_rh, H)
+            for n in range(N):
+                a = gate_t[n]
+                h_old = h_prev[n]
+                drh = d_rh[n]
+                dh_row = dh0[n]
+                for j in range(H):
+                    r = a[o_r + j]
+                    a[o_r + j] = drh[j] * h_old[j] * r * (1 - r)
+                    dh_row[j] += drh[j] * r
+            # dh_prev += dA_rz w_h[rz]
+            if torch_layout:
+                gemm(False, False, N, H, 2 * H, 1.0, gate_t, G, w_h, H, 1.0, dh0, H)
+            else:
+                gemm(False, True, N, H, 2 * H, 1.0, gate_t, G, w_h, G, 1.0, dh0, H)
+    _gru_weight_grads(x, h0, w_x, torch_layout, reset_after, gates, saved, out, dgates_h,
+                      dx, dw_x, dw_h, db_x, db_h, accumulate)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def _gru_weight_grads(x, h0, w_x, torch_layout, reset_after, dgates, saved, out, dgates_h,
+                      dx, dw_x, dw_h, db_x, db_h, accumulate):
+    """After the time loop: dx, dw_x, dw_h as GEMMs over all T·N rows; bias sums."""
+    T, N, I = x.shape
+    H = h0.shape[1]
+    G = 3 * H
+    rows = T * N
+    beta = 1.0 if accumulate else 0.0
+    if torch_layout:
+        gemm(False, False, rows, I, G, 1.0, dgates, G, w_x, I, 0.0, dx, I)
+        gemm(True, False, G, I, rows, 1.0, dgates, G, x, I, beta, dw_x, I)
+    else:
+        gemm(False, True, rows, I, G, 1.0, dgates, G, w_x, G, 0.0, dx, I)
+        gemm(True, False, I, G, rows, 1.0, x, I, dgates, G, beta, dw_x, G)
+    dw_h_flat = dw_h.reshape(-1)
+    if reset_after:
+        # dw_h = Σ_t dA_h[t]ᵀ h_prev[t]: steps 1..T-1 against out, step 0 against h0
+        if torch_layout:
+            gemm(True, False, G, H, rows - N, 1.0, dgates_h[1:], G, out, H, beta, dw_h, H)
+            gemm(True, False, G, H, N, 1.0, dgates_h, G, h0, H, 1.0, dw_h, H)
+        else:
+            gemm(True, False, H, G, rows - N, 1.0, out, H, dgates_h[1:], G, beta, dw_h, G)
+            gemm(True, False, H, G, N, 1.0, h0, H, dgates_h, G, 1.0, dw_h, G)
+    else:
+        # r and z blocks against h_prev; n block against the saved r ⊙ h_prev
+        if torch_layout:
+            dw_hn = dw_h_flat[2 * H * H:]
+            gemm(True, False, 2 * H, H, rows - N, 1.0, dgates[1:], G, out, H, beta, dw_h, H)
+            gemm(True, False, 2 * H, H, N, 1.0, dgates, G, h0, H, 1.0, dw_h, H)
+            gemm(True, False, H, H, rows, 1.0, dgates.reshape(-1)[2 * H:], G, saved, H, beta, dw_hn, H)
+        else:
+            dw_hn = dw_h_flat[2 * H:]
+            gemm(True, False, H, 2 * H, rows - N, 1.0, out, H, dgates[1:], G, beta, dw_h, G)
+            gemm(True, False, H, 2 * H, N, 1.0, h0, H, dgates, G, 1.0, dw_h, G)
+            gemm(True, False, H, H, rows, 1.0, saved, H, dgates.reshape(-1)[2 * H:], G, beta, dw_hn, G)
+    if db_x.shape[0] > 0:
+        column_sums_into(dgates.reshape(rows, G), db_x, accumulate)
+    if db_h.shape[0] > 0:
+        source = dgates_h if reset_after else dgates
+        column_sums_into(source.reshape(rows, G), db_h, accumulate)

@@ -1,0 +1,66 @@
+"""Fused Elman RNN sequence kernels.
+
+Layout (one layer, one direction, time-major):
+
+    x      (T, N, I)   input, C-contiguous
+    out    (T, N, H)   forward: x w_x by one GEMM for all steps, then per step += h_prev w_h
+                       and the activation in place, so out[t] is h_t (and what backward needs)
+    dpre   (T, N, H)   backward workspace: gradient of the pre-activation
+
+``torch_layout``: True -> w_x (H, I), w_h (H, H) used transposed; False -> w_x (I, H),
+w_h (H, H). ``relu``: False for tanh, True for relu.
+Equations in NumPy: fastrnn/oracle/rnn.py.
+"""
+from numba import njit
+
+from .activations import FASTMATH, fast_tanh
+from .blas import gemm
+from .lstm import _weight_grads
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def rnn_forward(x, h0, w_x, w_h, bias, torch_layout, relu, out):
+    """Run the sequence; fill out (T, N, H)."""
+    T, N, I = x.shape
+    H = h0.shape[1]
+    gemm(False, torch_layout, T * N, H, I, 1.0, x, I, w_x, I if torch_layout else H, 0.0, out, H)
+    for t in range(T):
+        h_prev = h0 if t == 0 else out[t - 1]
+        out_t = out[t]
+        gemm(False, torch_layout, N, H, H, 1.0, h_prev, H, w_h, H, 1.0, out_t, H)
+        for n in range(N):
+            row = out_t[n]
+            for j in range(H):
+                a = row[j] + bias[j]
+                if relu:
+                    row[j] = 0.0 if a < 0 else a      # NaN stays NaN
+                else:
+                    row[j] = fast_tanh(a)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def rnn_backward(x, h0, w_x, w_h, torch_layout, relu, out, dout, dh_n,
+                 dx, dh0, dpre, dw_x, dw_h, db, accumulate):
+    """dout (T, N, H), dh_n (N, H) -> dx (T, N, I), dh0 (N, H); weight grads written or added."""
+    T, N, I = x.shape
+    H = h0.shape[1]
+    dh0[:, :] = dh_n          # dh0 carries dh backwards through time
+    for t in range(T - 1, -1, -1):
+        out_t = out[t]
+        dpre_t = dpre[t]
+        for n in range(N):
+            h_row = out_t[n]
+            d_out = dout[t, n]
+            dh_row = dh0[n]
+            d_row = dpre_t[n]
+            for j in range(H):
+                dh = d_out[j] + dh_row[j]
+                if relu:
+                    d_row[j] = dh if h_row[j] > 0 else 0.0
+                else:
+                    d_row[j] = dh * (1 - h_row[j] * h_row[j])
+        if torch_layout:
+            gemm(False, False, N, H, H, 1.0, dpre_t, H, w_h, H, 0.0, dh0, H)
+        else:
+            gemm(False, True, N, H, H, 1.0, dpre_t, H, w_h, H, 0.0, dh0, H)
+    _weight_grads(x, h0, w_x, torch_layout, dpre, out, dx, dw_x, dw_h, db, accumulate)

@@ -1,0 +1,94 @@
+"""GRU, PyTorch gate order (r, z, n).
+
+    r  = σ(x w_irᵀ + b_ir + h w_hrᵀ + b_hr)
+    z  = σ(x w_izᵀ + b_iz + h w_hzᵀ + b_hz)
+    n  = tanh(x w_inᵀ + b_in + r⊙(h w_hnᵀ + b_hn))        reset_after=True (PyTorch, cuDNN)
+    n  = tanh(x w_inᵀ + b_in + (r⊙h) w_hnᵀ + b_hn)        reset_after=False (original GRU, the book)
+    h' = (1 − z)⊙n + z⊙h
+"""
+import numpy as np
+
+from .activations import sigmoid
+from ._common import bias_or_zero, weight_grads, add_grads
+
+
+def gru_cell_forward(x, h, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True):
+    """x (N, I), h (N, H) -> h1 (N, H), cache."""
+    H = w_hh.shape[1]
+    ax = x @ w_ih.T + bias_or_zero(b_ih, 3 * H, x.dtype)
+    b_h = bias_or_zero(b_hh, 3 * H, x.dtype)
+    ah_rz = h @ w_hh[:2 * H].T + b_h[:2 * H]
+    r = sigmoid(ax[:, :H] + ah_rz[:, :H])
+    z = sigmoid(ax[:, H:2 * H] + ah_rz[:, H:])
+    if reset_after:
+        hn = h @ w_hh[2 * H:].T + b_h[2 * H:]
+        n = np.tanh(ax[:, 2 * H:] + r * hn)
+    else:
+        hn = None
+        n = np.tanh(ax[:, 2 * H:] + (r * h) @ w_hh[2 * H:].T + b_h[2 * H:])
+    h1 = (1 - z) * n + z * h
+    cache = dict(x=x, h=h, r=r, z=z, n=n, hn=hn, w_ih=w_ih, w_hh=w_hh,
+                 has_bias=b_ih is not None, reset_after=reset_after)
+    return h1, cache
+
+
+def gru_cell_backward(dh1, cache):
+    """dh1 (N, H) -> dx (N, I), dh (N, H), (dw_ih, dw_hh, db_ih, db_hh)."""
+    x, h, r, z, n = (cache[k] for k in ("x", "h", "r", "z", "n"))
+    w_hh = cache["w_hh"]
+    H = h.shape[1]
+    dn = dh1 * (1 - z)
+    dz = dh1 * (h - n)
+    dh = dh1 * z
+    dan = dn * (1 - n ** 2)                     # gradient of n's pre-activation
+    daz = dz * z * (1 - z)
+    if cache["reset_after"]:
+        dr = dan * cache["hn"]
+        dar = dr * r * (1 - r)
+        dhn = dan * r                            # gradient of h w_hnᵀ + b_hn
+        dpre_h = np.concatenate([dar, daz, dhn], axis=1)
+        dh = dh + dpre_h @ w_hh
+        h_for_w = h
+        dpre_x = np.concatenate([dar, daz, dan], axis=1)
+        grads = weight_grads(x, h_for_w, dpre_x, dpre_h, cache["has_bias"])
+    else:
+        rh = r * h
+        drh = dan @ w_hh[2 * H:]
+        dr = drh * h
+        dar = dr * r * (1 - r)
+        dh = dh + drh * r
+        dpre_x = np.concatenate([dar, daz, dan], axis=1)
+        dh = dh + dpre_x[:, :2 * H] @ w_hh[:2 * H]
+        dw_ih = dpre_x.T @ x
+        dw_hh = np.concatenate([dpre_x[:, :2 * H].T @ h, dan.T @ rh], axis=0)
+        if cache["has_bias"]:
+            grads = (dw_ih, dw_hh, dpre_x.sum(axis=0), dpre_x.sum(axis=0))
+        else:
+            grads = (dw_ih, dw_hh, None, None)
+    dx = dpre_x @ cache["w_ih"]
+    return dx, dh, grads
+
+
+def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True):
+    """x (T, N, I), h0 (N, H) -> out (T, N, H), h_n (N, H), cache."""
+    h = h0
+    outs, caches = [], []
+    for t in range(x.shape[0]):
+        h, step = gru_cell_forward(x[t], h, w_ih, w_hh, b_ih, b_hh, reset_after)
+        outs.append(h)
+        caches.append(step)
+    out = np.stack(outs) if outs else np.zeros((0,) + h0.shape, h0.dtype)
+    return out, h, dict(steps=caches, x_shape=x.shape, dtype=h0.dtype)
+
+
+def gru_backward(dout, dh_n, cache):
+    """dout (T, N, H), dh_n (N, H) or None -> dx, dh0, (dw_ih, dw_hh, db_ih, db_hh)."""
+    steps = cache["steps"]
+    dh = np.zeros_like(steps[-1]["h"]) if dh_n is None else dh_n
+    dx = np.zeros(cache["x_shape"], cache["dtype"])
+    total = None
+    for t in reversed(range(len(steps))):
+        d_out = 0 if dout is None else dout[t]
+        dx[t], dh, step_grads = gru_cell_backward(dh + d_out, steps[t])
+        total = add_grads(total, step_grads)
+    return dx, dh, tuple(total)

@@ -1,0 +1,70 @@
+"""LSTM, PyTorch gate order (i, f, g, o).
+
+    a  = x w_ihᵀ + b_ih + h w_hhᵀ + b_hh          (N, 4H)
+    i, f, g, o = σ(a_i), σ(a_f), tanh(a_g), σ(a_o)
+    c' = f⊙c + i⊙g
+    h' = o⊙tanh(c')
+"""
+import numpy as np
+
+from .activations import sigmoid
+from ._common import bias_or_zero, weight_grads, add_grads
+
+
+def lstm_cell_forward(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
+    """x (N, I), h (N, H), c (N, H) -> h1 (N, H), c1 (N, H), cache."""
+    H = w_hh.shape[1]
+    a = (x @ w_ih.T + bias_or_zero(b_ih, 4 * H, x.dtype)
+         + h @ w_hh.T + bias_or_zero(b_hh, 4 * H, x.dtype))
+    i = sigmoid(a[:, :H])
+    f = sigmoid(a[:, H:2 * H])
+    g = np.tanh(a[:, 2 * H:3 * H])
+    o = sigmoid(a[:, 3 * H:])
+    c1 = f * c + i * g
+    h1 = o * np.tanh(c1)
+    cache = dict(x=x, h=h, c=c, i=i, f=f, g=g, o=o, c1=c1, w_ih=w_ih, w_hh=w_hh,
+                 has_bias=b_ih is not None)
+    return h1, c1, cache
+
+
+def lstm_cell_backward(dh1, dc1, cache):
+    """dh1, dc1 (N, H) -> dx (N, I), dh (N, H), dc (N, H), (dw_ih, dw_hh, db_ih, db_hh)."""
+    i, f, g, o, c, c1 = (cache[k] for k in ("i", "f", "g", "o", "c", "c1"))
+    tc = np.tanh(c1)
+    do = dh1 * tc
+    dc_total = dc1 + dh1 * o * (1 - tc ** 2)
+    di = dc_total * g
+    df = dc_total * c
+    dg = dc_total * i
+    da = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g ** 2), do * o * (1 - o)], axis=1)
+    dx = da @ cache["w_ih"]
+    dh = da @ cache["w_hh"]
+    dc = dc_total * f
+    grads = weight_grads(cache["x"], cache["h"], da, da, cache["has_bias"])
+    return dx, dh, dc, grads
+
+
+def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
+    """x (T, N, I), h0, c0 (N, H) -> out (T, N, H), h_n (N, H), c_n (N, H), cache."""
+    h, c = h0, c0
+    outs, caches = [], []
+    for t in range(x.shape[0]):
+        h, c, step = lstm_cell_forward(x[t], h, c, w_ih, w_hh, b_ih, b_hh)
+        outs.append(h)
+        caches.append(step)
+    out = np.stack(outs) if outs else np.zeros((0,) + h0.shape, h0.dtype)
+    return out, h, c, dict(steps=caches, x_shape=x.shape, dtype=h0.dtype)
+
+
+def lstm_backward(dout, dh_n, dc_n, cache):
+    """dout (T, N, H), dh_n, dc_n (N, H) or None -> dx, dh0, dc0, (dw_ih, dw_hh, db_ih, db_hh)."""
+    steps = cache["steps"]
+    dh = np.zeros_like(steps[-1]["h"]) if dh_n is None else dh_n
+    dc = np.zeros_like(steps[-1]["c"]) if dc_n is None else dc_n
+    dx = np.zeros(cache["x_shape"], cache["dtype"])
+    total = None
+    for t in reversed(range(len(steps))):
+        d_out = 0 if dout is None else dout[t]
+        dx[t], dh, dc, step_grads = lstm_cell_backward(dh + d_out, dc, steps[t])
+        total = add_grads(total, step_grads)
+    return dx, dh, dc, tuple(total)

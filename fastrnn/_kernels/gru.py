@@ -41,6 +41,8 @@ def gru_forward(x, h0, w_x, w_h, b_x, b_h, torch_layout, blocks, reset_after, z_
     ld_wh = H if torch_layout else G
     gemm(False, torch_layout, T * N, G, I, 1.0, x, I, w_x, ld_wx, 0.0, gates, G)
     o_r, o_z, o_n = blocks[0] * H, blocks[1] * H, 2 * H
+    bx_r, bx_z, bx_n = b_x[o_r:o_r + H], b_x[o_z:o_z + H], b_x[o_n:o_n + H]
+    bh_r, bh_z, bh_n = b_h[o_r:o_r + H], b_h[o_z:o_z + H], b_h[o_n:o_n + H]
     w_h_flat = w_h.reshape(-1)
     # start of the n block of w_h: rows 2H.. (torch) or columns 2H.. (book)
     w_hn = w_h_flat[2 * H * H:] if torch_layout else w_h_flat[2 * H:]
@@ -52,41 +54,47 @@ def gru_forward(x, h0, w_x, w_h, b_x, b_h, torch_layout, blocks, reset_after, z_
             gemm(False, torch_layout, N, G, H, 1.0, h_prev, H, w_h, ld_wh, 0.0, hproj, G)
         else:
             gemm(False, torch_layout, N, 2 * H, H, 1.0, h_prev, H, w_h, ld_wh, 0.0, hproj, G)
+        # Loops index per-gate slice views with the loop counter only, and loop-invariant
+        # branches sit outside the inner loops, so that LLVM vectorises them.
         for n in range(N):
-            a = gate_t[n]
+            row = gate_t[n]
+            a_r, a_z = row[o_r:o_r + H], row[o_z:o_z + H]
             hp = hproj[n]
-            h_old = h_prev[n]
+            hp_r, hp_z, hp_n = hp[o_r:o_r + H], hp[o_z:o_z + H], hp[o_n:o_n + H]
             s = save_t[n]
+            h_old = h_prev[n]
             for j in range(H):
-                r = fast_sigmoid(a[o_r + j] + b_x[o_r + j] + hp[o_r + j] + b_h[o_r + j])
-                z = fast_sigmoid(a[o_z + j] + b_x[o_z + j] + hp[o_z + j] + b_h[o_z + j])
-                a[o_r + j] = r
-                a[o_z + j] = z
-                if reset_after:
-                    s[j] = hp[o_n + j] + b_h[o_n + j]
-                else:
-                    s[j] = r * h_old[j]
+                a_r[j] = fast_sigmoid(a_r[j] + bx_r[j] + hp_r[j] + bh_r[j])
+                a_z[j] = fast_sigmoid(a_z[j] + bx_z[j] + hp_z[j] + bh_z[j])
+            if reset_after:
+                for j in range(H):
+                    s[j] = hp_n[j] + bh_n[j]
+            else:
+                for j in range(H):
+                    s[j] = a_r[j] * h_old[j]
         if not reset_after:
             # a_xn += (r h) w_hn, written straight into the n block of gates[t]
             gemm(False, torch_layout, N, H, H, 1.0, save_t, H, w_hn, ld_wh, 1.0,
                  gate_t.reshape(-1)[o_n:], G)
-        h_row_all = out[t]
+        h_all = out[t]
         for n in range(N):
-            a = gate_t[n]
-            h_old = h_prev[n]
+            row = gate_t[n]
+            a_r, a_z, a_n = row[o_r:o_r + H], row[o_z:o_z + H], row[o_n:o_n + H]
             s = save_t[n]
-            h_new = h_row_all[n]
-            for j in range(H):
-                z = a[o_z + j]
-                if reset_after:
-                    nn = fast_tanh(a[o_n + j] + b_x[o_n + j] + a[o_r + j] * s[j])
-                else:
-                    nn = fast_tanh(a[o_n + j] + b_x[o_n + j] + b_h[o_n + j])
-                a[o_n + j] = nn
-                if z_keeps_h:
-                    h_new[j] = nn + z * (h_old[j] - nn)
-                else:
-                    h_new[j] = h_old[j] + z * (nn - h_old[j])
+            h_old = h_prev[n]
+            h_new = h_all[n]
+            if reset_after:
+                for j in range(H):
+                    a_n[j] = fast_tanh(a_n[j] + bx_n[j] + a_r[j] * s[j])
+            else:
+                for j in range(H):
+                    a_n[j] = fast_tanh(a_n[j] + bx_n[j] + bh_n[j])
+            if z_keeps_h:
+                for j in range(H):
+                    h_new[j] = a_n[j] + a_z[j] * (h_old[j] - a_n[j])
+            else:
+                for j in range(H):
+                    h_new[j] = h_old[j] + a_z[j] * (a_n[j] - h_old[j])
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -113,35 +121,42 @@ def gru_backward(x, h0, w_x, w_h, torch_layout, blocks, reset_after, z_keeps_h,
         save_t = saved[t]
         dgh_t = dgates_h[t]
         for n in range(N):
-            a = gate_t[n]
-            s = save_t[n]
+            row = gate_t[n]
+            a_r, a_z, a_n = row[o_r:o_r + H], row[o_z:o_z + H], row[o_n:o_n + H]
             h_old = h_prev[n]
             d_out = dout[t, n]
             dh_row = dh0[n]
-            dgh = dgh_t[n]
             for j in range(H):
-                r = a[o_r + j]
-                z = a[o_z + j]
-                nn = a[o_n + j]
-                dh = d_out[j] + dh_row[j]
-                if z_keeps_h:
-                    dn = dh * (1 - z)
-                    dz = dh * (h_old[j] - nn)
+                dh_row[j] += d_out[j]
+            # a_z <- dA_z, a_n <- dA_n, dh_row <- the part of dh_prev through z's blend
+            if z_keeps_h:
+                for j in range(H):
+                    z = a_z[j]
+                    nn = a_n[j]
+                    dh = dh_row[j]
+                    a_z[j] = dh * (h_old[j] - nn) * z * (1 - z)
+                    a_n[j] = dh * (1 - z) * (1 - nn * nn)
                     dh_row[j] = dh * z
-                else:
-                    dn = dh * z
-                    dz = dh * (nn - h_old[j])
+            else:
+                for j in range(H):
+                    z = a_z[j]
+                    nn = a_n[j]
+                    dh = dh_row[j]
+                    a_z[j] = dh * (nn - h_old[j]) * z * (1 - z)
+                    a_n[j] = dh * z * (1 - nn * nn)
                     dh_row[j] = dh * (1 - z)
-                dan = dn * (1 - nn * nn)
-                daz = dz * z * (1 - z)
-                a[o_z + j] = daz
-                a[o_n + j] = dan
-                if reset_after:
+            if reset_after:
+                s = save_t[n]
+                dgh = dgh_t[n]
+                g_r, g_z, g_n = dgh[o_r:o_r + H], dgh[o_z:o_z + H], dgh[o_n:o_n + H]
+                for j in range(H):
+                    r = a_r[j]
+                    dan = a_n[j]
                     dar = dan * s[j] * r * (1 - r)
-                    a[o_r + j] = dar
-                    dgh[o_r + j] = dar
-                    dgh[o_z + j] = daz
-                    dgh[o_n + j] = dan * r
+                    a_r[j] = dar
+                    g_r[j] = dar
+                    g_z[j] = a_z[j]
+                    g_n[j] = dan * r
         if reset_after:
             # dh_prev += dA_h w_h (all three blocks in one GEMM)
             if torch_layout:
@@ -156,13 +171,13 @@ def gru_backward(x, h0, w_x, w_h, torch_layout, blocks, reset_after, z_keeps_h,
             else:
                 gemm(False, True, N, H, H, 1.0, dan_t, G, w_hn, G, 0.0, d_rh, H)
             for n in range(N):
-                a = gate_t[n]
+                a_r = gate_t[n][o_r:o_r + H]
                 h_old = h_prev[n]
                 drh = d_rh[n]
                 dh_row = dh0[n]
                 for j in range(H):
-                    r = a[o_r + j]
-                    a[o_r + j] = drh[j] * h_old[j] * r * (1 - r)
+                    r = a_r[j]
+                    a_r[j] = drh[j] * h_old[j] * r * (1 - r)
                     dh_row[j] += drh[j] * r
             # dh_prev += dA_rz w_h[rz]
             if torch_layout:

@@ -36,28 +36,32 @@ def lstm_forward(x, h0, c0, w_x, w_h, bias, torch_layout, blocks, gates, cs, out
     ld_wh = H if torch_layout else G
     gemm(False, torch_layout, T * N, G, I, 1.0, x, I, w_x, ld_wx, 0.0, gates, G)
     oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
+    b_i, b_f, b_g, b_o = bias[oi:oi + H], bias[of:of + H], bias[og:og + H], bias[oo:oo + H]
     for t in range(T):
         h_prev = h0 if t == 0 else out[t - 1]
         c_prev = c0 if t == 0 else cs[t - 1]
         gate_t = gates[t]
         gemm(False, torch_layout, N, G, H, 1.0, h_prev, H, w_h, ld_wh, 1.0, gate_t, G)
         for n in range(N):
-            a = gate_t[n]
+            # per-gate slice views: indexing them with the loop counter alone lets LLVM
+            # vectorise (a runtime offset inside the index adds wraparound checks)
+            row = gate_t[n]
+            a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
             cp = c_prev[n]
             c_row = cs[t, n]
             h_row = out[t, n]
             for j in range(H):
-                i = fast_sigmoid(a[oi + j] + bias[oi + j])
-                f = fast_sigmoid(a[of + j] + bias[of + j])
-                g = fast_tanh(a[og + j] + bias[og + j])
-                o = fast_sigmoid(a[oo + j] + bias[oo + j])
+                i = fast_sigmoid(a_i[j] + b_i[j])
+                f = fast_sigmoid(a_f[j] + b_f[j])
+                g = fast_tanh(a_g[j] + b_g[j])
+                o = fast_sigmoid(a_o[j] + b_o[j])
                 c = f * cp[j] + i * g
                 c_row[j] = c
                 h_row[j] = o * fast_tanh(c)
-                a[oi + j] = i
-                a[of + j] = f
-                a[og + j] = g
-                a[oo + j] = o
+                a_i[j] = i
+                a_f[j] = f
+                a_g[j] = g
+                a_o[j] = o
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -79,25 +83,26 @@ def lstm_backward(x, h0, c0, w_x, w_h, torch_layout, blocks, gates, cs, out,
         c_prev = c0 if t == 0 else cs[t - 1]
         gate_t = gates[t]
         for n in range(N):
-            a = gate_t[n]
+            row = gate_t[n]
+            a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
             cp = c_prev[n]
             c_row = cs[t, n]
             d_out = dout[t, n]
             dh_row = dh0[n]
             dc_row = dc0[n]
             for j in range(H):
-                i = a[oi + j]
-                f = a[of + j]
-                g = a[og + j]
-                o = a[oo + j]
+                i = a_i[j]
+                f = a_f[j]
+                g = a_g[j]
+                o = a_o[j]
                 tc = fast_tanh(c_row[j])
                 dh = d_out[j] + dh_row[j]
                 dc = dc_row[j] + dh * o * (1 - tc * tc)
                 dc_row[j] = dc * f
-                a[oi + j] = dc * g * i * (1 - i)
-                a[of + j] = dc * cp[j] * f * (1 - f)
-                a[og + j] = dc * i * (1 - g * g)
-                a[oo + j] = dh * tc * o * (1 - o)
+                a_i[j] = dc * g * i * (1 - i)
+                a_f[j] = dc * cp[j] * f * (1 - f)
+                a_g[j] = dc * i * (1 - g * g)
+                a_o[j] = dh * tc * o * (1 - o)
         # dh_prev = dA_t w_hᵀ (book) / dA_t w_h (torch)
         if torch_layout:
             gemm(False, False, N, H, G, 1.0, gate_t, G, w_h, H, 0.0, dh0, H)

@@ -30,12 +30,13 @@ def rnn_forward(x, h0, w_x, w_h, bias, torch_layout, relu, out):
         gemm(False, torch_layout, N, H, H, 1.0, h_prev, H, w_h, H, 1.0, out_t, H)
         for n in range(N):
             row = out_t[n]
-            for j in range(H):
-                a = row[j] + bias[j]
-                if relu:
+            if relu:
+                for j in range(H):
+                    a = row[j] + bias[j]
                     row[j] = 0.0 if a < 0 else a      # NaN stays NaN
-                else:
-                    row[j] = fast_tanh(a)
+            else:
+                for j in range(H):
+                    row[j] = fast_tanh(row[j] + bias[j])
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -53,12 +54,12 @@ def rnn_backward(x, h0, w_x, w_h, torch_layout, relu, out, dout, dh_n,
             d_out = dout[t, n]
             dh_row = dh0[n]
             d_row = dpre_t[n]
-            for j in range(H):
-                dh = d_out[j] + dh_row[j]
-                if relu:
-                    d_row[j] = dh if h_row[j] > 0 else 0.0
-                else:
-                    d_row[j] = dh * (1 - h_row[j] * h_row[j])
+            if relu:
+                for j in range(H):
+                    d_row[j] = (d_out[j] + dh_row[j]) if h_row[j] > 0 else 0.0
+            else:
+                for j in range(H):
+                    d_row[j] = (d_out[j] + dh_row[j]) * (1 - h_row[j] * h_row[j])
         if torch_layout:
             gemm(False, False, N, H, H, 1.0, dpre_t, H, w_h, H, 0.0, dh0, H)
         else:

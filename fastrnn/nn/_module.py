@@ -1,0 +1,116 @@
+"""Base class of the fastrnn.nn modules: parameters, gradients, state dicts, modes."""
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from .._validation import as_real_array
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+_CONSUMED = object()     # the saved forward context after its backward ran
+
+
+def unpack_pair(name, pair, what):
+    """An LSTM (h, c) argument -> a 2-tuple (None = zeros)."""
+    if pair is None:
+        return (None, None)
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise TypeError(f"{name}: expected a tuple {what} or None, got {type(pair).__name__}"
+                        + (f" of length {len(pair)}" if isinstance(pair, (tuple, list)) else ""))
+    return tuple(pair)
+
+
+class Module:
+    """``params`` / ``grads``: dicts name -> array (same keys, same shapes, the module's dtype).
+
+    Parameter arrays keep their identity for the module's life: optimizers update them in
+    place and ``load_state_dict`` copies into them. ``backward`` adds into ``grads``.
+    """
+
+    training = True
+
+    def _init_params(self, shapes, hidden_size, dtype, seed):
+        """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)) (torch's init), zero grads."""
+        self._rng = np.random.default_rng(seed)
+        bound = 1.0 / math.sqrt(hidden_size)
+        self.params = {name: self._rng.uniform(-bound, bound, shape).astype(dtype)
+                       for name, shape in shapes}
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self.training = True
+        self._ctx = None
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # --- forward context, consumed by the backward ------------------------------------------
+    def _saved(self):
+        """The last forward's context; RuntimeError before any forward or after its backward."""
+        ctx = self._ctx
+        if ctx is None:
+            raise RuntimeError(f"{type(self).__name__}.backward() called before forward(): "
+                               "run a forward pass first")
+        if ctx is _CONSUMED:
+            raise RuntimeError(f"{type(self).__name__}.backward() called twice after one forward(): "
+                               "the forward's saved state was used by the first backward; "
+                               "run forward() again")
+        return ctx
+
+    # --- parameters ---------------------------------------------------------------------------
+    def parameters(self):
+        """The parameter arrays, in ``params`` order."""
+        return list(self.params.values())
+
+    def zero_grad(self):
+        """Set every gradient to zero (in place)."""
+        for g in self.grads.values():
+            g.fill(0)
+
+    def state_dict(self):
+        """A dict name -> copy of each parameter."""
+        return {name: p.copy() for name, p in self.params.items()}
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy ``state_dict`` (name -> array-like, e.g. a torch state_dict) into the parameters.
+
+        Values are converted to the module's dtype and copied in place (the parameter arrays
+        stay the same objects). Missing or unexpected keys (with ``strict``), a wrong shape or
+        a non-numeric value raise an error naming the key, and then nothing is changed.
+        Returns ``(missing_keys, unexpected_keys)``.
+        """
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(f"state_dict: expected a mapping name -> array, got {type(state_dict).__name__}")
+        missing = [k for k in self.params if k not in state_dict]
+        unexpected = [k for k in state_dict.keys() if k not in self.params]
+        if strict and (missing or unexpected):
+            problems = []
+            if missing:
+                problems.append(f"missing key(s) {', '.join(map(repr, missing))}")
+            if unexpected:
+                problems.append(f"unexpected key(s) {', '.join(map(repr, unexpected))}")
+            raise ValueError(f"state_dict: {' and '.join(problems)} for {type(self).__name__} "
+                             f"(expected keys {', '.join(map(repr, self.params))})")
+        values = {}
+        for name, p in self.params.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            if hasattr(value, "detach") and hasattr(value, "cpu"):    # a torch tensor or Parameter
+                value = value.detach().cpu()
+            value = as_real_array(f"state_dict[{name!r}]", value)
+            if value.shape != p.shape:
+                raise ValueError(f"state_dict[{name!r}]: expected shape {p.shape}, got shape {value.shape}")
+            values[name] = value
+        for name, value in values.items():
+            np.copyto(self.params[name], value, casting="unsafe")
+        return IncompatibleKeys(missing, unexpected)
+
+    # --- modes ----------------------------------------------------------------------------------
+    def train(self, mode=True):
+        """Training mode (dropout active); returns self."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode (no dropout); returns self."""
+        return self.train(False)

@@ -9,7 +9,7 @@
 import numpy as np
 
 from .activations import sigmoid
-from ._common import bias_or_zero, weight_grads, add_grads
+from ._common import bias_or_zero, weight_grads, unroll_forward, unroll_backward
 
 
 def gru_cell_forward(x, h, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True):
@@ -71,24 +71,17 @@ def gru_cell_backward(dh1, cache):
 
 def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True):
     """x (T, N, I), h0 (N, H) -> out (T, N, H), h_n (N, H), cache."""
-    h = h0
-    outs, caches = [], []
-    for t in range(x.shape[0]):
-        h, step = gru_cell_forward(x[t], h, w_ih, w_hh, b_ih, b_hh, reset_after)
-        outs.append(h)
-        caches.append(step)
-    out = np.stack(outs) if outs else np.zeros((0,) + h0.shape, h0.dtype)
-    return out, h, dict(steps=caches, x_shape=x.shape, dtype=h0.dtype)
+    def step(x_t, h):
+        h1, step_cache = gru_cell_forward(x_t, h, w_ih, w_hh, b_ih, b_hh, reset_after)
+        return (h1,), step_cache
+    out, (h_n,), cache = unroll_forward(step, x, (h0,))
+    return out, h_n, cache
 
 
 def gru_backward(dout, dh_n, cache):
     """dout (T, N, H), dh_n (N, H) or None -> dx, dh0, (dw_ih, dw_hh, db_ih, db_hh)."""
-    steps = cache["steps"]
-    dh = np.zeros_like(steps[-1]["h"]) if dh_n is None else dh_n
-    dx = np.zeros(cache["x_shape"], cache["dtype"])
-    total = None
-    for t in reversed(range(len(steps))):
-        d_out = 0 if dout is None else dout[t]
-        dx[t], dh, step_grads = gru_cell_backward(dh + d_out, steps[t])
-        total = add_grads(total, step_grads)
-    return dx, dh, tuple(total)
+    def step(dstates, step_cache):
+        dx_t, dh, grads = gru_cell_backward(dstates[0], step_cache)
+        return dx_t, (dh,), grads
+    dx, (dh0,), grads = unroll_backward(step, dout, (dh_n,), cache)
+    return dx, dh0, grads

@@ -8,7 +8,7 @@
 import numpy as np
 
 from .activations import sigmoid
-from ._common import bias_or_zero, weight_grads, add_grads
+from ._common import bias_or_zero, weight_grads, unroll_forward, unroll_backward
 
 
 def lstm_cell_forward(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
@@ -46,25 +46,17 @@ def lstm_cell_backward(dh1, dc1, cache):
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
     """x (T, N, I), h0, c0 (N, H) -> out (T, N, H), h_n (N, H), c_n (N, H), cache."""
-    h, c = h0, c0
-    outs, caches = [], []
-    for t in range(x.shape[0]):
-        h, c, step = lstm_cell_forward(x[t], h, c, w_ih, w_hh, b_ih, b_hh)
-        outs.append(h)
-        caches.append(step)
-    out = np.stack(outs) if outs else np.zeros((0,) + h0.shape, h0.dtype)
-    return out, h, c, dict(steps=caches, x_shape=x.shape, dtype=h0.dtype)
+    def step(x_t, h, c):
+        h1, c1, step_cache = lstm_cell_forward(x_t, h, c, w_ih, w_hh, b_ih, b_hh)
+        return (h1, c1), step_cache
+    out, (h_n, c_n), cache = unroll_forward(step, x, (h0, c0))
+    return out, h_n, c_n, cache
 
 
 def lstm_backward(dout, dh_n, dc_n, cache):
     """dout (T, N, H), dh_n, dc_n (N, H) or None -> dx, dh0, dc0, (dw_ih, dw_hh, db_ih, db_hh)."""
-    steps = cache["steps"]
-    dh = np.zeros_like(steps[-1]["h"]) if dh_n is None else dh_n
-    dc = np.zeros_like(steps[-1]["c"]) if dc_n is None else dc_n
-    dx = np.zeros(cache["x_shape"], cache["dtype"])
-    total = None
-    for t in reversed(range(len(steps))):
-        d_out = 0 if dout is None else dout[t]
-        dx[t], dh, dc, step_grads = lstm_cell_backward(dh + d_out, dc, steps[t])
-        total = add_grads(total, step_grads)
-    return dx, dh, dc, tuple(total)
+    def step(dstates, step_cache):
+        dx_t, dh, dc, grads = lstm_cell_backward(*dstates, step_cache)
+        return dx_t, (dh, dc), grads
+    dx, (dh0, dc0), grads = unroll_backward(step, dout, (dh_n, dc_n), cache)
+    return dx, dh0, dc0, grads

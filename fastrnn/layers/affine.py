@@ -1,0 +1,134 @@
+"""MatMul, Affine and TimeAffine layers of the book (weights read from ``params`` at every call)."""
+import numpy as np
+
+from . import _checks
+
+
+def _dot_into(grad, a, b):
+    """``grad[...] = a·b``, computed straight into ``grad`` when BLAS can write there."""
+    dtype = np.result_type(a, b)
+    if grad.dtype == dtype:
+        if grad.flags.c_contiguous:
+            np.dot(a, b, out=grad)
+            return
+        if grad.flags.f_contiguous:                 # e.g. the grad of a tied weight embed_W.T
+            np.dot(b.T, a.T, out=grad.T)
+            return
+    grad[...] = np.dot(a, b)
+
+
+def _sum_into(grad, dout):
+    """``grad[...] = Σ_rows dout``."""
+    if grad.dtype == dout.dtype:
+        np.sum(dout, axis=0, out=grad)
+    else:
+        grad[...] = np.sum(dout, axis=0)
+
+
+def _input(where, x, W, ndim, letters):
+    x = _checks.float_array(where, "x", x)
+    expected = (None,) * (ndim - 1) + (W.shape[0],)
+    _checks.shape(where, "x", x, expected, letters)
+    return x
+
+
+def _dout(where, dout, shape, letters):
+    dout = _checks.float_array(where, "dout", dout)
+    _checks.shape(where, "dout", dout, shape, letters)
+    return dout
+
+
+class MatMul:
+    """``forward(x (N, D)) = x·W`` with ``W (D, M)``; ``backward(dout) -> dx``, ``dW = xᵀ·dout``."""
+
+    def __init__(self, W):
+        _checks.param_array("MatMul", "W", W, 2)
+        self.params = [W]
+        self.grads = [np.zeros_like(W)]
+        self.x = None
+
+    def forward(self, x):
+        W, = self.params
+        x = _input("MatMul.forward", x, W, 2, ("N", "D"))
+        self.x = x
+        return np.dot(x, W)
+
+    def backward(self, dout):
+        if self.x is None:
+            raise RuntimeError("MatMul.backward called before forward")
+        W, = self.params
+        dout = _dout("MatMul.backward", dout, (self.x.shape[0], W.shape[1]), ("N", "M"))
+        dx = np.dot(dout, W.T)
+        _dot_into(self.grads[0], self.x.T, dout)
+        return dx
+
+
+class Affine:
+    """``forward(x (N, D)) = x·W + b`` with ``W (D, M)``, ``b (M,)``; ``backward(dout) -> dx``."""
+
+    def __init__(self, W, b):
+        _checks.param_array("Affine", "W", W, 2)
+        _checks.param_array("Affine", "b", b, 1)
+        _checks.shape("Affine", "b", b, (W.shape[1],), ("M",))
+        self.params = [W, b]
+        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+        self.x = None
+
+    def forward(self, x):
+        W, b = self.params
+        x = _input("Affine.forward", x, W, 2, ("N", "D"))
+        self.x = x
+        return _add_bias(np.dot(x, W), b)
+
+    def backward(self, dout):
+        if self.x is None:
+            raise RuntimeError("Affine.backward called before forward")
+        W, b = self.params
+        dout = _dout("Affine.backward", dout, (self.x.shape[0], W.shape[1]), ("N", "M"))
+        dx = np.dot(dout, W.T)
+        _dot_into(self.grads[0], self.x.T, dout)
+        _sum_into(self.grads[1], dout)
+        return dx
+
+
+class TimeAffine:
+    """``forward(x (N, T, D)) = (x.reshape(N·T, D)·W + b).reshape(N, T, M)``; ``backward(dout) -> dx``.
+
+    ``W (D, M)`` may be a Fortran-ordered view such as a tied ``embed_W.T``.
+    """
+
+    def __init__(self, W, b):
+        _checks.param_array("TimeAffine", "W", W, 2)
+        _checks.param_array("TimeAffine", "b", b, 1)
+        _checks.shape("TimeAffine", "b", b, (W.shape[1],), ("M",))
+        self.params = [W, b]
+        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+        self.x = None
+        self._rx = None
+
+    def forward(self, x):
+        W, b = self.params
+        x = _input("TimeAffine.forward", x, W, 3, ("N", "T", "D"))
+        N, T, D = x.shape
+        rx = x.reshape(N * T, D)
+        self.x, self._rx = x, rx
+        return _add_bias(np.dot(rx, W), b).reshape(N, T, -1)
+
+    def backward(self, dout):
+        if self.x is None:
+            raise RuntimeError("TimeAffine.backward called before forward")
+        W, b = self.params
+        N, T, D = self.x.shape
+        dout = _dout("TimeAffine.backward", dout, (N, T, W.shape[1]), ("N", "T", "M"))
+        dout = dout.reshape(N * T, -1)
+        _sum_into(self.grads[1], dout)
+        _dot_into(self.grads[0], self._rx.T, dout)
+        return np.dot(dout, W.T).reshape(N, T, D)
+
+
+def _add_bias(out, b):
+    """``out + b``, in place when the dtype allows (out is a fresh product)."""
+    if np.result_type(out, b) == out.dtype:
+        out += b
+        return out
+    return out + b

@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import gemm
+from .blas import gemm, matmul_2d
 from .lstm import column_sums_into
 
 
@@ -51,7 +51,7 @@ def gru_forward(x, h0, w_x, w_h, b_x, b_h, torch_layout, blocks, reset_after, z_
         gate_t = gates[t]
         save_t = saved[t]
         if reset_after:
-            gemm(False, torch_layout, N, G, H, 1.0, h_prev, H, w_h, ld_wh, 0.0, hproj, G)
+            matmul_2d(h_prev, w_h, torch_layout, 0.0, hproj)
         else:
             gemm(False, torch_layout, N, 2 * H, H, 1.0, h_prev, H, w_h, ld_wh, 0.0, hproj, G)
         # Loops index per-gate slice views with the loop counter only, and loop-invariant
@@ -159,10 +159,7 @@ def gru_backward(x, h0, w_x, w_h, torch_layout, blocks, reset_after, z_keeps_h,
                     g_n[j] = dan * r
         if reset_after:
             # dh_prev += dA_h w_h (all three blocks in one GEMM)
-            if torch_layout:
-                gemm(False, False, N, H, G, 1.0, dgh_t, G, w_h, H, 1.0, dh0, H)
-            else:
-                gemm(False, True, N, H, G, 1.0, dgh_t, G, w_h, G, 1.0, dh0, H)
+            matmul_2d(dgh_t, w_h, not torch_layout, 1.0, dh0)
         else:
             dan_t = gate_t.reshape(-1)[o_n:]
             # d(r h) = dA_n w_hn

@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import gemm
+from .blas import gemm, matmul_2d
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -33,7 +33,6 @@ def lstm_forward(x, h0, c0, w_x, w_h, bias, torch_layout, blocks, gates, cs, out
     H = h0.shape[1]
     G = 4 * H
     ld_wx = I if torch_layout else G
-    ld_wh = H if torch_layout else G
     gemm(False, torch_layout, T * N, G, I, 1.0, x, I, w_x, ld_wx, 0.0, gates, G)
     oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
     b_i, b_f, b_g, b_o = bias[oi:oi + H], bias[of:of + H], bias[og:og + H], bias[oo:oo + H]
@@ -41,7 +40,7 @@ def lstm_forward(x, h0, c0, w_x, w_h, bias, torch_layout, blocks, gates, cs, out
         h_prev = h0 if t == 0 else out[t - 1]
         c_prev = c0 if t == 0 else cs[t - 1]
         gate_t = gates[t]
-        gemm(False, torch_layout, N, G, H, 1.0, h_prev, H, w_h, ld_wh, 1.0, gate_t, G)
+        matmul_2d(h_prev, w_h, torch_layout, 1.0, gate_t)
         for n in range(N):
             # per-gate slice views: indexing them with the loop counter alone lets LLVM
             # vectorise (a runtime offset inside the index adds wraparound checks)
@@ -104,10 +103,7 @@ def lstm_backward(x, h0, c0, w_x, w_h, torch_layout, blocks, gates, cs, out,
                 a_g[j] = dc * i * (1 - g * g)
                 a_o[j] = dh * tc * o * (1 - o)
         # dh_prev = dA_t w_hᵀ (book) / dA_t w_h (torch)
-        if torch_layout:
-            gemm(False, False, N, H, G, 1.0, gate_t, G, w_h, H, 0.0, dh0, H)
-        else:
-            gemm(False, True, N, H, G, 1.0, gate_t, G, w_h, G, 0.0, dh0, H)
+        matmul_2d(gate_t, w_h, not torch_layout, 0.0, dh0)
     _weight_grads(x, h0, w_x, torch_layout, gates, out, dx, dw_x, dw_h, db, accumulate)
 
 

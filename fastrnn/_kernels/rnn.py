@@ -14,7 +14,7 @@ Equations in NumPy: fastrnn/oracle/rnn.py.
 from numba import njit
 
 from .activations import FASTMATH, fast_tanh
-from .blas import gemm
+from .blas import gemm, matmul_2d
 from .lstm import _weight_grads
 
 
@@ -27,7 +27,7 @@ def rnn_forward(x, h0, w_x, w_h, bias, torch_layout, relu, out):
     for t in range(T):
         h_prev = h0 if t == 0 else out[t - 1]
         out_t = out[t]
-        gemm(False, torch_layout, N, H, H, 1.0, h_prev, H, w_h, H, 1.0, out_t, H)
+        matmul_2d(h_prev, w_h, torch_layout, 1.0, out_t)
         for n in range(N):
             row = out_t[n]
             if relu:
@@ -60,8 +60,5 @@ def rnn_backward(x, h0, w_x, w_h, torch_layout, relu, out, dout, dh_n,
             else:
                 for j in range(H):
                     d_row[j] = (d_out[j] + dh_row[j]) * (1 - h_row[j] * h_row[j])
-        if torch_layout:
-            gemm(False, False, N, H, H, 1.0, dpre_t, H, w_h, H, 0.0, dh0, H)
-        else:
-            gemm(False, True, N, H, H, 1.0, dpre_t, H, w_h, H, 0.0, dh0, H)
+        matmul_2d(dpre_t, w_h, not torch_layout, 0.0, dh0)
     _weight_grads(x, h0, w_x, torch_layout, dpre, out, dx, dw_x, dw_h, db, accumulate)

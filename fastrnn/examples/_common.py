@@ -1,0 +1,62 @@
+"""Shared by the examples: the common command-line options, thread limits, the seq2seq loop."""
+import argparse
+import contextlib
+import time
+
+
+def parser(description, epochs):
+    """An ArgumentParser with --epochs, --seed, --quick, --threads, --no-progress."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initialisation, shuffling and sampling")
+    p.add_argument("--quick", action="store_true", help="a tiny, fast smoke run (small data and model)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="limit numba's and the BLAS thread pools to N threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+@contextlib.contextmanager
+def thread_limit(n):
+    """Limit numba's and the BLAS pools to ``n`` threads (no limit for None)."""
+    if n is None:
+        yield
+        return
+    import numba
+    from threadpoolctl import threadpool_limits
+    old = numba.get_num_threads()
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with threadpool_limits(n):
+            yield
+    finally:
+        numba.set_num_threads(old)
+
+
+def train_seq2seq(model, data, args, max_grad=5.0, lr=0.001, is_reverse=True, show=3):
+    """Train with Adam epoch by epoch, printing test accuracy and seconds per epoch; -> final accuracy."""
+    from ..optim import Adam
+    from ..train import Trainer, eval_seq2seq, seq2seq_accuracy
+
+    (x_train, t_train), (x_test, t_test), (_, id_to_char) = data
+    trainer = Trainer(model, Adam(lr=lr), seed=args.seed, progress=not args.no_progress)
+    acc = 0.0
+    for epoch in range(args.epochs):
+        trainer.fit(x_train, t_train, max_epoch=1, batch_size=args.batch_size, max_grad=max_grad)
+        start = time.perf_counter()
+        acc = seq2seq_accuracy(model, x_test, t_test)
+        print(f"epoch {epoch + 1}: train {trainer.epoch_times[-1]:.1f} s, loss {trainer.epoch_losses[-1]:.4f}, "
+              f"test accuracy {acc:.4f} (evaluated in {time.perf_counter() - start:.1f} s)", flush=True)
+    for i in range(min(show, len(x_test))):
+        eval_seq2seq(model, x_test[[i]], t_test[[i]], id_to_char, verbose=True, is_reverse=is_reverse)
+    print(f"test accuracy: {acc:.4f}")
+    return acc
+
+
+def exp(x):
+    """math.exp, inf on overflow (a diverged perplexity)."""
+    import math
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf

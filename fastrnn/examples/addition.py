@@ -1,0 +1,33 @@
+"""Peeky seq2seq learning to add integers of up to three digits, question reversed (book ch07)."""
+from . import _common
+
+
+def main(argv=None):
+    p = _common.parser(__doc__, epochs=25)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--wordvec", type=int, default=16)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--no-reverse", action="store_true", help="feed the question unreversed")
+    p.add_argument("--plain", action="store_true", help="the plain Seq2seq instead of PeekySeq2seq")
+    args = p.parse_args(argv)
+
+    from ..datasets import load_sequence
+    from ..models import PeekySeq2seq, Seq2seq
+
+    data = load_sequence("addition", size=1200 if args.quick else 50000)
+    if args.quick:
+        args.hidden, args.epochs = 32, min(args.epochs, 1)
+    (x_train, t_train), (x_test, t_test), (char_to_id, id_to_char) = data
+    if not args.no_reverse:
+        x_train, x_test = x_train[:, ::-1], x_test[:, ::-1]
+    data = (x_train, t_train), (x_test, t_test), (char_to_id, id_to_char)
+    cls = Seq2seq if args.plain else PeekySeq2seq
+    model = cls(len(char_to_id), args.wordvec, args.hidden, seed=args.seed)
+    print(f"addition: {len(x_train)} train / {len(x_test)} test, vocabulary {len(char_to_id)}, "
+          f"{cls.__name__}({len(char_to_id)}, {args.wordvec}, {args.hidden})")
+    with _common.thread_limit(args.threads):
+        return _common.train_seq2seq(model, data, args, is_reverse=not args.no_reverse)
+
+
+if __name__ == "__main__":
+    main()

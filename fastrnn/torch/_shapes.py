@@ -1,0 +1,64 @@
+"""Whether a call is well-formed for the kernels; if not, torch.nn runs it and raises its own error.
+
+Checked before any kernel runs (the kernels themselves do not validate): input rank,
+feature size, non-empty batch and sequence, one dtype for input, states and weights,
+state shapes, and weight shapes (a replaced parameter of the wrong shape must not
+reach a kernel).
+"""
+import torch
+
+
+def _weights_ok(weights, shapes, dtype):
+    if len(weights) != len(shapes):
+        return False
+    for w, shape in zip(weights, shapes):
+        if not isinstance(w, torch.Tensor) or w.dtype != dtype or tuple(w.shape) != shape:
+            return False
+    return True
+
+
+def _states_ok(states, shape, dtype):
+    for s in states:
+        if s is not None and (not isinstance(s, torch.Tensor) or s.dtype != dtype or tuple(s.shape) != shape):
+            return False
+    return True
+
+
+def sequence_call_ok(module, gates, input, states):
+    """module: a torch.nn.RNNBase drop-in; states: tuple of h0[, c0] tensors, or Nones."""
+    if not isinstance(input, torch.Tensor) or input.dim() not in (2, 3):
+        return False
+    batched = input.dim() == 3
+    if batched:
+        t, n = (input.shape[1], input.shape[0]) if module.batch_first else input.shape[:2]
+    else:
+        t, n = input.shape[0], 1
+    if t == 0 or n == 0 or input.shape[-1] != module.input_size:
+        return False
+    h, d = module.hidden_size, 2 if module.bidirectional else 1
+    state_shape = (module.num_layers * d, n, h) if batched else (module.num_layers * d, h)
+    dtype = input.dtype
+    if not _states_ok(states, state_shape, dtype):
+        return False
+    shapes = []
+    for layer in range(module.num_layers):
+        i = module.input_size if layer == 0 else d * h
+        for _ in range(d):
+            shapes += [(gates * h, i), (gates * h, h)] + ([(gates * h,)] * 2 if module.bias else [])
+    return _weights_ok(module._flat_weights, shapes, dtype)
+
+
+def cell_call_ok(module, gates, input, states):
+    """module: a torch.nn.RNNCellBase drop-in; states: tuple of h[, c] tensors, or Nones."""
+    if not isinstance(input, torch.Tensor) or input.dim() not in (1, 2):
+        return False
+    batched = input.dim() == 2
+    n = input.shape[0] if batched else 1
+    if n == 0 or input.shape[-1] != module.input_size:
+        return False
+    h = module.hidden_size
+    if not _states_ok(states, (n, h) if batched else (h,), input.dtype):
+        return False
+    weights = [module.weight_ih, module.weight_hh] + ([module.bias_ih, module.bias_hh] if module.bias else [])
+    shapes = [(gates * h, module.input_size), (gates * h, h)] + ([(gates * h,)] * 2 if module.bias else [])
+    return _weights_ok(weights, shapes, input.dtype)

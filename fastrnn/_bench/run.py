@@ -1,0 +1,130 @@
+"""The measurement plan of ``python -m fastrnn bench`` and its JSON-ready record."""
+import dataclasses
+import datetime
+import os
+import platform
+import sys
+
+import numpy as np
+
+from . import impls as _impls
+from .sizes import CELLS, MODES, SIZES, step_flops
+from .threads import pin_threads, thread_info
+from .timing import gemm_rate, interleaved, median
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+@dataclasses.dataclass
+class Options:
+    cells: tuple = CELLS
+    sizes: tuple = tuple(SIZES)
+    dtypes: tuple = ("float32",)
+    modes: tuple = MODES
+    threads: int = 1
+    repeats: int = 7
+    min_time: float = 0.1          # seconds per timed loop
+    gemm_n: int = 2048
+    impls: tuple = _impls.IMPLS
+
+    @classmethod
+    def quick(cls, **kw):
+        """Under a minute: three sizes, float32, fewer and shorter repeats, a 1024³ GEMM roof."""
+        base = dict(sizes=("tiny", "small", "medium"), repeats=5, min_time=0.02, gemm_n=1024)
+        base.update(kw)
+        return cls(**base)
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info():
+    import numba
+    info = {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__}
+    try:
+        import llvmlite
+        info["llvmlite"] = llvmlite.__version__
+        info["numba_cpu"] = llvmlite.binding.get_host_cpu_name()
+    except Exception:
+        pass
+    if "torch" in sys.modules:
+        info["torch"] = sys.modules["torch"].__version__
+    return info
+
+
+def plan(opts):
+    """The (cell, size, dtype) groups to measure, in order."""
+    return [(cell, size, dtype) for dtype in opts.dtypes for cell in opts.cells for size in opts.sizes]
+
+
+def _measure_gemm(opts, gemm, bar):
+    """GEMM roof per dtype; measured at the start and at the end of the run, the higher kept."""
+    for dtype in opts.dtypes:
+        bar.set_postfix_str(f"GEMM {opts.gemm_n}³ {dtype}")
+        rate = gemm_rate(opts.gemm_n, DTYPES[dtype]) / 1e9
+        g = gemm.setdefault(dtype, {"n": opts.gemm_n, "gflops": 0.0, "measured": []})
+        g["measured"].append(rate)
+        g["gflops"] = max(g["measured"])
+        bar.update(1)
+
+
+def _add_roof(entry, gemm):
+    if "fastrnn" in entry["gflops"] and entry["dtype"] in gemm:
+        entry["pct_gemm"] = 100.0 * entry["gflops"]["fastrnn"] / gemm[entry["dtype"]]["gflops"]
+
+
+def _entry(cell, size, dtype, mode, samples):
+    T, N, I, H = SIZES[size]
+    flops = step_flops(cell, size, mode)
+    ms = {name: 1e3 * median(s) for name, s in samples.items()}
+    entry = {"cell": cell, "size": size, "T": T, "N": N, "I": I, "H": H, "dtype": dtype, "mode": mode,
+             "flops": flops, "ms": ms,
+             "samples_ms": {name: [1e3 * t for t in s] for name, s in samples.items()},
+             "gflops": {name: flops / (1e6 * v) for name, v in ms.items()},
+             "speedup": {name: ms[name] / ms["fastrnn"] for name in ms if name != "fastrnn"}
+             if "fastrnn" in ms else {}}
+    return entry
+
+
+def run(opts, progress=True, log=print):
+    """Measure every group of ``plan(opts)``; returns the record written to JSON."""
+    from tqdm.auto import tqdm
+
+    names = [n for n in opts.impls if n != "torch" or _impls.torch_available()]
+    if "torch" in opts.impls and "torch" not in names:
+        log("torch is not installed: comparing fastrnn with NumPy only (pip install torch to add it).")
+    groups = plan(opts)
+    ticks = 2 * len(opts.dtypes) + len(groups) * len(opts.modes) * opts.repeats * len(names)
+    results, gemm = [], {}
+    with pin_threads(opts.threads), tqdm(total=ticks, desc="fastrnn bench", unit="run",
+                                         disable=not progress, file=sys.stderr, leave=False) as bar:
+        threads = thread_info()
+        _measure_gemm(opts, gemm, bar)
+        for cell, size, dtype in groups:
+            adapters = _impls.make_impls(cell, size, DTYPES[dtype], names)
+            for mode in opts.modes:
+                bar.set_postfix_str(f"{cell} {size} {dtype} {mode}")
+                fns = {n: (a.train_step if mode == "train" else a.forward) for n, a in adapters.items()}
+                samples = interleaved(fns, opts.repeats, opts.min_time, tick=lambda: bar.update(1))
+                results.append(_entry(cell, size, dtype, mode, samples))
+        _measure_gemm(opts, gemm, bar)
+    for e in results:
+        _add_roof(e, gemm)
+    return {"fastrnn_version": _version(), "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "machine": machine_info(), "threads": opts.threads, "thread_info": threads,
+            "options": dataclasses.asdict(opts), "implementations": names,
+            "sizes": {k: SIZES[k] for k in opts.sizes}, "gemm": gemm, "results": results}
+
+
+def _version():
+    import fastrnn
+    return getattr(fastrnn, "__version__", "unknown")

@@ -1,0 +1,60 @@
+"""Pin every thread pool the benchmarks touch to one count.
+
+numpy's OpenBLAS, scipy's OpenBLAS, torch's intra-op pool (and its OpenMP runtime)
+and Numba's pool are four separate pools; left alone each sizes itself to the
+machine and they fight. ``pin_threads(n)`` imports what is installed first, so the
+libraries are loaded when threadpoolctl looks for them.
+"""
+import contextlib
+import importlib
+
+
+def _try_import(name):
+    try:
+        return importlib.import_module(name)
+    except Exception:           # absent or broken optional library: nothing to pin
+        return None
+
+
+def _torch():
+    return _try_import("torch")
+
+
+@contextlib.contextmanager
+def pin_threads(n, torch=True):
+    """Context manager: numba, every BLAS/OpenMP pool threadpoolctl sees, and torch use ``n`` threads.
+
+    ``torch=False`` leaves torch unimported (its pools are then pinned only if already loaded).
+    """
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    _try_import("scipy.linalg")                 # loads scipy's OpenBLAS copy if scipy is installed
+    import sys
+    torch = _torch() if torch else sys.modules.get("torch")
+    old_numba = numba.get_num_threads()
+    old_torch = torch.get_num_threads() if torch is not None else None
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    if torch is not None:
+        torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n):
+            yield n
+    finally:
+        numba.set_num_threads(old_numba)
+        if torch is not None:
+            torch.set_num_threads(old_torch)
+
+
+def thread_info():
+    """What each pool reports right now (for the JSON record)."""
+    import numba
+    from threadpoolctl import threadpool_info
+
+    info = {"numba": numba.get_num_threads(),
+            "pools": [{k: p.get(k) for k in ("internal_api", "prefix", "version", "num_threads", "filepath")}
+                      for p in threadpool_info()]}
+    torch = _torch()
+    if torch is not None:
+        info["torch"] = torch.get_num_threads()
+    return info

@@ -1,0 +1,141 @@
+"""``python -m fastrnn``: help, the bench command (tiny runs; no timing asserted), train dispatch."""
+import json
+import subprocess
+import sys
+import types
+
+import pytest
+
+from fastrnn import __main__ as cli
+from fastrnn._bench import impls
+
+FAST = ["bench", "--cells", "rnn", "--sizes", "tiny", "--repeats", "1", "--min-time", "0.001",
+        "--gemm-n", "32", "--no-progress"]
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "bench" in out and "train" in out
+
+
+def test_no_command_prints_help(capsys):
+    assert cli.main([]) == 0
+    assert "usage: fastrnn" in capsys.readouterr().out
+
+
+def test_module_runs_as_script():
+    proc = subprocess.run([sys.executable, "-m", "fastrnn", "bench", "--help"],
+                          capture_output=True, text=True, check=True)
+    for option in ("--quick", "--threads", "--sizes", "--cells", "--dtype", "--json", "--plot"):
+        assert option in proc.stdout
+
+
+@pytest.mark.parametrize("args, name", [(["--cells", "lstx"], "--cells"), (["--sizes", "huge"], "--sizes"),
+                                        (["--dtype", "float16"], "--dtype"), (["--threads", "0"], "--threads")])
+def test_bad_bench_arguments_name_the_option(capsys, args, name):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench"] + args)
+    assert e.value.code == 2
+    assert name in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def bench_record(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bench")
+    path = d / "r.json"
+    assert cli.main(FAST + ["--json", str(path), "--plot", str(d / "r.png")]) == 0
+    return json.loads(path.read_text()), d
+
+
+def test_bench_writes_consistent_json(bench_record):
+    record, _ = bench_record
+    assert [(e["cell"], e["size"], e["mode"]) for e in record["results"]] == [("rnn", "tiny", "train"),
+                                                                              ("rnn", "tiny", "forward")]
+    T, N, I, H = 20, 1, 32, 32                         # the 'tiny' size of the brief
+    forward = 2 * T * N * (I + H) * 1 * H              # 2·T·N·(I+H)·G·H, G = 1 for RNN
+    for e in record["results"]:
+        assert e["flops"] == (3 * forward if e["mode"] == "train" else forward)
+        assert set(e["ms"]) == set(record["implementations"])
+        for name, ms in e["ms"].items():
+            assert ms > 0
+            assert e["gflops"][name] == pytest.approx(e["flops"] / ms / 1e6)
+            if name != "fastrnn":
+                assert e["speedup"][name] == pytest.approx(ms / e["ms"]["fastrnn"])
+        roof = record["gemm"][e["dtype"]]["gflops"]
+        assert e["pct_gemm"] == pytest.approx(100 * e["gflops"]["fastrnn"] / roof)
+    assert record["threads"] == 1 and record["thread_info"]["numba"] == 1
+
+
+def test_bench_writes_png(bench_record):
+    pytest.importorskip("matplotlib")
+    _, d = bench_record
+    assert (d / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_prints_table(capsys):
+    assert cli.main(FAST + ["--no-files", "--modes", "train"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("cell"))
+    assert "fastrnn ms" in header and "NumPy ms" in header and "GFLOP/s" in header and "% GEMM" in header
+    assert ("torch ms" in header) == impls.torch_available()
+    assert any(line.startswith("rnn ") and " train " in line for line in out.splitlines())
+
+
+def test_bench_without_torch_says_so_once(capsys, monkeypatch):
+    monkeypatch.setattr(impls, "torch_available", lambda: False)
+    assert cli.main(FAST + ["--no-files", "--modes", "forward"]) == 0
+    out = capsys.readouterr().out
+    assert sum("torch is not installed" in line for line in out.splitlines()) == 1
+    header = next(line for line in out.splitlines() if line.startswith("cell"))
+    assert "torch" not in header and "NumPy ms" in header
+
+
+@pytest.fixture
+def fake_example(monkeypatch):
+    calls = []
+    mod = types.ModuleType("fastrnn_fake_example")
+    mod.__doc__ = "A fake example for the CLI tests."
+    mod.main = lambda argv=None: calls.append(argv)
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    monkeypatch.setattr(cli, "_examples", lambda: {"fake": mod.__name__})
+    return calls
+
+
+def test_train_dispatches_with_arguments(fake_example):
+    assert cli.main(["train", "fake", "--epochs", "2", "--help"]) == 0
+    assert fake_example == [["--epochs", "2", "--help"]]
+
+
+def test_train_list(fake_example, capsys):
+    assert cli.main(["train", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "fake" in out and "A fake example" in out
+    assert fake_example == []
+
+
+def test_train_unknown_name(fake_example, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["train", "nope"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "'nope'" in err and "fake" in err
+
+
+def test_real_examples_are_listed(capsys):
+    examples = pytest.importorskip("fastrnn.examples")
+    assert cli.main(["train", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name in examples.EXAMPLES:
+        assert name in out
+
+
+def test_bench_without_matplotlib_writes_json_only(tmp_path, capsys, monkeypatch):
+    from fastrnn._bench import report
+    monkeypatch.setattr(report, "plot_available", lambda: False)
+    path = tmp_path / "out.json"
+    assert cli.main(FAST + ["--modes", "forward", "--json", str(path)]) == 0
+    assert path.exists() and not (tmp_path / "out.png").exists()
+    assert "matplotlib is not installed" in capsys.readouterr().out

@@ -5,18 +5,21 @@ vectorise (~20 ns per element). For float32 we use a clamped 13/6 rational
 approximation of tanh (Eigen's ``generic_fast_tanh_float``: max abs error 3.9e-7
 measured over [-10, 10]) and ``sigmoid(x) = 0.5 + 0.5 tanh(x / 2)``; both compile to
 straight-line FMAs and one division, and vectorise. For float64, ``exp`` of a
-non-positive argument is computed by Cody-Waite reduction ``x = r - m ln2``, a degree-13
-Taylor polynomial on ``|r| <= ln2/2`` and an exact scaling by ``2^-m`` built from m's
-bits with selects (no libm call, no bit casts): tanh and sigmoid built on it are within
-2.3e-16 absolute of numpy over [-30, 30] and ~3-5x faster than libm in a loop.
+non-positive argument is computed by Cody-Waite reduction ``x = k ln2 + r``, a degree-13
+Taylor polynomial on ``|r| <= ln2/2`` and an exact scaling by ``2^k`` whose exponent bits
+are written directly (k found by the 1.5 * 2^52 rounding trick, so no float-to-int
+conversion, which AVX2 cannot vectorise for int64): tanh and sigmoid built on it are
+within 2.3e-16 absolute of numpy over [-800, 800] and vectorise (2.2 ns per element
+measured, vs 15.5 ns for libm's tanh in the same loop).
 NaN propagates in every variant (a final select returns the NaN input).
 
 ``FASTMATH`` is the flag set every kernel compiles with: it allows contraction and
 reassociation but not ``nnan``/``ninf``, so NaN and Inf checks keep working.
 """
 import numpy as np
+from llvmlite import ir as llvm_ir
 from numba import types
-from numba.extending import overload, register_jitable
+from numba.extending import intrinsic, overload, register_jitable
 
 FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
 
@@ -38,6 +41,7 @@ _HALF32 = np.float32(0.5)
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _INV_LN2 = 1.44269504088896338700e+00
+_ROUNDING_MAGIC = 6755399441055744.0   # 1.5 * 2^52: adding it rounds to an integer in the low bits
 _EXACT = {"contract"}       # Cody-Waite needs its subtraction order: no reassociation
 
 
@@ -70,12 +74,29 @@ def _tanh32(x):
     return p / q if abs(x) >= _TANH_TINY else x
 
 
+@intrinsic
+def _float64_bits(typingctx, value):
+    """The IEEE-754 bit pattern of a float64, as an int64 (a register bit cast)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], llvm_ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _bits_float64(typingctx, bits):
+    """The float64 whose IEEE-754 bit pattern is the given int64 (a register bit cast)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], llvm_ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
 @register_jitable(fastmath=_EXACT)
 def _exp_nonpositive64(x):
     """exp(x) for float64 x in [-700, 0] (callers clamp)."""
-    m = np.int32(0.5 - x * _INV_LN2)        # round(-x / ln2), an integer in [0, 1010]
-    k = np.float64(m)
-    r = (x + k * _LN2_HI) + k * _LN2_LO     # x = r - k ln2, |r| <= ln2 / 2
+    shifted = x * _INV_LN2 + _ROUNDING_MAGIC
+    k = shifted - _ROUNDING_MAGIC           # round(x / ln2), an integer-valued float
+    k_int = _float64_bits(shifted) - _float64_bits(_ROUNDING_MAGIC)    # the same, as int64
+    r = (x - k * _LN2_HI) - k * _LN2_LO     # x = k ln2 + r, |r| <= ln2 / 2
     p = 1.0 / 6227020800.0
     p = p * r + 1.0 / 479001600.0
     p = p * r + 1.0 / 39916800.0
@@ -90,17 +111,7 @@ def _exp_nonpositive64(x):
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    scale = 0.5 if m & 1 else 1.0           # 2^-m, one bit of m at a time (all exact)
-    scale *= 0.25 if m & 2 else 1.0
-    scale *= 0.0625 if m & 4 else 1.0
-    scale *= 0.00390625 if m & 8 else 1.0
-    scale *= 1.52587890625e-05 if m & 16 else 1.0
-    scale *= 2.3283064365386963e-10 if m & 32 else 1.0
-    scale *= 5.421010862427522e-20 if m & 64 else 1.0
-    scale *= 2.938735877055719e-39 if m & 128 else 1.0
-    scale *= 8.636168555094445e-78 if m & 256 else 1.0
-    scale *= 7.458340731200207e-155 if m & 512 else 1.0
-    return p * scale
+    return p * _bits_float64((k_int + 1023) << 52)     # 2^k built from its exponent bits
 
 
 @register_jitable(fastmath=_EXACT)

@@ -86,6 +86,15 @@ def _layout_flag(layout):
     return layout == "torch"
 
 
+def _recurrent_weight(w_h, torch_layout):
+    """The recurrent weight as the kernels take it: (G*H, H) C-contiguous.
+
+    torch's weight_hh already is; the book's w_h (H, G*H) is copied transposed, once per
+    forward (the backward reuses the copy from the cache).
+    """
+    return w_h if torch_layout else np.ascontiguousarray(w_h.T)
+
+
 def _zeros_if_none(array, shape, dtype):
     return np.zeros(shape, dtype) if array is None else array
 
@@ -104,18 +113,21 @@ def lstm_seq_forward(x, h0, c0, w_x, w_h, bias, layout):
     H = h0.shape[1]
     dtype = x.dtype
     gates = np.empty((T, N, 4 * H), dtype)
+    scratch = np.empty(4 * H * N, dtype)
     cs = np.empty((T, N, H), dtype)
     out = np.empty((T, N, H), dtype)
     b = np.zeros(4 * H, dtype) if bias is None else bias
-    _lstm.lstm_forward(x, h0, c0, w_x, w_h, b, torch_layout, _LSTM_BLOCKS[layout], gates, cs, out)
-    cache = SequenceCache("lstm", layout, (x, h0, c0, w_x, w_h, gates, cs, out),
+    w_rec = _recurrent_weight(w_h, torch_layout)
+    _lstm.lstm_forward(x, h0, c0, w_x, w_rec, b, torch_layout, _LSTM_BLOCKS[layout], gates, scratch,
+                       cs, out)
+    cache = SequenceCache("lstm", layout, (x, h0, c0, w_x, w_rec, gates, cs, out),
                           {"has_bias": bias is not None})
     return out, out[-1].copy(), cs[-1].copy(), cache
 
 
 def lstm_seq_backward(cache, dout, dh_n, dc_n, dw_x, dw_h, db, accumulate):
     """-> dx (T, N, I), dh0 (N, H), dc0 (N, H); weight grads written into dw_x, dw_h, db."""
-    x, h0, c0, w_x, w_h, gates, cs, out = cache.take("lstm")
+    x, h0, c0, w_x, w_rec, gates, cs, out = cache.take("lstm")
     dtype = x.dtype
     dout = _zeros_if_none(dout, out.shape, dtype)
     dh_n = _zeros_if_none(dh_n, h0.shape, dtype)
@@ -123,7 +135,7 @@ def lstm_seq_backward(cache, dout, dh_n, dc_n, dw_x, dw_h, db, accumulate):
     dx = np.empty(x.shape, dtype)
     dh0 = np.empty(h0.shape, dtype)
     dc0 = np.empty(h0.shape, dtype)
-    _lstm.lstm_backward(x, h0, c0, w_x, w_h, cache.layout == "torch", _LSTM_BLOCKS[cache.layout],
+    _lstm.lstm_backward(x, h0, c0, w_x, w_rec, cache.layout == "torch", _LSTM_BLOCKS[cache.layout],
                         gates, cs, out, dout, dh_n, dc_n, dx, dh0, dc0, dw_x, dw_h,
                         _bias_or_empty(db, dtype), bool(accumulate))
     return dx, dh0, dc0
@@ -147,16 +159,17 @@ def gru_seq_forward(x, h0, w_x, w_h, b_x, b_h, layout, reset_after):
     hproj = np.empty((N, 3 * H), dtype)
     bx = np.zeros(3 * H, dtype) if b_x is None else b_x
     bh = np.zeros(3 * H, dtype) if b_h is None else b_h
-    _gru.gru_forward(x, h0, w_x, w_h, bx, bh, torch_layout, _GRU_BLOCKS[layout], bool(reset_after),
-                     torch_layout, gates, hproj, saved, out)
-    cache = SequenceCache("gru", layout, (x, h0, w_x, w_h, gates, saved, out),
+    w_rec = _recurrent_weight(w_h, torch_layout)
+    _gru.gru_forward(x, h0, w_x, w_rec, bx, bh, torch_layout, _GRU_BLOCKS[layout], bool(reset_after),
+                     torch_layout, gates, hproj, np.empty(3 * H * N, dtype), saved, out)
+    cache = SequenceCache("gru", layout, (x, h0, w_x, w_rec, gates, saved, out),
                           {"reset_after": bool(reset_after)})
     return out, out[-1].copy(), cache
 
 
 def gru_seq_backward(cache, dout, dh_n, dw_x, dw_h, db_x, db_h, accumulate):
     """-> dx (T, N, I), dh0 (N, H); weight grads written into dw_x, dw_h, db_x, db_h."""
-    x, h0, w_x, w_h, gates, saved, out = cache.take("gru")
+    x, h0, w_x, w_rec, gates, saved, out = cache.take("gru")
     reset_after = cache.options["reset_after"]
     torch_layout = cache.layout == "torch"
     dtype = x.dtype
@@ -168,7 +181,7 @@ def gru_seq_backward(cache, dout, dh_n, dw_x, dw_h, db_x, db_h, accumulate):
     dh0 = np.empty(h0.shape, dtype)
     dgates_h = np.empty((T, N, 3 * H) if reset_after else (1, 1, 3 * H), dtype)
     d_rh = np.empty((N, H), dtype)
-    _gru.gru_backward(x, h0, w_x, w_h, torch_layout, _GRU_BLOCKS[cache.layout], reset_after,
+    _gru.gru_backward(x, h0, w_x, w_rec, torch_layout, _GRU_BLOCKS[cache.layout], reset_after,
                       torch_layout, gates, saved, out, dout, dh_n, dx, dh0, dgates_h, d_rh,
                       dw_x, dw_h, _bias_or_empty(db_x, dtype), _bias_or_empty(db_h, dtype),
                       bool(accumulate))
@@ -190,20 +203,21 @@ def rnn_seq_forward(x, h0, w_x, w_h, bias, layout, nonlinearity):
     dtype = x.dtype
     out = np.empty((T, N, H), dtype)
     b = np.zeros(H, dtype) if bias is None else bias
-    _rnn.rnn_forward(x, h0, w_x, w_h, b, torch_layout, relu, out)
-    cache = SequenceCache("rnn", layout, (x, h0, w_x, w_h, out), {"relu": relu})
+    w_rec = _recurrent_weight(w_h, torch_layout)
+    _rnn.rnn_forward(x, h0, w_x, w_rec, b, torch_layout, relu, np.empty(H * N, dtype), out)
+    cache = SequenceCache("rnn", layout, (x, h0, w_x, w_rec, out), {"relu": relu})
     return out, out[-1].copy(), cache
 
 
 def rnn_seq_backward(cache, dout, dh_n, dw_x, dw_h, db, accumulate):
     """-> dx (T, N, I), dh0 (N, H); weight grads written into dw_x, dw_h, db."""
-    x, h0, w_x, w_h, out = cache.take("rnn")
+    x, h0, w_x, w_rec, out = cache.take("rnn")
     dtype = x.dtype
     dout = _zeros_if_none(dout, out.shape, dtype)
     dh_n = _zeros_if_none(dh_n, h0.shape, dtype)
     dx = np.empty(x.shape, dtype)
     dh0 = np.empty(h0.shape, dtype)
     dpre = np.empty(out.shape, dtype)
-    _rnn.rnn_backward(x, h0, w_x, w_h, cache.layout == "torch", cache.options["relu"], out, dout,
+    _rnn.rnn_backward(x, h0, w_x, w_rec, cache.layout == "torch", cache.options["relu"], out, dout,
                       dh_n, dx, dh0, dpre, dw_x, dw_h, _bias_or_empty(db, dtype), bool(accumulate))
     return dx, dh0

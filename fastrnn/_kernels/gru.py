@@ -10,10 +10,11 @@ Layout (one layer, one direction, time-major, 3 gate blocks of width H):
                          reset before: r ⊙ h_prev (the input of the n-block matmul)
     out    (T, N, H)     hidden state after each step
 
-``torch_layout``: True -> w_x (3H, I), w_h (3H, H) used transposed; False -> w_x (I, 3H),
-w_h (H, 3H). ``blocks`` is the column block of (r, z, n): (0, 1, 2) for PyTorch,
-(1, 0, 2) for the book's z, r, h̃. The n block is always the last one, so the r and z
-blocks of w_h are one contiguous 2H-wide GEMM operand.
+``torch_layout``: True -> w_x (3H, I) used transposed; False -> w_x (I, 3H). The
+recurrent weight arrives as w_rec (3H, H) in PyTorch's layout (the book's (H, 3H) w_h as
+a transposed copy), see lstm.py. ``blocks`` is the column block of (r, z, n): (0, 1, 2)
+for PyTorch, (1, 0, 2) for the book's z, r, h̃. The n block is always the last one, so
+the r and z rows of w_rec are one contiguous 2H-row GEMM operand.
 ``reset_after``: n = tanh(a_xn + r (h w_hn + b_hn)) (PyTorch) or
 n = tanh(a_xn + (r h) w_hn + b_hn) (original GRU, the book).
 ``z_keeps_h``: h' = (1-z) n + z h (PyTorch) or h' = z n + (1-z) h (the book).
@@ -23,37 +24,34 @@ import numpy as np
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import gemm, matmul_2d
+from .blas import gemm, matmul_2d, recurrent_add
 from .lstm import column_sums_into
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def gru_forward(x, h0, w_x, w_h, b_x, b_h, torch_layout, blocks, reset_after, z_keeps_h,
-                gates, hproj, saved, out):
+def gru_forward(x, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, z_keeps_h,
+                gates, hproj, scratch, saved, out):
     """Run the sequence; fill gates (activated r, z, n), saved and out.
 
-    hproj (N, 3H) is a per-step workspace for h w_h.
+    hproj (N, 3H) is a per-step workspace for h w_recᵀ, scratch (3H·N) the product's.
     """
     T, N, I = x.shape
     H = h0.shape[1]
     G = 3 * H
     ld_wx = I if torch_layout else G
-    ld_wh = H if torch_layout else G
     gemm(False, torch_layout, T * N, G, I, 1.0, x, I, w_x, ld_wx, 0.0, gates, G)
     o_r, o_z, o_n = blocks[0] * H, blocks[1] * H, 2 * H
     bx_r, bx_z, bx_n = b_x[o_r:o_r + H], b_x[o_z:o_z + H], b_x[o_n:o_n + H]
     bh_r, bh_z, bh_n = b_h[o_r:o_r + H], b_h[o_z:o_z + H], b_h[o_n:o_n + H]
-    w_h_flat = w_h.reshape(-1)
-    # start of the n block of w_h: rows 2H.. (torch) or columns 2H.. (book)
-    w_hn = w_h_flat[2 * H * H:] if torch_layout else w_h_flat[2 * H:]
+    w_rz, w_hn = w_rec[:2 * H], w_rec[2 * H:]
     for t in range(T):
         h_prev = h0 if t == 0 else out[t - 1]
         gate_t = gates[t]
         save_t = saved[t]
         if reset_after:
-            matmul_2d(h_prev, w_h, torch_layout, 0.0, hproj)
+            recurrent_add(h_prev, w_rec, scratch, hproj, False)
         else:
-            gemm(False, torch_layout, N, 2 * H, H, 1.0, h_prev, H, w_h, ld_wh, 0.0, hproj, G)
+            recurrent_add(h_prev, w_rz, scratch, hproj[:, :2 * H], False)
         # Loops index per-gate slice views with the loop counter only, and loop-invariant
         # branches sit outside the inner loops, so that LLVM vectorises them.
         for n in range(N):
@@ -73,9 +71,8 @@ def gru_forward(x, h0, w_x, w_h, b_x, b_h, torch_layout, blocks, reset_after, z_
                 for j in range(H):
                     s[j] = a_r[j] * h_old[j]
         if not reset_after:
-            # a_xn += (r h) w_hn, written straight into the n block of gates[t]
-            gemm(False, torch_layout, N, H, H, 1.0, save_t, H, w_hn, ld_wh, 1.0,
-                 gate_t.reshape(-1)[o_n:], G)
+            # a_xn += (r h) w_hnᵀ, added straight into the n block of gates[t]
+            recurrent_add(save_t, w_hn, scratch, gate_t[:, o_n:])
         h_all = out[t]
         for n in range(N):
             row = gate_t[n]
@@ -98,7 +95,7 @@ def gru_forward(x, h0, w_x, w_h, b_x, b_h, torch_layout, blocks, reset_after, z_
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def gru_backward(x, h0, w_x, w_h, torch_layout, blocks, reset_after, z_keeps_h,
+def gru_backward(x, h0, w_x, w_rec, torch_layout, blocks, reset_after, z_keeps_h,
                  gates, saved, out, dout, dh_n, dx, dh0, dgates_h, d_rh,
                  dw_x, dw_h, db_x, db_h, accumulate):
     """Backward through the sequence saved by gru_forward.
@@ -111,9 +108,7 @@ def gru_backward(x, h0, w_x, w_h, torch_layout, blocks, reset_after, z_keeps_h,
     H = h0.shape[1]
     G = 3 * H
     o_r, o_z, o_n = blocks[0] * H, blocks[1] * H, 2 * H
-    ld_wh = H if torch_layout else G
-    w_h_flat = w_h.reshape(-1)
-    w_hn = w_h_flat[2 * H * H:] if torch_layout else w_h_flat[2 * H:]
+    w_hn = w_rec[2 * H:]
     dh0[:, :] = dh_n          # dh0 carries dh backwards through time
     for t in range(T - 1, -1, -1):
         h_prev = h0 if t == 0 else out[t - 1]
@@ -158,15 +153,12 @@ def gru_backward(x, h0, w_x, w_h, torch_layout, blocks, reset_after, z_keeps_h,
                     g_z[j] = a_z[j]
                     g_n[j] = dan * r
         if reset_after:
-            # dh_prev += dA_h w_h (all three blocks in one GEMM)
-            matmul_2d(dgh_t, w_h, not torch_layout, 1.0, dh0)
+            # dh_prev += dA_h w_rec (all three blocks in one GEMM)
+            matmul_2d(dgh_t, w_rec, False, 1.0, dh0)
         else:
             dan_t = gate_t.reshape(-1)[o_n:]
             # d(r h) = dA_n w_hn
-            if torch_layout:
-                gemm(False, False, N, H, H, 1.0, dan_t, G, w_hn, H, 0.0, d_rh, H)
-            else:
-                gemm(False, True, N, H, H, 1.0, dan_t, G, w_hn, G, 0.0, d_rh, H)
+            gemm(False, False, N, H, H, 1.0, dan_t, G, w_hn, H, 0.0, d_rh, H)
             for n in range(N):
                 a_r = gate_t[n][o_r:o_r + H]
                 h_old = h_prev[n]
@@ -176,11 +168,8 @@ def gru_backward(x, h0, w_x, w_h, torch_layout, blocks, reset_after, z_keeps_h,
                     r = a_r[j]
                     a_r[j] = drh[j] * h_old[j] * r * (1 - r)
                     dh_row[j] += drh[j] * r
-            # dh_prev += dA_rz w_h[rz]
-            if torch_layout:
-                gemm(False, False, N, H, 2 * H, 1.0, gate_t, G, w_h, H, 1.0, dh0, H)
-            else:
-                gemm(False, True, N, H, 2 * H, 1.0, gate_t, G, w_h, G, 1.0, dh0, H)
+            # dh_prev += dA_rz w_rec[rz]
+            gemm(False, False, N, H, 2 * H, 1.0, gate_t, G, w_rec, H, 1.0, dh0, H)
     _gru_weight_grads(x, h0, w_x, torch_layout, reset_after, gates, saved, out, dgates_h,
                       dx, dw_x, dw_h, db_x, db_h, accumulate)
 

@@ -10,8 +10,11 @@ Layout (one layer, one direction, time-major, G = 4 gate blocks of width H):
     cs     (T, N, H)     cell state after each step
     out    (T, N, H)     hidden state after each step (also h_prev of the next step)
 
-``torch_layout`` selects the weight storage: True -> w_x (4H, I), w_h (4H, H) used
-transposed (PyTorch); False -> w_x (I, 4H), w_h (H, 4H) (the book). ``blocks`` gives
+``torch_layout`` selects the input weight's storage: True -> w_x (4H, I) used transposed
+(PyTorch); False -> w_x (I, 4H) (the book). The recurrent weight always arrives as
+w_rec (4H, H), PyTorch's weight_hh layout (the book's (H, 4H) w_h as a transposed copy),
+the orientation in which both per-step products run fastest (blas.recurrent_add);
+``scratch`` (4H·N elements) is the per-step workspace of the forward product. ``blocks`` gives
 the column block of each gate as (i, f, g, o): (0, 1, 2, 3) for PyTorch,
 (2, 0, 1, 3) for the book's f, g, i, o.
 
@@ -23,11 +26,11 @@ import numpy as np
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import gemm, matmul_2d
+from .blas import gemm, matmul_2d, recurrent_add
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def lstm_forward(x, h0, c0, w_x, w_h, bias, torch_layout, blocks, gates, cs, out):
+def lstm_forward(x, h0, c0, w_x, w_rec, bias, torch_layout, blocks, gates, scratch, cs, out):
     """Run the sequence; fill gates (activated), cs and out. Returns nothing."""
     T, N, I = x.shape
     H = h0.shape[1]
@@ -40,7 +43,7 @@ def lstm_forward(x, h0, c0, w_x, w_h, bias, torch_layout, blocks, gates, cs, out
         h_prev = h0 if t == 0 else out[t - 1]
         c_prev = c0 if t == 0 else cs[t - 1]
         gate_t = gates[t]
-        matmul_2d(h_prev, w_h, torch_layout, 1.0, gate_t)
+        recurrent_add(h_prev, w_rec, scratch, gate_t)
         for n in range(N):
             # per-gate slice views: indexing them with the loop counter alone lets LLVM
             # vectorise (a runtime offset inside the index adds wraparound checks)
@@ -64,12 +67,12 @@ def lstm_forward(x, h0, c0, w_x, w_h, bias, torch_layout, blocks, gates, cs, out
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def lstm_backward(x, h0, c0, w_x, w_h, torch_layout, blocks, gates, cs, out,
+def lstm_backward(x, h0, c0, w_x, w_rec, torch_layout, blocks, gates, cs, out,
                   dout, dh_n, dc_n, dx, dh0, dc0, dw_x, dw_h, db, accumulate):
     """Backward through the sequence saved by lstm_forward.
 
     dout (T, N, H), dh_n, dc_n (N, H) in; dx (T, N, I), dh0, dc0 (N, H) out;
-    dw_x, dw_h shaped like w_x, w_h and db (4H,) (size 0 for no bias) written, or
+    dw_x, dw_h shaped like w_x and the layout's w_h, and db (4H,) (size 0 for no bias) written, or
     added to when ``accumulate``. ``gates`` is overwritten with dA.
     """
     T, N, I = x.shape
@@ -102,8 +105,8 @@ def lstm_backward(x, h0, c0, w_x, w_h, torch_layout, blocks, gates, cs, out,
                 a_f[j] = dc * cp[j] * f * (1 - f)
                 a_g[j] = dc * i * (1 - g * g)
                 a_o[j] = dh * tc * o * (1 - o)
-        # dh_prev = dA_t w_hᵀ (book) / dA_t w_h (torch)
-        matmul_2d(gate_t, w_h, not torch_layout, 0.0, dh0)
+        # dh_prev = dA_t w_rec
+        matmul_2d(gate_t, w_rec, False, 0.0, dh0)
     _weight_grads(x, h0, w_x, torch_layout, gates, out, dx, dw_x, dw_h, db, accumulate)
 
 

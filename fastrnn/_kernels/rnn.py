@@ -7,19 +7,21 @@ Layout (one layer, one direction, time-major):
                        and the activation in place, so out[t] is h_t (and what backward needs)
     dpre   (T, N, H)   backward workspace: gradient of the pre-activation
 
-``torch_layout``: True -> w_x (H, I), w_h (H, H) used transposed; False -> w_x (I, H),
-w_h (H, H). ``relu``: False for tanh, True for relu.
+``torch_layout``: True -> w_x (H, I) used transposed; False -> w_x (I, H). The recurrent
+weight arrives as w_rec (H, H) in PyTorch's layout (the book's w_h transposed), see
+lstm.py; ``scratch`` (H·N) is the forward product's workspace. ``relu``: False for tanh,
+True for relu.
 Equations in NumPy: fastrnn/oracle/rnn.py.
 """
 from numba import njit
 
 from .activations import FASTMATH, fast_tanh
-from .blas import gemm, matmul_2d
+from .blas import gemm, matmul_2d, recurrent_add
 from .lstm import _weight_grads
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def rnn_forward(x, h0, w_x, w_h, bias, torch_layout, relu, out):
+def rnn_forward(x, h0, w_x, w_rec, bias, torch_layout, relu, scratch, out):
     """Run the sequence; fill out (T, N, H)."""
     T, N, I = x.shape
     H = h0.shape[1]
@@ -27,7 +29,7 @@ def rnn_forward(x, h0, w_x, w_h, bias, torch_layout, relu, out):
     for t in range(T):
         h_prev = h0 if t == 0 else out[t - 1]
         out_t = out[t]
-        matmul_2d(h_prev, w_h, torch_layout, 1.0, out_t)
+        recurrent_add(h_prev, w_rec, scratch, out_t)
         for n in range(N):
             row = out_t[n]
             if relu:
@@ -40,7 +42,7 @@ def rnn_forward(x, h0, w_x, w_h, bias, torch_layout, relu, out):
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def rnn_backward(x, h0, w_x, w_h, torch_layout, relu, out, dout, dh_n,
+def rnn_backward(x, h0, w_x, w_rec, torch_layout, relu, out, dout, dh_n,
                  dx, dh0, dpre, dw_x, dw_h, db, accumulate):
     """dout (T, N, H), dh_n (N, H) -> dx (T, N, I), dh0 (N, H); weight grads written or added."""
     T, N, I = x.shape
@@ -60,5 +62,5 @@ def rnn_backward(x, h0, w_x, w_h, torch_layout, relu, out, dout, dh_n,
             else:
                 for j in range(H):
                     d_row[j] = (d_out[j] + dh_row[j]) * (1 - h_row[j] * h_row[j])
-        matmul_2d(dpre_t, w_h, not torch_layout, 0.0, dh0)
+        matmul_2d(dpre_t, w_rec, False, 0.0, dh0)
     _weight_grads(x, h0, w_x, torch_layout, dpre, out, dx, dw_x, dw_h, db, accumulate)

@@ -113,7 +113,7 @@ def lstm_seq_forward(x, h0, c0, w_x, w_h, bias, layout):
     H = h0.shape[1]
     dtype = x.dtype
     gates = np.empty((T, N, 4 * H), dtype)
-    scratch = np.empty(4 * H * N, dtype)
+    scratch = np.empty(5 * H * N, dtype)      # (G + H) N: see blas.recurrent_add
     cs = np.empty((T, N, H), dtype)
     out = np.empty((T, N, H), dtype)
     b = np.zeros(4 * H, dtype) if bias is None else bias
@@ -161,7 +161,7 @@ def gru_seq_forward(x, h0, w_x, w_h, b_x, b_h, layout, reset_after):
     bh = np.zeros(3 * H, dtype) if b_h is None else b_h
     w_rec = _recurrent_weight(w_h, torch_layout)
     _gru.gru_forward(x, h0, w_x, w_rec, bx, bh, torch_layout, _GRU_BLOCKS[layout], bool(reset_after),
-                     torch_layout, gates, hproj, np.empty(3 * H * N, dtype), saved, out)
+                     torch_layout, gates, hproj, np.empty(4 * H * N, dtype), saved, out)
     cache = SequenceCache("gru", layout, (x, h0, w_x, w_rec, gates, saved, out),
                           {"reset_after": bool(reset_after)})
     return out, out[-1].copy(), cache
@@ -204,7 +204,7 @@ def rnn_seq_forward(x, h0, w_x, w_h, bias, layout, nonlinearity):
     out = np.empty((T, N, H), dtype)
     b = np.zeros(H, dtype) if bias is None else bias
     w_rec = _recurrent_weight(w_h, torch_layout)
-    _rnn.rnn_forward(x, h0, w_x, w_rec, b, torch_layout, relu, np.empty(H * N, dtype), out)
+    _rnn.rnn_forward(x, h0, w_x, w_rec, b, torch_layout, relu, np.empty(2 * H * N, dtype), out)
     cache = SequenceCache("rnn", layout, (x, h0, w_x, w_rec, out), {"relu": relu})
     return out, out[-1].copy(), cache
 

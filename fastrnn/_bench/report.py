@@ -45,7 +45,14 @@ def legend(record):
         f"{record['threads']} thread(s): {roof}",
         f"machine: {m['cpu']}, {m['cores']} cores, numpy {m['numpy']}, numba {m['numba']}"
         + (f", torch {m['torch']}" if "torch" in m else "") + f"; {record['date']}",
-    ])
+    ] + ([_blas_line(m["blas"])] if "blas" in m else []))
+
+
+def _blas_line(blas):
+    forced = blas.get("openblas_coretype")
+    how = f"forced by OPENBLAS_CORETYPE={forced}" if forced else "chosen by OpenBLAS for this CPU"
+    return (f"BLAS (fastrnn and NumPy): numpy's {blas.get('library')} {blas.get('version')}, "
+            f"{blas.get('architecture')} kernels ({how})")
 
 
 def write_json(record, path):

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import impls as _impls
 from .sizes import CELLS, MODES, SIZES, step_flops
-from .threads import pin_threads, thread_info
+from .threads import blas_info, coretype_note, pin_threads, thread_info
 from .timing import gemm_rate, interleaved, median
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -58,6 +58,7 @@ def machine_info():
         pass
     if "torch" in sys.modules:
         info["torch"] = sys.modules["torch"].__version__
+    info["blas"] = blas_info()
     return info
 
 
@@ -102,6 +103,9 @@ def run(opts, progress=True, log=print):
     names = [n for n in opts.impls if n != "torch" or _impls.torch_available()]
     if "torch" in opts.impls and "torch" not in names:
         log("torch is not installed: comparing fastrnn with NumPy only (pip install torch to add it).")
+    note = coretype_note(blas_info())
+    if note:
+        log(note)
     groups = plan(opts)
     ticks = 2 * len(opts.dtypes) + len(groups) * len(opts.modes) * opts.repeats * len(names)
     results, gemm = [], {}

@@ -58,3 +58,32 @@ def thread_info():
     if torch is not None:
         info["torch"] = torch.get_num_threads()
     return info
+
+
+def blas_info():
+    """numpy's BLAS as threadpoolctl sees it, and the OpenBLAS kernel override in force, if any.
+
+    OpenBLAS picks its kernels for the CPU when it loads, unless ``OPENBLAS_CORETYPE``
+    names a core type: then it uses that one's kernels (e.g. ``Haswell``: AVX2 where the
+    CPU has AVX-512), which changes the speed of fastrnn's and NumPy's GEMMs (not torch's,
+    which uses MKL and oneDNN).
+    """
+    import os
+    from threadpoolctl import threadpool_info
+
+    import numpy  # noqa: F401  (loads numpy's OpenBLAS)
+    pools = [p for p in threadpool_info() if p.get("user_api") == "blas" and "numpy" in (p.get("filepath") or "")]
+    pool = pools[0] if pools else {}
+    return {"library": pool.get("internal_api"), "version": pool.get("version"),
+            "architecture": pool.get("architecture"),
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")}
+
+
+def coretype_note(info):
+    """One line saying that OPENBLAS_CORETYPE forces the BLAS kernels, or None when it does not."""
+    forced = info.get("openblas_coretype")
+    if not forced:
+        return None
+    return (f"note: OPENBLAS_CORETYPE={forced} forces OpenBLAS's {info.get('architecture') or forced} kernels, "
+            "used by fastrnn's and NumPy's matrix products (torch uses its own MKL/oneDNN). To measure with "
+            "the kernels OpenBLAS picks for this CPU: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m fastrnn bench ...")

@@ -33,7 +33,7 @@ def gru_forward(x, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, 
                 gates, hproj, scratch, saved, out):
     """Run the sequence; fill gates (activated r, z, n), saved and out.
 
-    hproj (N, 3H) is a per-step workspace for h w_recᵀ, scratch (3H·N) the product's.
+    hproj (N, 3H) is a per-step workspace for h w_recᵀ, scratch (4H·N) the product's.
     """
     T, N, I = x.shape
     H = h0.shape[1]

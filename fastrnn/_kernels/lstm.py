@@ -14,7 +14,7 @@ Layout (one layer, one direction, time-major, G = 4 gate blocks of width H):
 (PyTorch); False -> w_x (I, 4H) (the book). The recurrent weight always arrives as
 w_rec (4H, H), PyTorch's weight_hh layout (the book's (H, 4H) w_h as a transposed copy),
 the orientation in which both per-step products run fastest (blas.recurrent_add);
-``scratch`` (4H·N elements) is the per-step workspace of the forward product. ``blocks`` gives
+``scratch`` (5H·N elements) is the per-step workspace of the forward product. ``blocks`` gives
 the column block of each gate as (i, f, g, o): (0, 1, 2, 3) for PyTorch,
 (2, 0, 1, 3) for the book's f, g, i, o.
 

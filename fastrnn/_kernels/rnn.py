@@ -9,7 +9,7 @@ Layout (one layer, one direction, time-major):
 
 ``torch_layout``: True -> w_x (H, I) used transposed; False -> w_x (I, H). The recurrent
 weight arrives as w_rec (H, H) in PyTorch's layout (the book's w_h transposed), see
-lstm.py; ``scratch`` (H·N) is the forward product's workspace. ``relu``: False for tanh,
+lstm.py; ``scratch`` (2H·N) is the forward product's workspace. ``relu``: False for tanh,
 True for relu.
 Equations in NumPy: fastrnn/oracle/rnn.py.
 """

@@ -15,6 +15,8 @@ Only the benchmarks use this module (``bench/seq2seq.py``): it is the speed that
 """
 import numpy as np
 
+from .book_optim import BookAdam as Adam, book_clip_grads as clip_grads  # noqa: F401 (re-exported)
+
 from .book import TimeLSTM
 
 
@@ -380,45 +382,6 @@ class AttentionSeq2seq:
 
 
 # common/optimizer.py
-
-class Adam:
-    """Adam (Kingma & Ba), bias correction folded into ``lr_t``; updates ``params[i]`` in place."""
-
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
-        self.lr = lr
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.iter = 0
-        self.m = None
-        self.v = None
-
-    def update(self, params, grads):
-        if self.m is None:
-            self.m, self.v = [], []
-            for param in params:
-                self.m.append(np.zeros_like(param))
-                self.v.append(np.zeros_like(param))
-        self.iter += 1
-        lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
-        for i in range(len(params)):
-            self.m[i] += (1 - self.beta1) * (grads[i] - self.m[i])
-            self.v[i] += (1 - self.beta2) * (grads[i] ** 2 - self.v[i])
-            params[i] -= lr_t * self.m[i] / (np.sqrt(self.v[i]) + 1e-7)
-
-
-# common/util.py
-
-def clip_grads(grads, max_norm):
-    """Scale every grad in place by ``max_norm / (total L2 norm + 1e-6)`` when that is < 1."""
-    total_norm = 0
-    for grad in grads:
-        total_norm += np.sum(grad ** 2)
-    total_norm = np.sqrt(total_norm)
-    rate = max_norm / (total_norm + 1e-6)
-    if rate < 1:
-        for grad in grads:
-            grad *= rate
-
 
 # common/trainer.py
 

@@ -1,25 +1,33 @@
-"""The per-step recurrent product of the kernels, blas.recurrent_add, against NumPy.
+"""The per-step recurrent products of the kernels against NumPy.
 
-It has three paths (compiled loops for small products; one GEMM with h copied transposed
-for batches up to SMALL_BATCH rows; one GEMM on h for larger ones) followed by a blocked
-transposed add, and writes into a column block of a wider row in the GRU.
+blas.recurrent_add (forward, c += h w_recᵀ) and blas.recurrent_grad (backward,
+dh = d w_rec + beta dh) each have compiled loops for small products and chunked GEMM calls
+for large ones (rows of w_rec, resp. the inner dimension, split at CHUNK_MACS); the forward
+then adds the transposed product in 16-column blocks. Both also work on column blocks of
+wider rows (the GRU's gate blocks).
 """
 import numpy as np
 import pytest
 
 from fastrnn._kernels import blas
 
-# (N, H, G): loops; loops for 1-2 rows up to SMALL_ROWS_GEMM_MACS; GEMM + hᵀ copy; GEMM on h
-SHAPES = [(3, 5, 20), (1, 64, 256), (2, 100, 400), (8, 40, 160), (16, 33, 99), (17, 33, 99), (32, 20, 81)]
+# (N, H, G): loops; loops for 1-2 rows; one GEMM call; several chunks (with a short last one);
+# a batch too large to chunk; widths that are not a multiple of the 16-column add blocks
+SHAPES = [(3, 5, 20), (1, 64, 256), (2, 100, 400), (8, 40, 160), (16, 33, 99), (20, 130, 777),
+          (200, 130, 260), (32, 20, 81)]
+TOLERANCE = {np.float32: 1e-4, np.float64: 1e-11}
+
+
+def _inputs(N, H, G, dtype):
+    rng = np.random.default_rng(N * 1000 + H + G)
+    return rng, rng.standard_normal((N, H)).astype(dtype), rng.standard_normal((G, H)).astype(dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("N,H,G", SHAPES)
 @pytest.mark.parametrize("add", [True, False])
 def test_recurrent_add_matches_numpy(N, H, G, dtype, add):
-    rng = np.random.default_rng(N * 1000 + H + G)
-    h = rng.standard_normal((N, H)).astype(dtype)
-    w_rec = rng.standard_normal((G, H)).astype(dtype)
+    rng, h, w_rec = _inputs(N, H, G, dtype)
     wide = rng.standard_normal((N, G + 7)).astype(dtype)    # c is columns 3 .. 3+G of each row
     before = wide.copy()
     scratch = np.full((G + H) * N, np.nan, dtype)            # never read before it is written
@@ -28,6 +36,23 @@ def test_recurrent_add_matches_numpy(N, H, G, dtype, add):
     product = h.astype(np.float64) @ w_rec.astype(np.float64).T
     expected = before.copy()
     expected[:, 3:3 + G] = (before[:, 3:3 + G] if add else 0) + product
-    tol = 1e-4 if dtype == np.float32 else 1e-11
+    tol = TOLERANCE[dtype]
     np.testing.assert_allclose(wide, expected, rtol=tol, atol=tol * np.sqrt(H))
     assert np.array_equal(wide[:, :3], before[:, :3]) and np.array_equal(wide[:, 3 + G:], before[:, 3 + G:])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N,H,G", SHAPES)
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_recurrent_grad_matches_numpy(N, H, G, dtype, beta):
+    rng, _, w_rec = _inputs(N, H, G, dtype)
+    wide = rng.standard_normal((N, G + 5)).astype(dtype)    # d is columns 2 .. 2+G of each row
+    wide_before = wide.copy()
+    dh = rng.standard_normal((N, H)).astype(dtype)
+    dh_before = dh.copy()
+    blas.recurrent_grad(wide[:, 2:2 + G], w_rec, beta, dh)
+
+    expected = wide[:, 2:2 + G].astype(np.float64) @ w_rec.astype(np.float64) + beta * dh_before
+    tol = TOLERANCE[dtype]
+    np.testing.assert_allclose(dh, expected, rtol=tol, atol=tol * np.sqrt(G))
+    assert np.array_equal(wide, wide_before)                 # the operand is read only

@@ -127,86 +127,104 @@ SMALL_GEMM_MACS = 8192
 SMALL_ROWS_GEMM_MACS = 65536
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc", "nsz", "arcp"})
-def matmul_2d(a, b, trans_b, beta, c):
-    """c (m, n) = a (m, k) @ op(b) + beta * c, op(b) = b.T if trans_b; 2-D C-contiguous arrays.
-
-    Small products run as loops here (vectorised over the contiguous axis), larger ones
-    through gemm. beta is 0.0 or 1.0.
-    """
-    m, k = a.shape
-    n = c.shape[1]
-    macs = m * n * k
-    if macs > SMALL_GEMM_MACS and (m > 2 or macs > SMALL_ROWS_GEMM_MACS):
-        gemm(False, trans_b, m, n, k, 1.0, a, k, b, b.shape[1], beta, c, n)
-        return
-    for i in range(m):
-        a_row = a[i]
-        c_row = c[i]
-        if trans_b:                       # c[i, j] = Σ_p a[i, p] b[j, p]: dot products
-            for j in range(n):
-                b_row = b[j]
-                total = c_row[j] if beta != 0.0 else 0.0   # never read garbage when beta = 0
-                for p in range(k):
-                    total += a_row[p] * b_row[p]
-                c_row[j] = total
-        else:                             # c[i, :] += a[i, p] b[p, :]: contiguous axpy
-            if beta == 0.0:
-                for j in range(n):
-                    c_row[j] = 0.0
-            for p in range(k):
-                coef = a_row[p]
-                b_row = b[p]
-                for j in range(n):
-                    c_row[j] += coef * b_row[j]
-
-
-# recurrent_add passes h to the GEMM as a transposed copy (H, N) for batches up to
-# SMALL_BATCH rows: at N = 8 OpenBLAS ran the product 1.9-2.4x faster that way (the copy
-# costs well under a microsecond); from N = 20 up the two ran within 5 %.
-SMALL_BATCH = 16
+# The per-step products are split into GEMM calls of at most CHUNK_MACS multiply-adds each.
+# OpenBLAS (0.3.x, AVX-512 kernels) runs calls below about 10^6 multiply-adds through its
+# small-matrix kernels, which do not pack the operands; a per-step product is too small to
+# pay back the packing of its weight matrix, which larger calls repeat at every step. Measured
+# per step, one thread: dh = dA w_rec at N=20, H=650, G=2600 in 0.33 ms as chunks against
+# 0.53 ms as one call; at N=32, H=256, G=1024 in 0.10 ms against 0.12; the forward product
+# 0.41 against 0.50 and 0.070 against 0.087 ms. With OpenBLAS's AVX2 kernels (no small-matrix
+# path) the chunks ran within 4 % of one call. Chunks below MIN_CHUNK rows (large batches,
+# N >= 100) would be slower than one call; those products run unsplit.
+CHUNK_MACS = 786432
+MIN_CHUNK = 32
 # The transposed add works on blocks of ADD_BLOCK output columns (one AVX-512 register of
 # float32): 0.39 ns per element measured, against 0.56 for whole rows.
 ADD_BLOCK = 16
+_FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc", "nsz", "arcp"})
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+def _chunk(total, macs_per_unit):
+    """How many of ``total`` units (rows or inner-dimension entries) one GEMM call takes."""
+    units = CHUNK_MACS // max(macs_per_unit, 1)
+    return total if units < MIN_CHUNK else min(units, total)
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+def _is_small(m, n, k):
+    """True where compiled loops beat a BLAS call (see SMALL_GEMM_MACS)."""
+    macs = m * n * k
+    return macs <= SMALL_GEMM_MACS or (m <= 2 and macs <= SMALL_ROWS_GEMM_MACS)
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
 def recurrent_add(h, w_rec, scratch, c, add=True):
-    """c (N, G) += h (N, H) @ w_recᵀ (or c = ... when not add): the per-step recurrent product.
+    """c (N, G) += h (N, H) @ w_recᵀ (or c = ... when not add): the forward per-step product.
 
     w_rec (G, H) is C-contiguous (torch's weight_hh layout; the book's (H, G) weight is
     passed as a transposed copy), h (N, H) C-contiguous, c (N, G) may be a column block of
     a wider row (row stride > G). scratch holds at least (G + H) * N elements.
 
-    Large products run as one GEMM that writes the product transposed, (G, N), into
-    scratch, which is then added into c. With OpenBLAS's AVX-512 kernels that
-    weight-major orientation ran at 140-200 GFLOP/s where writing c = h w_recᵀ directly
-    ran at 75-105 (one thread, N = 8..32, H = 64..650, G = H..4H); with its AVX2
-    kernels the two are within 10 %. Small products run as compiled loops.
+    Large products copy h transposed, (H, N), into scratch and run as GEMMs over row chunks
+    of w_rec (CHUNK_MACS) that write the product transposed, (G, N), into scratch, which is
+    then added into c. That weight-major orientation ran at 140-200 GFLOP/s with OpenBLAS's
+    AVX-512 kernels where writing c = h w_recᵀ directly ran at 75-105 (one thread, N = 8..32,
+    H = 64..650, G = H..4H); with its AVX2 kernels the two are within 10 %. Small products
+    run as compiled loops.
     """
     N, H = h.shape
     G = w_rec.shape[0]
-    macs = N * G * H
-    if macs > SMALL_GEMM_MACS and (N > 2 or macs > SMALL_ROWS_GEMM_MACS):
-        if N <= SMALL_BATCH:
-            h_t = scratch[G * N:(G + H) * N]
-            for p in range(H):
-                for n in range(N):
-                    h_t[p * N + n] = h[n, p]
-            gemm(False, False, G, N, H, 1.0, w_rec, H, h_t, N, 0.0, scratch, N)
-        else:
-            gemm(False, True, G, N, H, 1.0, w_rec, H, h, H, 0.0, scratch, N)
-        _add_transposed(scratch, c, add)
+    if _is_small(N, G, H):
+        for n in range(N):
+            h_row = h[n]
+            c_row = c[n]
+            for g in range(G):
+                w_row = w_rec[g]
+                total = c_row[g] if add else 0.0      # never read garbage when not adding
+                for p in range(H):
+                    total += h_row[p] * w_row[p]
+                c_row[g] = total
         return
-    for n in range(N):
-        h_row = h[n]
-        c_row = c[n]
-        for g in range(G):
-            w_row = w_rec[g]
-            total = c_row[g] if add else 0.0      # never read garbage when not adding
-            for p in range(H):
-                total += h_row[p] * w_row[p]
-            c_row[g] = total
+    h_t = scratch[G * N:(G + H) * N]
+    for p in range(H):
+        for n in range(N):
+            h_t[p * N + n] = h[n, p]
+    rows = _chunk(G, N * H)
+    for g0 in range(0, G, rows):
+        gemm(False, False, min(rows, G - g0), N, H, 1.0, w_rec[g0:], H, h_t, N, 0.0, scratch[g0 * N:], N)
+    _add_transposed(scratch, c, add)
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+def recurrent_grad(d, w_rec, beta, dh):
+    """dh (N, H) = d (N, K) @ w_rec (K, H) + beta * dh: the backward per-step product.
+
+    beta is 0.0 or 1.0. d may be a column block of a wider row (row stride >= K); w_rec and
+    dh are C-contiguous. Large products run as GEMMs over chunks of the inner dimension K
+    (CHUNK_MACS), accumulating; small ones as loops (contiguous axpy over the rows of w_rec).
+    """
+    N, K = d.shape
+    H = dh.shape[1]
+    if _is_small(N, H, K):
+        for n in range(N):
+            d_row = d[n]
+            dh_row = dh[n]
+            if beta == 0.0:
+                for j in range(H):
+                    dh_row[j] = 0.0
+            for p in range(K):
+                coef = d_row[p]
+                w_row = w_rec[p]
+                for j in range(H):
+                    dh_row[j] += coef * w_row[j]
+        return
+    ld_d = d.strides[0] // d.itemsize
+    depth = _chunk(K, N * H)
+    d_row0 = d[0]                 # its slices start the chunks' d operand (the row stride is ld_d)
+    for k0 in range(0, K, depth):
+        gemm(False, False, N, H, min(depth, K - k0), 1.0, d_row0[k0:], ld_d, w_rec[k0:], H,
+             beta if k0 == 0 else 1.0, dh, H)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc", "nsz", "arcp"})

@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import gemm, matmul_2d, recurrent_add
+from .blas import gemm, recurrent_add, recurrent_grad
 from .lstm import column_sums_into
 
 
@@ -154,11 +154,10 @@ def gru_backward(x, h0, w_x, w_rec, torch_layout, blocks, reset_after, z_keeps_h
                     g_n[j] = dan * r
         if reset_after:
             # dh_prev += dA_h w_rec (all three blocks in one GEMM)
-            matmul_2d(dgh_t, w_rec, False, 1.0, dh0)
+            recurrent_grad(dgh_t, w_rec, 1.0, dh0)
         else:
-            dan_t = gate_t.reshape(-1)[o_n:]
             # d(r h) = dA_n w_hn
-            gemm(False, False, N, H, H, 1.0, dan_t, G, w_hn, H, 0.0, d_rh, H)
+            recurrent_grad(gate_t[:, o_n:], w_hn, 0.0, d_rh)
             for n in range(N):
                 a_r = gate_t[n][o_r:o_r + H]
                 h_old = h_prev[n]
@@ -169,7 +168,7 @@ def gru_backward(x, h0, w_x, w_rec, torch_layout, blocks, reset_after, z_keeps_h
                     a_r[j] = drh[j] * h_old[j] * r * (1 - r)
                     dh_row[j] += drh[j] * r
             # dh_prev += dA_rz w_rec[rz]
-            gemm(False, False, N, H, 2 * H, 1.0, gate_t, G, w_rec, H, 1.0, dh0, H)
+            recurrent_grad(gate_t[:, :2 * H], w_rec[:2 * H], 1.0, dh0)
     _gru_weight_grads(x, h0, w_x, torch_layout, reset_after, gates, saved, out, dgates_h,
                       dx, dw_x, dw_h, db_x, db_h, accumulate)
 

@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import gemm, matmul_2d, recurrent_add
+from .blas import gemm, recurrent_add, recurrent_grad
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -106,7 +106,7 @@ def lstm_backward(x, h0, c0, w_x, w_rec, torch_layout, blocks, gates, cs, out,
                 a_g[j] = dc * i * (1 - g * g)
                 a_o[j] = dh * tc * o * (1 - o)
         # dh_prev = dA_t w_rec
-        matmul_2d(gate_t, w_rec, False, 0.0, dh0)
+        recurrent_grad(gate_t, w_rec, 0.0, dh0)
     _weight_grads(x, h0, w_x, torch_layout, gates, out, dx, dw_x, dw_h, db, accumulate)
 
 

@@ -16,7 +16,7 @@ Equations in NumPy: fastrnn/oracle/rnn.py.
 from numba import njit
 
 from .activations import FASTMATH, fast_tanh
-from .blas import gemm, matmul_2d, recurrent_add
+from .blas import gemm, recurrent_add, recurrent_grad
 from .lstm import _weight_grads
 
 
@@ -62,5 +62,5 @@ def rnn_backward(x, h0, w_x, w_rec, torch_layout, relu, out, dout, dh_n,
             else:
                 for j in range(H):
                     d_row[j] = (d_out[j] + dh_row[j]) * (1 - h_row[j] * h_row[j])
-        matmul_2d(dpre_t, w_rec, False, 0.0, dh0)
+        recurrent_grad(dpre_t, w_rec, 0.0, dh0)
     _weight_grads(x, h0, w_x, torch_layout, dpre, out, dx, dw_x, dw_h, db, accumulate)

@@ -2,12 +2,16 @@
 
 blas.recurrent_add (forward, c += h w_recᵀ) and blas.recurrent_grad (backward,
 dh = d w_rec + beta dh) each have compiled loops for small products and chunked GEMM calls
-for large ones (rows of w_rec, resp. the inner dimension, split at CHUNK_MACS); the forward
+for large ones (rows of w_rec, resp. the inner dimension, split at CHUNK_MACS when OpenBLAS
+runs one thread, one call when it runs more: both are tested); the forward
 then adds the transposed product in 16-column blocks. Both also work on column blocks of
 wider rows (the GRU's gate blocks).
 """
+import os
+
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from fastrnn._kernels import blas
 
@@ -26,12 +30,14 @@ def _inputs(N, H, G, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("N,H,G", SHAPES)
 @pytest.mark.parametrize("add", [True, False])
-def test_recurrent_add_matches_numpy(N, H, G, dtype, add):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_recurrent_add_matches_numpy(N, H, G, dtype, add, threads):
     rng, h, w_rec = _inputs(N, H, G, dtype)
     wide = rng.standard_normal((N, G + 7)).astype(dtype)    # c is columns 3 .. 3+G of each row
     before = wide.copy()
     scratch = np.full((G + H) * N, np.nan, dtype)            # never read before it is written
-    blas.recurrent_add(h, w_rec, scratch, wide[:, 3:3 + G], add)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        blas.recurrent_add(h, w_rec, scratch, wide[:, 3:3 + G], add)
 
     product = h.astype(np.float64) @ w_rec.astype(np.float64).T
     expected = before.copy()
@@ -44,15 +50,24 @@ def test_recurrent_add_matches_numpy(N, H, G, dtype, add):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("N,H,G", SHAPES)
 @pytest.mark.parametrize("beta", [0.0, 1.0])
-def test_recurrent_grad_matches_numpy(N, H, G, dtype, beta):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_recurrent_grad_matches_numpy(N, H, G, dtype, beta, threads):
     rng, _, w_rec = _inputs(N, H, G, dtype)
     wide = rng.standard_normal((N, G + 5)).astype(dtype)    # d is columns 2 .. 2+G of each row
     wide_before = wide.copy()
     dh = rng.standard_normal((N, H)).astype(dtype)
     dh_before = dh.copy()
-    blas.recurrent_grad(wide[:, 2:2 + G], w_rec, beta, dh)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        blas.recurrent_grad(wide[:, 2:2 + G], w_rec, beta, dh)
 
     expected = wide[:, 2:2 + G].astype(np.float64) @ w_rec.astype(np.float64) + beta * dh_before
     tol = TOLERANCE[dtype]
     np.testing.assert_allclose(dh, expected, rtol=tol, atol=tol * np.sqrt(G))
     assert np.array_equal(wide, wide_before)                 # the operand is read only
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blas_thread_count_is_read_live(threads):
+    """Compiled code sees OpenBLAS's thread count as threadpoolctl sets it, call by call."""
+    with threadpool_limits(limits=threads, user_api="blas"):
+        assert blas.blas_thread_count() == min(threads, os.cpu_count())

@@ -15,9 +15,9 @@ from threadpoolctl import threadpool_limits
 
 from fastrnn._kernels import blas
 
-# (N, H, G): loops; loops for 1-2 rows; one GEMM call; several chunks (with a short last one);
+# (N, H, G): loops (also with G not a multiple of 4); loops for 1-2 rows; one GEMM call; several chunks (with a short last one);
 # a batch too large to chunk; widths that are not a multiple of the 16-column add blocks
-SHAPES = [(3, 5, 20), (1, 64, 256), (2, 100, 400), (8, 40, 160), (16, 33, 99), (20, 130, 777),
+SHAPES = [(3, 5, 20), (2, 7, 23), (1, 64, 256), (2, 100, 400), (8, 40, 160), (16, 33, 99), (20, 130, 777),
           (200, 130, 260), (32, 20, 81)]
 TOLERANCE = {np.float32: 1e-4, np.float64: 1e-11}
 

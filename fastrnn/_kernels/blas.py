@@ -234,7 +234,8 @@ def recurrent_grad(d, w_rec, beta, dh):
 
     beta is 0.0 or 1.0. d may be a column block of a wider row (row stride >= K); w_rec and
     dh are C-contiguous. Large products run as GEMMs over chunks of the inner dimension K
-    (CHUNK_MACS), accumulating; small ones as loops (contiguous axpy over the rows of w_rec).
+    (CHUNK_MACS), accumulating; small ones as loops (contiguous axpy over the rows of w_rec,
+    four rows a pass).
     """
     N, K = d.shape
     H = dh.shape[1]
@@ -245,11 +246,22 @@ def recurrent_grad(d, w_rec, beta, dh):
             if beta == 0.0:
                 for j in range(H):
                     dh_row[j] = 0.0
-            for p in range(K):
+            # four rows of w_rec per pass over dh_row: each pass stores dh_row and the next
+            # reloads it, so one row per pass is bound by that round trip (N=1, H=32,
+            # K=128: 245 ns against 430-540)
+            p = 0
+            while p + 4 <= K:
+                c0, c1, c2, c3 = d_row[p], d_row[p + 1], d_row[p + 2], d_row[p + 3]
+                w0, w1, w2, w3 = w_rec[p], w_rec[p + 1], w_rec[p + 2], w_rec[p + 3]
+                for j in range(H):
+                    dh_row[j] += c0 * w0[j] + c1 * w1[j] + c2 * w2[j] + c3 * w3[j]
+                p += 4
+            while p < K:
                 coef = d_row[p]
                 w_row = w_rec[p]
                 for j in range(H):
                     dh_row[j] += coef * w_row[j]
+                p += 1
         return
     ld_d = d.strides[0] // d.itemsize
     depth = _chunk(K, N * H)

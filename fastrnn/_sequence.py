@@ -45,6 +45,7 @@ raises ``RuntimeError``) and write the weight gradients into caller-given arrays
 
 import numpy as np
 
+from ._kernels import blas as _blas
 from ._kernels import gru as _gru
 from ._kernels import lstm as _lstm
 from ._kernels import rnn as _rnn
@@ -119,7 +120,7 @@ def lstm_seq_forward(x, h0, c0, w_x, w_h, bias, layout):
     b = np.zeros(4 * H, dtype) if bias is None else bias
     w_rec = _recurrent_weight(w_h, torch_layout)
     _lstm.lstm_forward(x, h0, c0, w_x, w_rec, b, torch_layout, _LSTM_BLOCKS[layout], gates, scratch,
-                       cs, out)
+                       cs, out, _blas.SMALL_KERNELS)
     cache = SequenceCache("lstm", layout, (x, h0, c0, w_x, w_rec, gates, cs, out),
                           {"has_bias": bias is not None})
     return out, out[-1].copy(), cs[-1].copy(), cache
@@ -137,7 +138,7 @@ def lstm_seq_backward(cache, dout, dh_n, dc_n, dw_x, dw_h, db, accumulate):
     dc0 = np.empty(h0.shape, dtype)
     _lstm.lstm_backward(x, h0, c0, w_x, w_rec, cache.layout == "torch", _LSTM_BLOCKS[cache.layout],
                         gates, cs, out, dout, dh_n, dc_n, dx, dh0, dc0, dw_x, dw_h,
-                        _bias_or_empty(db, dtype), bool(accumulate))
+                        _bias_or_empty(db, dtype), bool(accumulate), _blas.SMALL_KERNELS)
     return dx, dh0, dc0
 
 _GRU_BLOCKS = {"torch": (0, 1, 2), "book": (1, 0, 2)}    # column block of r, z, n
@@ -161,7 +162,8 @@ def gru_seq_forward(x, h0, w_x, w_h, b_x, b_h, layout, reset_after):
     bh = np.zeros(3 * H, dtype) if b_h is None else b_h
     w_rec = _recurrent_weight(w_h, torch_layout)
     _gru.gru_forward(x, h0, w_x, w_rec, bx, bh, torch_layout, _GRU_BLOCKS[layout], bool(reset_after),
-                     torch_layout, gates, hproj, np.empty(4 * H * N, dtype), saved, out)
+                     torch_layout, gates, hproj, np.empty(4 * H * N, dtype), saved, out,
+                     _blas.SMALL_KERNELS)
     cache = SequenceCache("gru", layout, (x, h0, w_x, w_rec, gates, saved, out),
                           {"reset_after": bool(reset_after)})
     return out, out[-1].copy(), cache
@@ -184,7 +186,7 @@ def gru_seq_backward(cache, dout, dh_n, dw_x, dw_h, db_x, db_h, accumulate):
     _gru.gru_backward(x, h0, w_x, w_rec, torch_layout, _GRU_BLOCKS[cache.layout], reset_after,
                       torch_layout, gates, saved, out, dout, dh_n, dx, dh0, dgates_h, d_rh,
                       dw_x, dw_h, _bias_or_empty(db_x, dtype), _bias_or_empty(db_h, dtype),
-                      bool(accumulate))
+                      bool(accumulate), _blas.SMALL_KERNELS)
     return dx, dh0
 
 
@@ -204,7 +206,8 @@ def rnn_seq_forward(x, h0, w_x, w_h, bias, layout, nonlinearity):
     out = np.empty((T, N, H), dtype)
     b = np.zeros(H, dtype) if bias is None else bias
     w_rec = _recurrent_weight(w_h, torch_layout)
-    _rnn.rnn_forward(x, h0, w_x, w_rec, b, torch_layout, relu, np.empty(2 * H * N, dtype), out)
+    _rnn.rnn_forward(x, h0, w_x, w_rec, b, torch_layout, relu, np.empty(2 * H * N, dtype), out,
+                     _blas.SMALL_KERNELS)
     cache = SequenceCache("rnn", layout, (x, h0, w_x, w_rec, out), {"relu": relu})
     return out, out[-1].copy(), cache
 
@@ -219,5 +222,6 @@ def rnn_seq_backward(cache, dout, dh_n, dw_x, dw_h, db, accumulate):
     dh0 = np.empty(h0.shape, dtype)
     dpre = np.empty(out.shape, dtype)
     _rnn.rnn_backward(x, h0, w_x, w_rec, cache.layout == "torch", cache.options["relu"], out, dout,
-                      dh_n, dx, dh0, dpre, dw_x, dw_h, _bias_or_empty(db, dtype), bool(accumulate))
+                      dh_n, dx, dh0, dpre, dw_x, dw_h, _bias_or_empty(db, dtype), bool(accumulate),
+                      _blas.SMALL_KERNELS)
     return dx, dh0

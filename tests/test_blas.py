@@ -3,7 +3,8 @@
 blas.recurrent_add (forward, c += h w_recᵀ) and blas.recurrent_grad (backward,
 dh = d w_rec + beta dh) each have compiled loops for small products and chunked GEMM calls
 for large ones (rows of w_rec, resp. the inner dimension, split at CHUNK_MACS when OpenBLAS
-runs one thread, one call when it runs more: both are tested); the forward
+runs one thread and has its small-matrix kernels, one call otherwise: all are tested,
+whatever OpenBLAS this machine has); the forward
 then adds the transposed product in 16-column blocks. Both also work on column blocks of
 wider rows (the GRU's gate blocks).
 """
@@ -31,13 +32,14 @@ def _inputs(N, H, G, dtype):
 @pytest.mark.parametrize("N,H,G", SHAPES)
 @pytest.mark.parametrize("add", [True, False])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_recurrent_add_matches_numpy(N, H, G, dtype, add, threads):
+@pytest.mark.parametrize("small_kernels", [True, False])
+def test_recurrent_add_matches_numpy(N, H, G, dtype, add, threads, small_kernels):
     rng, h, w_rec = _inputs(N, H, G, dtype)
     wide = rng.standard_normal((N, G + 7)).astype(dtype)    # c is columns 3 .. 3+G of each row
     before = wide.copy()
     scratch = np.full((G + H) * N, np.nan, dtype)            # never read before it is written
     with threadpool_limits(limits=threads, user_api="blas"):
-        blas.recurrent_add(h, w_rec, scratch, wide[:, 3:3 + G], add)
+        blas.recurrent_add(h, w_rec, scratch, wide[:, 3:3 + G], add, small_kernels)
 
     product = h.astype(np.float64) @ w_rec.astype(np.float64).T
     expected = before.copy()
@@ -51,14 +53,15 @@ def test_recurrent_add_matches_numpy(N, H, G, dtype, add, threads):
 @pytest.mark.parametrize("N,H,G", SHAPES)
 @pytest.mark.parametrize("beta", [0.0, 1.0])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_recurrent_grad_matches_numpy(N, H, G, dtype, beta, threads):
+@pytest.mark.parametrize("small_kernels", [True, False])
+def test_recurrent_grad_matches_numpy(N, H, G, dtype, beta, threads, small_kernels):
     rng, _, w_rec = _inputs(N, H, G, dtype)
     wide = rng.standard_normal((N, G + 5)).astype(dtype)    # d is columns 2 .. 2+G of each row
     wide_before = wide.copy()
     dh = rng.standard_normal((N, H)).astype(dtype)
     dh_before = dh.copy()
     with threadpool_limits(limits=threads, user_api="blas"):
-        blas.recurrent_grad(wide[:, 2:2 + G], w_rec, beta, dh)
+        blas.recurrent_grad(wide[:, 2:2 + G], w_rec, beta, dh, small_kernels)
 
     expected = wide[:, 2:2 + G].astype(np.float64) @ w_rec.astype(np.float64) + beta * dh_before
     tol = TOLERANCE[dtype]
@@ -71,3 +74,9 @@ def test_blas_thread_count_is_read_live(threads):
     """Compiled code sees OpenBLAS's thread count as threadpoolctl sets it, call by call."""
     with threadpool_limits(limits=threads, user_api="blas"):
         assert blas.blas_thread_count() == min(threads, os.cpu_count())
+
+
+def test_core_name_decides_the_strategy():
+    """SMALL_KERNELS follows the OpenBLAS core name (AVX-512 cores with small-matrix kernels)."""
+    assert isinstance(blas.BLAS_CORE, str) and blas.BLAS_CORE
+    assert blas.SMALL_KERNELS == (blas.BLAS_CORE.lower() in ("skylakex", "cooperlake", "sapphirerapids"))

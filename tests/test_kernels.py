@@ -178,3 +178,16 @@ def test_nan_input_propagates_without_crashing(cell, dtype):
         out, _, cache = seq.rnn_seq_forward(x, h0, w_ih, w_hh, b_ih + b_hh, "torch", "tanh")
     assert np.isnan(out[1:, 0]).all(), "NaN must reach every later output of its batch row"
     assert np.isfinite(out[:1]).all() and np.isfinite(out[:, 1:]).all(), "other rows stay finite"
+
+
+@pytest.mark.parametrize("small_kernels", [True, False])
+@pytest.mark.parametrize("shape", PATH_SHAPES)
+def test_both_blas_strategies_match_oracle(monkeypatch, small_kernels, shape):
+    """The per-step products' two OpenBLAS strategies (blas.SMALL_KERNELS), whichever this
+    machine's OpenBLAS picks, through every cell and layout."""
+    monkeypatch.setattr(seq._blas, "SMALL_KERNELS", small_kernels)
+    for layout in ("torch", "book"):
+        test_lstm_matches_oracle.hypothesis.inner_test(shape, np.float32, True, layout, True, 11)
+        test_rnn_matches_oracle.hypothesis.inner_test(shape, np.float64, True, layout, "tanh", False, 12)
+    for variant in (("torch", True), ("torch", False), ("book", False)):
+        test_gru_matches_oracle.hypothesis.inner_test(shape, np.float32, True, variant, True, 13)

@@ -70,32 +70,6 @@ def _bind():
 
 BLAS_LIBRARY, BLAS_INT_BITS = _bind()
 
-# OpenBLAS's thread count, read from compiled code (the per-step products choose their
-# split by it, see CHUNK_MACS). Bound like the GEMM; a BLAS without the function counts as
-# one thread, through a ctypes callback kept alive here.
-_THREAD_COUNT_NAMES = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                       "scipy_openblas_get_num_threads", "openblas_get_num_threads")
-
-
-def _bind_thread_count():
-    lib = ctypes.CDLL(BLAS_LIBRARY)
-    for name in _THREAD_COUNT_NAMES:
-        if hasattr(lib, name):
-            llvm.add_symbol("fastrnn_blas_threads", ctypes.cast(getattr(lib, name), ctypes.c_void_p).value)
-            return name
-    one = ctypes.CFUNCTYPE(ctypes.c_int)(lambda: 1)
-    llvm.add_symbol("fastrnn_blas_threads", ctypes.cast(one, ctypes.c_void_p).value)
-    return one
-
-
-_THREAD_COUNT_SOURCE = _bind_thread_count()
-blas_threads = types.ExternalFunction("fastrnn_blas_threads", types.int32())
-
-
-@njit(cache=True)
-def blas_thread_count():
-    """OpenBLAS's thread count as compiled code sees it (what the per-step products go by)."""
-    return blas_threads()
 _blasint = types.int64 if BLAS_INT_BITS == 64 else types.int32
 
 
@@ -145,6 +119,56 @@ def matmul_into(a, b, out):
          0.0, out, out.shape[1])
 
 
+# OpenBLAS's thread count, read from compiled code (the per-step products choose their
+# split by it, see CHUNK_MACS). Bound like the GEMM; a BLAS without the function counts as
+# one thread, through a ctypes callback kept alive here.
+_THREAD_COUNT_NAMES = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                       "scipy_openblas_get_num_threads", "openblas_get_num_threads")
+
+
+def _bind_thread_count():
+    lib = ctypes.CDLL(BLAS_LIBRARY)
+    for name in _THREAD_COUNT_NAMES:
+        if hasattr(lib, name):
+            llvm.add_symbol("fastrnn_blas_threads", ctypes.cast(getattr(lib, name), ctypes.c_void_p).value)
+            return name
+    one = ctypes.CFUNCTYPE(ctypes.c_int)(lambda: 1)
+    llvm.add_symbol("fastrnn_blas_threads", ctypes.cast(one, ctypes.c_void_p).value)
+    return one
+
+
+_THREAD_COUNT_SOURCE = _bind_thread_count()
+blas_threads = types.ExternalFunction("fastrnn_blas_threads", types.int32())
+
+
+@njit(cache=True)
+def blas_thread_count():
+    """OpenBLAS's thread count as compiled code sees it (what the per-step products go by)."""
+    return blas_threads()
+
+# Which kernels OpenBLAS runs: its core name, read once (OpenBLAS fixes it when it loads,
+# from the CPU or from OPENBLAS_CORETYPE). The core types listed have AVX-512 GEMM kernels
+# and the small-matrix kernels that the per-step products are split for (CHUNK_MACS); with
+# the others (e.g. Haswell's AVX2 kernels) the per-step products run as one call each.
+_CORE_NAME_FUNCTIONS = ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
+                        "scipy_openblas_get_corename", "openblas_get_corename")
+_SMALL_KERNEL_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+def _core_name():
+    lib = ctypes.CDLL(BLAS_LIBRARY)
+    for name in _CORE_NAME_FUNCTIONS:
+        if hasattr(lib, name):
+            function = getattr(lib, name)
+            function.restype = ctypes.c_char_p
+            return (function() or b"unknown").decode(errors="replace").strip()
+    return "unknown"
+
+
+BLAS_CORE = _core_name()
+SMALL_KERNELS = BLAS_CORE.lower() in _SMALL_KERNEL_CORES
+
+
 # Small products run faster as plain compiled loops than through a BLAS call (OpenBLAS
 # pays a fixed ~0.5-1 µs per call and packs its operands). Measured per call, one thread:
 # (rows, k, n) = (1, 32, 128): loop 0.3-0.8 µs vs BLAS 0.6-1.8 µs; (1, 64, 256): 1.6-2.7 vs
@@ -160,8 +184,10 @@ SMALL_ROWS_GEMM_MACS = 65536
 # pay back the packing of its weight matrix, which larger calls repeat at every step. Measured
 # per step, one thread: dh = dA w_rec at N=20, H=650, G=2600 in 0.33 ms as chunks against
 # 0.53 ms as one call; at N=32, H=256, G=1024 in 0.10 ms against 0.12; the forward product
-# 0.41 against 0.50 and 0.070 against 0.087 ms. With OpenBLAS's AVX2 kernels (no small-matrix
-# path) the chunks ran within 4 % of one call. Chunks below MIN_CHUNK rows (large batches,
+# 0.41 against 0.50 and 0.070 against 0.087 ms. Only where OpenBLAS has those kernels
+# (SMALL_KERNELS); with its AVX2 (Haswell) kernels the split, the weight-major orientation
+# and its transposed add made training steps 4-13 % slower than one direct call, so there
+# the products run as before. Chunks below MIN_CHUNK rows (large batches,
 # N >= 100) would be slower than one call; those products run unsplit. The small-matrix
 # kernels run on one thread: when OpenBLAS has more (blas_threads), the products run unsplit
 # so that OpenBLAS can share them out (2 threads, N=32, H=256: forward 49 us unsplit
@@ -191,19 +217,20 @@ def _is_small(m, n, k):
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
-def recurrent_add(h, w_rec, scratch, c, add=True):
+def recurrent_add(h, w_rec, scratch, c, add, small_kernels):
     """c (N, G) += h (N, H) @ w_recᵀ (or c = ... when not add): the forward per-step product.
 
     w_rec (G, H) is C-contiguous (torch's weight_hh layout; the book's (H, G) weight is
     passed as a transposed copy), h (N, H) C-contiguous, c (N, G) may be a column block of
     a wider row (row stride > G). scratch holds at least (G + H) * N elements.
 
-    Large products copy h transposed, (H, N), into scratch and run as GEMMs over row chunks
-    of w_rec (CHUNK_MACS) that write the product transposed, (G, N), into scratch, which is
-    then added into c. That weight-major orientation ran at 140-200 GFLOP/s with OpenBLAS's
-    AVX-512 kernels where writing c = h w_recᵀ directly ran at 75-105 (one thread, N = 8..32,
-    H = 64..650, G = H..4H); with its AVX2 kernels the two are within 10 %. Small products
-    run as compiled loops.
+    With small_kernels (OpenBLAS's AVX-512 kernels, SMALL_KERNELS) large products copy h
+    transposed, (H, N), into scratch and run as GEMMs over row chunks of w_rec (CHUNK_MACS)
+    that write the product transposed, (G, N), into scratch, which is then added into c.
+    That weight-major orientation ran at 140-200 GFLOP/s where writing c = h w_recᵀ
+    directly ran at 75-105 (one thread, N = 8..32, H = 64..650, G = H..4H). Without, they
+    run as that one direct call (its AVX2 kernels run both orientations within 10 %, and
+    the direct one needs no transposed add). Small products run as compiled loops.
     """
     N, H = h.shape
     G = w_rec.shape[0]
@@ -218,6 +245,10 @@ def recurrent_add(h, w_rec, scratch, c, add=True):
                     total += h_row[p] * w_row[p]
                 c_row[g] = total
         return
+    if not small_kernels:
+        gemm(False, True, N, G, H, 1.0, h, H, w_rec, H, 1.0 if add else 0.0, c[0],
+             c.strides[0] // c.itemsize)
+        return
     h_t = scratch[G * N:(G + H) * N]
     for p in range(H):
         for n in range(N):
@@ -229,12 +260,12 @@ def recurrent_add(h, w_rec, scratch, c, add=True):
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
-def recurrent_grad(d, w_rec, beta, dh):
+def recurrent_grad(d, w_rec, beta, dh, small_kernels):
     """dh (N, H) = d (N, K) @ w_rec (K, H) + beta * dh: the backward per-step product.
 
     beta is 0.0 or 1.0. d may be a column block of a wider row (row stride >= K); w_rec and
     dh are C-contiguous. Large products run as GEMMs over chunks of the inner dimension K
-    (CHUNK_MACS), accumulating; small ones as loops (contiguous axpy over the rows of w_rec,
+    (CHUNK_MACS) with small_kernels (SMALL_KERNELS), else as one call, accumulating; small ones as loops (contiguous axpy over the rows of w_rec,
     four rows a pass).
     """
     N, K = d.shape
@@ -264,7 +295,7 @@ def recurrent_grad(d, w_rec, beta, dh):
                 p += 1
         return
     ld_d = d.strides[0] // d.itemsize
-    depth = _chunk(K, N * H)
+    depth = _chunk(K, N * H) if small_kernels else K
     d_row0 = d[0]                 # its slices start the chunks' d operand (the row stride is ld_d)
     for k0 in range(0, K, depth):
         gemm(False, False, N, H, min(depth, K - k0), 1.0, d_row0[k0:], ld_d, w_rec[k0:], H,

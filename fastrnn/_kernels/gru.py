@@ -30,7 +30,7 @@ from .lstm import column_sums_into
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def gru_forward(x, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, z_keeps_h,
-                gates, hproj, scratch, saved, out):
+                gates, hproj, scratch, saved, out, small_kernels):
     """Run the sequence; fill gates (activated r, z, n), saved and out.
 
     hproj (N, 3H) is a per-step workspace for h w_recᵀ, scratch (4H·N) the product's.
@@ -49,9 +49,9 @@ def gru_forward(x, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, 
         gate_t = gates[t]
         save_t = saved[t]
         if reset_after:
-            recurrent_add(h_prev, w_rec, scratch, hproj, False)
+            recurrent_add(h_prev, w_rec, scratch, hproj, False, small_kernels)
         else:
-            recurrent_add(h_prev, w_rz, scratch, hproj[:, :2 * H], False)
+            recurrent_add(h_prev, w_rz, scratch, hproj[:, :2 * H], False, small_kernels)
         # Loops index per-gate slice views with the loop counter only, and loop-invariant
         # branches sit outside the inner loops, so that LLVM vectorises them.
         for n in range(N):
@@ -72,7 +72,7 @@ def gru_forward(x, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, 
                     s[j] = a_r[j] * h_old[j]
         if not reset_after:
             # a_xn += (r h) w_hnᵀ, added straight into the n block of gates[t]
-            recurrent_add(save_t, w_hn, scratch, gate_t[:, o_n:])
+            recurrent_add(save_t, w_hn, scratch, gate_t[:, o_n:], True, small_kernels)
         h_all = out[t]
         for n in range(N):
             row = gate_t[n]
@@ -97,7 +97,7 @@ def gru_forward(x, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def gru_backward(x, h0, w_x, w_rec, torch_layout, blocks, reset_after, z_keeps_h,
                  gates, saved, out, dout, dh_n, dx, dh0, dgates_h, d_rh,
-                 dw_x, dw_h, db_x, db_h, accumulate):
+                 dw_x, dw_h, db_x, db_h, accumulate, small_kernels):
     """Backward through the sequence saved by gru_forward.
 
     dout (T, N, H), dh_n (N, H) in; dx (T, N, I), dh0 (N, H) out. Workspaces:
@@ -154,10 +154,10 @@ def gru_backward(x, h0, w_x, w_rec, torch_layout, blocks, reset_after, z_keeps_h
                     g_n[j] = dan * r
         if reset_after:
             # dh_prev += dA_h w_rec (all three blocks in one GEMM)
-            recurrent_grad(dgh_t, w_rec, 1.0, dh0)
+            recurrent_grad(dgh_t, w_rec, 1.0, dh0, small_kernels)
         else:
             # d(r h) = dA_n w_hn
-            recurrent_grad(gate_t[:, o_n:], w_hn, 0.0, d_rh)
+            recurrent_grad(gate_t[:, o_n:], w_hn, 0.0, d_rh, small_kernels)
             for n in range(N):
                 a_r = gate_t[n][o_r:o_r + H]
                 h_old = h_prev[n]
@@ -168,7 +168,7 @@ def gru_backward(x, h0, w_x, w_rec, torch_layout, blocks, reset_after, z_keeps_h
                     a_r[j] = drh[j] * h_old[j] * r * (1 - r)
                     dh_row[j] += drh[j] * r
             # dh_prev += dA_rz w_rec[rz]
-            recurrent_grad(gate_t[:, :2 * H], w_rec[:2 * H], 1.0, dh0)
+            recurrent_grad(gate_t[:, :2 * H], w_rec[:2 * H], 1.0, dh0, small_kernels)
     _gru_weight_grads(x, h0, w_x, torch_layout, reset_after, gates, saved, out, dgates_h,
                       dx, dw_x, dw_h, db_x, db_h, accumulate)
 

@@ -14,7 +14,8 @@ Layout (one layer, one direction, time-major, G = 4 gate blocks of width H):
 (PyTorch); False -> w_x (I, 4H) (the book). The recurrent weight always arrives as
 w_rec (4H, H), PyTorch's weight_hh layout (the book's (H, 4H) w_h as a transposed copy),
 the orientation in which both per-step products run fastest (blas.recurrent_add);
-``scratch`` (5H·N elements) is the per-step workspace of the forward product. ``blocks`` gives
+``scratch`` (5H·N elements) is the per-step workspace of the forward product, and
+``small_kernels`` (blas.SMALL_KERNELS) picks how the per-step products call OpenBLAS. ``blocks`` gives
 the column block of each gate as (i, f, g, o): (0, 1, 2, 3) for PyTorch,
 (2, 0, 1, 3) for the book's f, g, i, o.
 
@@ -30,7 +31,8 @@ from .blas import gemm, recurrent_add, recurrent_grad
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def lstm_forward(x, h0, c0, w_x, w_rec, bias, torch_layout, blocks, gates, scratch, cs, out):
+def lstm_forward(x, h0, c0, w_x, w_rec, bias, torch_layout, blocks, gates, scratch, cs, out,
+                 small_kernels):
     """Run the sequence; fill gates (activated), cs and out. Returns nothing."""
     T, N, I = x.shape
     H = h0.shape[1]
@@ -43,7 +45,7 @@ def lstm_forward(x, h0, c0, w_x, w_rec, bias, torch_layout, blocks, gates, scrat
         h_prev = h0 if t == 0 else out[t - 1]
         c_prev = c0 if t == 0 else cs[t - 1]
         gate_t = gates[t]
-        recurrent_add(h_prev, w_rec, scratch, gate_t)
+        recurrent_add(h_prev, w_rec, scratch, gate_t, True, small_kernels)
         for n in range(N):
             # per-gate slice views: indexing them with the loop counter alone lets LLVM
             # vectorise (a runtime offset inside the index adds wraparound checks)
@@ -68,7 +70,7 @@ def lstm_forward(x, h0, c0, w_x, w_rec, bias, torch_layout, blocks, gates, scrat
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def lstm_backward(x, h0, c0, w_x, w_rec, torch_layout, blocks, gates, cs, out,
-                  dout, dh_n, dc_n, dx, dh0, dc0, dw_x, dw_h, db, accumulate):
+                  dout, dh_n, dc_n, dx, dh0, dc0, dw_x, dw_h, db, accumulate, small_kernels):
     """Backward through the sequence saved by lstm_forward.
 
     dout (T, N, H), dh_n, dc_n (N, H) in; dx (T, N, I), dh0, dc0 (N, H) out;
@@ -106,7 +108,7 @@ def lstm_backward(x, h0, c0, w_x, w_rec, torch_layout, blocks, gates, cs, out,
                 a_g[j] = dc * i * (1 - g * g)
                 a_o[j] = dh * tc * o * (1 - o)
         # dh_prev = dA_t w_rec
-        recurrent_grad(gate_t, w_rec, 0.0, dh0)
+        recurrent_grad(gate_t, w_rec, 0.0, dh0, small_kernels)
     _weight_grads(x, h0, w_x, torch_layout, gates, out, dx, dw_x, dw_h, db, accumulate)
 
 

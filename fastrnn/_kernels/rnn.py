@@ -21,7 +21,7 @@ from .lstm import _weight_grads
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def rnn_forward(x, h0, w_x, w_rec, bias, torch_layout, relu, scratch, out):
+def rnn_forward(x, h0, w_x, w_rec, bias, torch_layout, relu, scratch, out, small_kernels):
     """Run the sequence; fill out (T, N, H)."""
     T, N, I = x.shape
     H = h0.shape[1]
@@ -29,7 +29,7 @@ def rnn_forward(x, h0, w_x, w_rec, bias, torch_layout, relu, scratch, out):
     for t in range(T):
         h_prev = h0 if t == 0 else out[t - 1]
         out_t = out[t]
-        recurrent_add(h_prev, w_rec, scratch, out_t)
+        recurrent_add(h_prev, w_rec, scratch, out_t, True, small_kernels)
         for n in range(N):
             row = out_t[n]
             if relu:
@@ -43,7 +43,7 @@ def rnn_forward(x, h0, w_x, w_rec, bias, torch_layout, relu, scratch, out):
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def rnn_backward(x, h0, w_x, w_rec, torch_layout, relu, out, dout, dh_n,
-                 dx, dh0, dpre, dw_x, dw_h, db, accumulate):
+                 dx, dh0, dpre, dw_x, dw_h, db, accumulate, small_kernels):
     """dout (T, N, H), dh_n (N, H) -> dx (T, N, I), dh0 (N, H); weight grads written or added."""
     T, N, I = x.shape
     H = h0.shape[1]
@@ -62,5 +62,5 @@ def rnn_backward(x, h0, w_x, w_rec, torch_layout, relu, out, dout, dh_n,
             else:
                 for j in range(H):
                     d_row[j] = (d_out[j] + dh_row[j]) * (1 - h_row[j] * h_row[j])
-        recurrent_grad(dpre_t, w_rec, 0.0, dh0)
+        recurrent_grad(dpre_t, w_rec, 0.0, dh0, small_kernels)
     _weight_grads(x, h0, w_x, torch_layout, dpre, out, dx, dw_x, dw_h, db, accumulate)

@@ -265,8 +265,8 @@ def recurrent_grad(d, w_rec, beta, dh, small_kernels):
 
     beta is 0.0 or 1.0. d may be a column block of a wider row (row stride >= K); w_rec and
     dh are C-contiguous. Large products run as GEMMs over chunks of the inner dimension K
-    (CHUNK_MACS) with small_kernels (SMALL_KERNELS), else as one call, accumulating; small ones as loops (contiguous axpy over the rows of w_rec,
-    four rows a pass).
+    (CHUNK_MACS) with small_kernels (SMALL_KERNELS), else as one call, accumulating; small
+    ones as loops (contiguous axpy over the rows of w_rec, four rows a pass).
     """
     N, K = d.shape
     H = dh.shape[1]

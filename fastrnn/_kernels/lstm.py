@@ -15,8 +15,8 @@ Layout (one layer, one direction, time-major, G = 4 gate blocks of width H):
 w_rec (4H, H), PyTorch's weight_hh layout (the book's (H, 4H) w_h as a transposed copy),
 the orientation in which both per-step products run fastest (blas.recurrent_add);
 ``scratch`` (5H·N elements) is the per-step workspace of the forward product, and
-``small_kernels`` (blas.SMALL_KERNELS) picks how the per-step products call OpenBLAS. ``blocks`` gives
-the column block of each gate as (i, f, g, o): (0, 1, 2, 3) for PyTorch,
+``small_kernels`` (blas.SMALL_KERNELS) picks how the per-step products call OpenBLAS.
+``blocks`` gives the column block of each gate as (i, f, g, o): (0, 1, 2, 3) for PyTorch,
 (2, 0, 1, 3) for the book's f, g, i, o.
 
 Equations (the oracle, fastrnn/oracle/lstm.py, states them in NumPy):
@@ -74,8 +74,8 @@ def lstm_backward(x, h0, c0, w_x, w_rec, torch_layout, blocks, gates, cs, out,
     """Backward through the sequence saved by lstm_forward.
 
     dout (T, N, H), dh_n, dc_n (N, H) in; dx (T, N, I), dh0, dc0 (N, H) out;
-    dw_x, dw_h shaped like w_x and the layout's w_h, and db (4H,) (size 0 for no bias) written, or
-    added to when ``accumulate``. ``gates`` is overwritten with dA.
+    dw_x, dw_h shaped like w_x and the layout's w_h, and db (4H,) (size 0 for no bias)
+    written, or added to when ``accumulate``. ``gates`` is overwritten with dA.
     """
     T, N, I = x.shape
     H = h0.shape[1]

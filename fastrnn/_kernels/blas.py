@@ -21,6 +21,8 @@ from llvmlite import binding as llvm
 from numba import njit, types
 from numba.extending import overload
 
+from .activations import FASTMATH
+
 _ROW_MAJOR = 101
 _NO_TRANS = 111
 _TRANS = 112
@@ -69,7 +71,6 @@ def _bind():
 
 
 BLAS_LIBRARY, BLAS_INT_BITS = _bind()
-
 _blasint = types.int64 if BLAS_INT_BITS == 64 else types.int32
 
 
@@ -126,12 +127,17 @@ _THREAD_COUNT_NAMES = ("scipy_openblas_get_num_threads64_", "openblas_get_num_th
                        "scipy_openblas_get_num_threads", "openblas_get_num_threads")
 
 
-def _bind_thread_count():
+def _blas_function(names):
+    """The first of ``names`` that numpy's OpenBLAS exports (a ctypes function), or None."""
     lib = ctypes.CDLL(BLAS_LIBRARY)
-    for name in _THREAD_COUNT_NAMES:
-        if hasattr(lib, name):
-            llvm.add_symbol("fastrnn_blas_threads", ctypes.cast(getattr(lib, name), ctypes.c_void_p).value)
-            return name
+    return next((getattr(lib, name) for name in names if hasattr(lib, name)), None)
+
+
+def _bind_thread_count():
+    function = _blas_function(_THREAD_COUNT_NAMES)
+    if function is not None:
+        llvm.add_symbol("fastrnn_blas_threads", ctypes.cast(function, ctypes.c_void_p).value)
+        return function
     one = ctypes.CFUNCTYPE(ctypes.c_int)(lambda: 1)
     llvm.add_symbol("fastrnn_blas_threads", ctypes.cast(one, ctypes.c_void_p).value)
     return one
@@ -146,6 +152,7 @@ def blas_thread_count():
     """OpenBLAS's thread count as compiled code sees it (what the per-step products go by)."""
     return blas_threads()
 
+
 # Which kernels OpenBLAS runs: its core name, read once (OpenBLAS fixes it when it loads,
 # from the CPU or from OPENBLAS_CORETYPE). The core types listed have AVX-512 GEMM kernels
 # and the small-matrix kernels that the per-step products are split for (CHUNK_MACS); with
@@ -156,13 +163,11 @@ _SMALL_KERNEL_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 
 
 def _core_name():
-    lib = ctypes.CDLL(BLAS_LIBRARY)
-    for name in _CORE_NAME_FUNCTIONS:
-        if hasattr(lib, name):
-            function = getattr(lib, name)
-            function.restype = ctypes.c_char_p
-            return (function() or b"unknown").decode(errors="replace").strip()
-    return "unknown"
+    function = _blas_function(_CORE_NAME_FUNCTIONS)
+    if function is None:
+        return "unknown"
+    function.restype = ctypes.c_char_p
+    return (function() or b"unknown").decode(errors="replace").strip()
 
 
 BLAS_CORE = _core_name()
@@ -187,8 +192,8 @@ SMALL_ROWS_GEMM_MACS = 65536
 # 0.41 against 0.50 and 0.070 against 0.087 ms. Only where OpenBLAS has those kernels
 # (SMALL_KERNELS); with its AVX2 (Haswell) kernels the split, the weight-major orientation
 # and its transposed add made training steps 4-13 % slower than one direct call, so there
-# the products run as before. Chunks below MIN_CHUNK rows (large batches,
-# N >= 100) would be slower than one call; those products run unsplit. The small-matrix
+# the products run as before. Chunks below MIN_CHUNK rows (large batches, N >= 100)
+# would be slower than one call; those products run unsplit. The small-matrix
 # kernels run on one thread: when OpenBLAS has more (blas_threads), the products run unsplit
 # so that OpenBLAS can share them out (2 threads, N=32, H=256: forward 49 us unsplit
 # against 79 chunked).
@@ -197,10 +202,9 @@ MIN_CHUNK = 32
 # The transposed add works on blocks of ADD_BLOCK output columns (one AVX-512 register of
 # float32): 0.39 ns per element measured, against 0.56 for whole rows.
 ADD_BLOCK = 16
-_FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _chunk(total, macs_per_unit):
     """How many of ``total`` units (rows or inner-dimension entries) one GEMM call takes."""
     if blas_threads() > 1:
@@ -209,14 +213,14 @@ def _chunk(total, macs_per_unit):
     return total if units < MIN_CHUNK else min(units, total)
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _is_small(m, n, k):
     """True where compiled loops beat a BLAS call (see SMALL_GEMM_MACS)."""
     macs = m * n * k
     return macs <= SMALL_GEMM_MACS or (m <= 2 and macs <= SMALL_ROWS_GEMM_MACS)
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def recurrent_add(h, w_rec, scratch, c, add, small_kernels):
     """c (N, G) += h (N, H) @ w_recᵀ (or c = ... when not add): the forward per-step product.
 
@@ -259,7 +263,7 @@ def recurrent_add(h, w_rec, scratch, c, add, small_kernels):
     _add_transposed(scratch, c, add)
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def recurrent_grad(d, w_rec, beta, dh, small_kernels):
     """dh (N, H) = d (N, K) @ w_rec (K, H) + beta * dh: the backward per-step product.
 
@@ -302,7 +306,7 @@ def recurrent_grad(d, w_rec, beta, dh, small_kernels):
              beta if k0 == 0 else 1.0, dh, H)
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc", "nsz", "arcp"})
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _add_transposed(product_t, c, add):
     """c (N, G) += product_t (G, N, flat) transposed (c = ... when not add)."""
     N, G = c.shape

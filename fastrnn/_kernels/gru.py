@@ -20,7 +20,6 @@ n = tanh(a_xn + (r h) w_hn + b_hn) (original GRU, the book).
 ``z_keeps_h``: h' = (1-z) n + z h (PyTorch) or h' = z n + (1-z) h (the book).
 Equations in NumPy: fastrnn/oracle/gru.py.
 """
-import numpy as np
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
@@ -106,7 +105,6 @@ def gru_backward(x, h0, w_x, w_rec, torch_layout, blocks, reset_after, z_keeps_h
     """
     T, N, I = x.shape
     H = h0.shape[1]
-    G = 3 * H
     o_r, o_z, o_n = blocks[0] * H, blocks[1] * H, 2 * H
     w_hn = w_rec[2 * H:]
     dh0[:, :] = dh_n          # dh0 carries dh backwards through time

@@ -79,7 +79,6 @@ def lstm_backward(x, h0, c0, w_x, w_rec, torch_layout, blocks, gates, cs, out,
     """
     T, N, I = x.shape
     H = h0.shape[1]
-    G = 4 * H
     oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
     dh0[:, :] = dh_n          # dh0 / dc0 carry dh, dc backwards through time
     dc0[:, :] = dc_n

@@ -4,9 +4,16 @@
     python bench/book_layers.py --threads 2 --repeats 7
 """
 import argparse
+import os
+import sys
 
-from fastrnn._bench.layers import LAYER_GATES, LAYER_SIZES, compare_layers
-from fastrnn._bench.threads import pin_threads
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:                # run as python bench/<script>.py: make bench.reference importable
+    sys.path.insert(0, ROOT)
+
+from fastrnn._bench.threads import pin_threads  # noqa: E402
+
+from bench.reference.layers import LAYER_GATES, LAYER_SIZES, compare_layers  # noqa: E402
 
 
 def main(argv=None):

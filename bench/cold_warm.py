@@ -9,9 +9,16 @@ See docs/compile-cache.md.
 """
 import argparse
 import json
+import os
+import sys
 
-from fastrnn._bench.coldwarm import cold_warm, format_rows
-from fastrnn._bench.sizes import CELLS, SIZES
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:                # run as python bench/<script>.py: make bench.reference importable
+    sys.path.insert(0, ROOT)
+
+from fastrnn._bench.sizes import CELLS, SIZES  # noqa: E402
+
+from bench.reference.coldwarm import cold_warm, format_rows  # noqa: E402
 
 
 def main(argv=None):

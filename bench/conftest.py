@@ -7,10 +7,17 @@
 Every thread pool (Numba, numpy's and scipy's OpenBLAS, OpenMP, torch) is pinned to
 ``--bench-threads`` (default 1) for the whole session.
 """
+import os
+import sys
+
 import pytest
 
 from fastrnn._bench.sizes import SIZES
 from fastrnn._bench.threads import pin_threads
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:                # bench.reference, whatever the import mode or working directory
+    sys.path.insert(0, ROOT)
 
 SMOKE_SIZES = ("tiny",)
 

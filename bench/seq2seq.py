@@ -3,17 +3,24 @@
     python bench/seq2seq.py                      # batch 128, AttentionSeq2seq(V, 16, 256), 1 thread
     python bench/seq2seq.py --threads 2 --repeats 7
 
-What is raced and how it is checked: fastrnn/_bench/seq2seq.py. bench/test_bench_seq2seq.py runs
+What is raced and how it is checked: bench/reference/seq2seq.py. bench/test_bench_seq2seq.py runs
 the same race under pytest-benchmark.
 """
 import argparse
+import os
+import sys
 
-from fastrnn._bench.run import cpu_name
-from fastrnn._bench.seq2seq import (GRAD_ATOL, GRAD_NORM_RTOL, GRAD_RTOL, IMPLS, LOSS_RTOL, MAX_GRAD,
-                                    PARAM_NAMES, SIZES, WORDVEC, check_agreement, date_batch,
-                                    make_models, train_steps)
-from fastrnn._bench.threads import blas_info, pin_threads
-from fastrnn._bench.timing import interleaved, median
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:                # run as python bench/<script>.py: make bench.reference importable
+    sys.path.insert(0, ROOT)
+
+from fastrnn._bench.run import cpu_name  # noqa: E402
+from fastrnn._bench.threads import blas_info, pin_threads  # noqa: E402
+from fastrnn._bench.timing import interleaved, median  # noqa: E402
+
+from bench.reference.seq2seq import (GRAD_ATOL, GRAD_NORM_RTOL, GRAD_RTOL, IMPLS, LOSS_RTOL,  # noqa: E402
+                                     MAX_GRAD, PARAM_NAMES, SIZES, WORDVEC, check_agreement, date_batch,
+                                     make_models, train_steps)
 
 
 def main(argv=None):

@@ -3,7 +3,7 @@
 A real cold run compiles every kernel of a cell (tens of seconds), so the smoke test runs
 one child process on the cache the rest of the session already filled.
 """
-from fastrnn._bench.coldwarm import format_rows, measure_once
+from bench.reference.coldwarm import format_rows, measure_once
 
 
 def test_cold_warm_child_process():

@@ -8,7 +8,7 @@ prints the same comparison as interleaved medians.
 import numpy as np
 import pytest
 
-from fastrnn._bench.layers import LAYER_GATES, LAYER_SIZES, layer_problem, layer_step, make_layer
+from bench.reference.layers import LAYER_GATES, LAYER_SIZES, layer_problem, layer_step, make_layer
 
 
 def pytest_generate_tests(metafunc):

@@ -3,13 +3,13 @@
 One group, ``seq2seq-attention-train``, entries ``fastrnn`` and ``numpy-book``: forward + backward +
 clip_grads(5.0) + Adam on the date task (batch 128, ``AttentionSeq2seq(V, 16, 256)``). The smoke run
 (``--benchmark-disable``) uses batch 8, H = 32 and 300 rows instead. Every benchmark first checks
-that the two models compute the same loss and gradients from the same weights (fastrnn/_bench/seq2seq.py;
+that the two models compute the same loss and gradients from the same weights (bench/reference/seq2seq.py;
 bench/seq2seq.py prints the same race as interleaved medians).
 """
 import numpy as np
 import pytest
 
-from fastrnn._bench.seq2seq import IMPLS, SIZES, check_agreement, date_batch, make_models, train_steps
+from bench.reference.seq2seq import IMPLS, SIZES, check_agreement, date_batch, make_models, train_steps
 
 
 def pytest_generate_tests(metafunc):

@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from fastrnn._bench.torch_adapter import (ADAPTER_CELLS, ADAPTER_IMPLS, ADAPTER_SIZES,  # noqa: E402
-                                          adapter_problem, check_agree, train_step)
+from bench.reference.torch_adapter import (ADAPTER_CELLS, ADAPTER_IMPLS, ADAPTER_SIZES,  # noqa: E402
+                                           adapter_problem, check_agree, train_step)
 
 
 def pytest_generate_tests(metafunc):

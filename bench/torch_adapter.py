@@ -4,11 +4,18 @@
     python bench/torch_adapter.py --threads 2 --cells gru --dtype float64
 """
 import argparse
+import os
+import sys
 
-from fastrnn._bench.threads import blas_info, coretype_note, pin_threads
-from fastrnn._bench.timing import interleaved, median
-from fastrnn._bench.torch_adapter import (ADAPTER_CELLS, ADAPTER_IMPLS, ADAPTER_SIZES, adapter_problem,
-                                          check_agree, train_step)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:                # run as python bench/<script>.py: make bench.reference importable
+    sys.path.insert(0, ROOT)
+
+from fastrnn._bench.threads import blas_info, coretype_note, pin_threads  # noqa: E402
+from fastrnn._bench.timing import interleaved, median  # noqa: E402
+
+from bench.reference.torch_adapter import (ADAPTER_CELLS, ADAPTER_IMPLS, ADAPTER_SIZES,  # noqa: E402
+                                           adapter_problem, check_agree, train_step)
 
 
 def main(argv=None):

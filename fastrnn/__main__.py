@@ -8,6 +8,7 @@ import importlib
 import os
 import sys
 
+from ._bench.impls import IMPLS, available
 from ._bench.sizes import CELLS, MODES, SIZES
 
 EPILOG = """examples:
@@ -36,10 +37,11 @@ def build_parser():
     sub = p.add_subparsers(dest="command", metavar="{bench,train}")
 
     b = sub.add_parser("bench", help="time fastrnn against NumPy (and torch if installed), print a table",
-                       description="Interleaved, thread-pinned timings of fastrnn.nn against a NumPy "
-                                   "implementation structured like the book's and torch.nn (when "
-                                   "importable). Prints medians, speedups, GFLOP/s and the share of the "
-                                   "GEMM rate measured in the same run; writes JSON and a PNG chart.")
+                       description="Interleaved, thread-pinned timings of fastrnn.nn against fastrnn.oracle "
+                                   "(pure NumPy), a NumPy implementation structured like the book's (from "
+                                   "a source checkout: bench/reference/) and torch.nn (when importable). "
+                                   "Prints medians, speedups, GFLOP/s and the share of the GEMM rate "
+                                   "measured in the same run; writes JSON and a PNG chart.")
     b.add_argument("--quick", action="store_true",
                    help="under a minute: sizes tiny, small, medium; fewer, shorter repeats; GEMM roof at 1024³")
     b.add_argument("--threads", type=int, default=1, metavar="N",
@@ -50,6 +52,9 @@ def build_parser():
     b.add_argument("--dtype", nargs="+", metavar="DTYPE", help="float32 and/or float64 (default float32)")
     b.add_argument("--modes", nargs="+", metavar="STEP",
                    help="train (forward + backward with every gradient) and/or forward (default both)")
+    b.add_argument("--impls", nargs="+", metavar="IMPL",
+                   help="from fastrnn, oracle, numpy (the book-style baseline; source checkout only), torch "
+                        "(default: every one available)")
     b.add_argument("--no-torch", action="store_true", help="leave torch out even if it is installed")
     b.add_argument("--repeats", type=int, metavar="R", help="interleaved rounds per measurement (median taken)")
     b.add_argument("--min-time", type=float, metavar="S", help="seconds per timed loop")
@@ -92,8 +97,13 @@ def _bench(parser, a):
             if getattr(a, name) <= 0:
                 parser.error(f"--{name.replace('_', '-')}: expected a positive number, got {getattr(a, name)}")
             kw[name] = getattr(a, name)
+    impls = _choices(parser, "--impls", tuple(i.lower() for i in _split(a.impls)), IMPLS) if a.impls else IMPLS
     if a.no_torch:
-        kw["impls"] = ("fastrnn", "numpy")
+        impls = tuple(i for i in impls if i != "torch")
+    if not available(impls):
+        parser.error(f"--impls: none of {', '.join(impls) or 'them'} can run here (numpy needs the bench/ "
+                     "directory of a source checkout, torch needs torch)")
+    kw["impls"] = impls
     opts = Options.quick(**kw) if a.quick else Options(**kw)
 
     record = run(opts, progress=not a.no_progress)

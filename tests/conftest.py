@@ -1,7 +1,21 @@
-"""Shared test configuration: hypothesis profiles (``HYPOTHESIS_PROFILE=ci`` in CI)."""
+"""Shared test configuration: hypothesis profiles (``HYPOTHESIS_PROFILE=ci`` in CI), the
+repository root on ``sys.path`` so tests can import the references in ``bench/reference/``,
+and the test-only cell of ``tests/toy_cell`` in the cell registry."""
 import os
+import sys
 
 from hypothesis import HealthCheck, settings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+# The test-only cell (tests/toy_cell): registered before collection, so every test
+# parametrized over the registry runs it too.
+from fastrnn import _cells  # noqa: E402
+from toy_cell import MGU  # noqa: E402
+
+_cells.register(MGU)
 
 settings.register_profile(
     "ci", max_examples=25, deadline=None, derandomize=True, print_blob=True,

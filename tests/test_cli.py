@@ -1,5 +1,6 @@
 """``python -m fastrnn``: help, the bench command (tiny runs; no timing asserted), train dispatch."""
 import json
+import os
 import subprocess
 import sys
 import types
@@ -34,7 +35,8 @@ def test_module_runs_as_script():
 
 
 @pytest.mark.parametrize("args, name", [(["--cells", "lstx"], "--cells"), (["--sizes", "huge"], "--sizes"),
-                                        (["--dtype", "float16"], "--dtype"), (["--threads", "0"], "--threads")])
+                                        (["--dtype", "float16"], "--dtype"), (["--threads", "0"], "--threads"),
+                                        (["--impls", "tensorflow"], "--impls")])
 def test_bad_bench_arguments_name_the_option(capsys, args, name):
     with pytest.raises(SystemExit) as e:
         cli.main(["bench"] + args)
@@ -52,6 +54,9 @@ def bench_record(tmp_path_factory):
 
 def test_bench_writes_consistent_json(bench_record):
     record, _ = bench_record
+    # run from the source tree (tests/conftest.py puts its root on sys.path): the book-style baseline is there
+    torch = ["torch"] if impls.torch_available() else []
+    assert record["implementations"] == ["fastrnn", "oracle", "numpy"] + torch
     assert [(e["cell"], e["size"], e["mode"]) for e in record["results"]] == [("rnn", "tiny", "train"),
                                                                               ("rnn", "tiny", "forward")]
     T, N, I, H = 20, 1, 32, 32                         # the 'tiny' size of the brief
@@ -79,9 +84,14 @@ def test_bench_prints_table(capsys):
     assert cli.main(FAST + ["--no-files", "--modes", "train"]) == 0
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("cell"))
-    assert "fastrnn ms" in header and "NumPy ms" in header and "GFLOP/s" in header and "% GEMM" in header
+    assert "fastrnn ms" in header and "oracle ms" in header and "NumPy ms" in header
+    assert "GFLOP/s" in header and "% GEMM" in header
     assert ("torch ms" in header) == impls.torch_available()
     assert any(line.startswith("rnn ") and " train " in line for line in out.splitlines())
+    ran = next(line for line in out.splitlines() if line.startswith("implementations: "))
+    assert "fastrnn (fastrnn.nn)" in ran and "oracle (fastrnn.oracle" in ran
+    assert "bench/reference/baseline.py" in ran
+    assert "not available" not in out
 
 
 def test_bench_without_torch_says_so_once(capsys, monkeypatch):
@@ -91,6 +101,39 @@ def test_bench_without_torch_says_so_once(capsys, monkeypatch):
     assert sum("torch is not installed" in line for line in out.splitlines()) == 1
     header = next(line for line in out.splitlines() if line.startswith("cell"))
     assert "torch" not in header and "NumPy ms" in header
+
+
+def test_bench_without_baseline_says_so_once(capsys, monkeypatch):
+    monkeypatch.setattr(impls, "baseline_available", lambda: False)
+    assert cli.main(FAST + ["--no-files", "--modes", "forward"]) == 0
+    out = capsys.readouterr().out
+    assert sum("NumPy baseline is not available" in line for line in out.splitlines()) == 1
+    header = next(line for line in out.splitlines() if line.startswith("cell"))
+    assert "NumPy" not in header and "fastrnn ms" in header and "oracle ms" in header
+
+
+def test_bench_impls_option(tmp_path):
+    path = tmp_path / "r.json"
+    assert cli.main(FAST + ["--impls", "oracle,fastrnn", "--no-torch", "--modes", "forward",
+                            "--json", str(path)]) == 0
+    record = json.loads(path.read_text())
+    assert record["implementations"] == ["oracle", "fastrnn"]
+    assert set(record["results"][0]["ms"]) == {"oracle", "fastrnn"}
+
+
+def test_bench_from_a_plain_install(tmp_path):
+    """Outside the source tree bench/ is not importable: fastrnn and oracle (and torch) still run."""
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and os.path.abspath(p) != root]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    proc = subprocess.run([sys.executable, "-m", "fastrnn"] + FAST + ["--no-files"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, check=True)
+    lines = proc.stdout.splitlines()
+    assert sum("NumPy baseline is not available" in line for line in lines) == 1
+    header = next(line for line in lines if line.startswith("cell"))
+    assert "fastrnn ms" in header and "oracle ms" in header and "NumPy" not in header
+    assert ("torch ms" in header) == impls.torch_available()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from hypothesis import given, strategies as st
 
 import fastrnn.functional as F
 import fastrnn.oracle as O
+from fastrnn import _cells
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 TOL = {np.float32: dict(rtol=1e-4, atol=2e-5), np.float64: dict(rtol=1e-9, atol=1e-11)}
@@ -286,3 +287,52 @@ def test_property_any_shape_matches_oracle(kind, T, N, I, H, bias, option, give,
                    np.zeros_like(p["dout"]) if dout is None else dout, p["dstates"] if give else zeros)
     for name, g, w in zip(("forward", "input/state grads", "weight grads"), got, want):
         assert_trees_close(g, w, np.float64, f"{kind} {name}")
+
+
+# --- any registered cell by name -------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(_cells.CELLS))
+def test_by_name_calls_match_the_oracle_for_every_registered_cell(name, dtype):
+    """sequence_forward/backward and cell_forward/backward of every registry cell (default
+    options, then each other option value) against the cell's oracle; None states are zeros."""
+    cell = _cells.get(name)
+    rng = np.random.default_rng(90)
+    T, N, I, H = 4, 3, 5, 6
+    params = tuple(rng.uniform(-0.7, 0.7, shape).astype(dtype) for _, shape in cell.param_shapes("torch", I, H))
+    x = rng.standard_normal((T, N, I)).astype(dtype)
+    states = tuple(rng.uniform(-1, 1, (N, H)).astype(dtype) for _ in cell.state_names)
+    dout = rng.standard_normal((T, N, H)).astype(dtype)
+    dstates = tuple(rng.standard_normal((N, H)).astype(dtype) for _ in cell.state_names)
+    variants = [{}] + [{o.name: v} for o in cell.options for v in o.choices if v != o.default]
+    for options in variants:
+        full = cell.check_options(options)
+        want_out, want_fin, cache = cell.oracle_forward(x, states, params, full)
+        want_dx, want_d0, want_grads = cell.oracle_backward(cache, dout, dstates)
+        out, fin, fcache = F.sequence_forward(name, x, states, params, **options)
+        dx, d0, grads = F.sequence_backward(fcache, dout, dstates)
+        for got, want in zip((out, *fin, dx, *d0, *grads), (want_out, *want_fin, want_dx, *want_d0, *want_grads)):
+            np.testing.assert_allclose(got, want, **TOL[dtype])
+        # one step, zero states given as None
+        zeros = tuple(np.zeros_like(s) for s in states)
+        want_out, want_fin, cache = cell.oracle_forward(x[:1], zeros, params, full)
+        want_dx, want_d0, want_grads = cell.oracle_backward(cache, None, dstates)
+        fin, ccache = F.cell_forward(name, x[0], (None,) * len(states), params, **options)
+        dx, d0, grads = F.cell_backward(ccache, dstates)
+        for got, want in zip((*fin, dx, *d0, *grads), (*want_fin, want_dx[0], *want_d0, *want_grads)):
+            np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+def test_by_name_errors():
+    p = make_problem("gru", seed=91)
+    w = tuple(p["w"].values())
+    with pytest.raises(ValueError, match="cell: expected one of 'lstm', 'gru', 'rnn'.*, got 'lstn'"):
+        F.sequence_forward("lstn", p["x"], p["states"], w)
+    with pytest.raises(TypeError, match="no_such: not an option of the GRU cell"):
+        F.sequence_forward("gru", p["x"], p["states"], w, no_such=1)
+    with pytest.raises(TypeError, match=r"states: expected 1 arrays \(h0\), got 2"):
+        F.sequence_forward("gru", p["x"], p["states"] * 2, w)
+    with pytest.raises(TypeError, match=r"params: expected 4 arrays \(w_ih, w_hh, b_ih, b_hh\), got 2"):
+        F.sequence_forward("gru", p["x"], p["states"], w[:2])
+    _, cache = F.cell_forward("gru", p["x"][0], p["states"], w)
+    with pytest.raises(TypeError, match="cache: expected the cache returned by sequence_forward, got gru_cell_forward"):
+        F.sequence_backward(cache, None, (None,))

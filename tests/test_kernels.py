@@ -1,17 +1,20 @@
-"""Every fused kernel equals the NumPy oracle: outputs, final states, every gradient.
+"""Every registered cell's fused kernels equal its NumPy oracle: outputs, final states, every gradient.
 
-Random shapes (T, N, I, H from 1 to 33), both dtypes, both weight layouts (PyTorch and
-the book's), random initial states, with and without bias, and gradient accumulation.
-The kernels are called through fastrnn._sequence, the layer every public API uses.
+Parametrized over the cell registry (``fastrnn._cells.CELLS``, which includes the test-only
+cell of tests/toy_cell): random shapes (T, N, I, H from 1 to 33), both dtypes, every layout
+the cell has (PyTorch's and the book's), every option value, random initial states, with
+and without bias, and gradient accumulation. The kernels are called through the entries'
+sequence calls, the layer every public face uses.
 """
 import numpy as np
 import pytest
 from hypothesis import example, given, strategies as st
 
-from fastrnn import _sequence as seq
-from fastrnn import oracle
-from layouts import (assert_close, book_grads_to_torch, random_params, torch_to_book)
+from fastrnn import _cells
+from fastrnn._kernels import blas
+from helpers import assert_close, book_to_torch, random_params, torch_grads_to_book
 
+CELLS = list(_cells.CELLS)
 dims = st.integers(1, 33)
 shapes = st.tuples(dims, dims, dims, dims)
 dtypes = st.sampled_from([np.float32, np.float64])
@@ -23,171 +26,115 @@ seeds = st.integers(0, 2**32 - 1)
 PATH_SHAPES = [(3, 1, 4, 5), (3, 8, 5, 40), (2, 20, 7, 37)]
 
 
-def _inputs(rng, T, N, I, H, dtype):
-    x = rng.standard_normal((T, N, I)).astype(dtype)
-    h0 = rng.standard_normal((N, H)).astype(dtype)
-    c0 = rng.standard_normal((N, H)).astype(dtype)
-    dout = rng.standard_normal((T, N, H)).astype(dtype)
-    dh_n = rng.standard_normal((N, H)).astype(dtype)
-    dc_n = rng.standard_normal((N, H)).astype(dtype)
-    return x, h0, c0, dout, dh_n, dc_n
-
-
-def _grad_buffers(rng, shapes_, dtype, accumulate):
-    """Grad arrays: random (accumulate=True: the kernel must add to them) or garbage."""
-    bufs = [None if s is None else rng.standard_normal(s).astype(dtype) for s in shapes_]
-    start = [None if b is None else b.copy() for b in bufs]
-    return bufs, start
-
-
-def _check_grads(got, start, want, dtype, accumulate, names):
-    for g, s, w, name in zip(got, start, want, names):
-        if w is None:
-            continue
-        expected = w + s if accumulate else w
-        assert_close(g, expected, dtype, name)
-
-
-@given(shape=shapes, dtype=dtypes, bias=st.booleans(), layout=st.sampled_from(["torch", "book"]),
-       accumulate=st.booleans(), seed=seeds)
-@example(shape=PATH_SHAPES[0], dtype=np.float32, bias=True, layout="book", accumulate=False, seed=1)
-@example(shape=PATH_SHAPES[1], dtype=np.float32, bias=True, layout="book", accumulate=True, seed=2)
-@example(shape=PATH_SHAPES[2], dtype=np.float64, bias=False, layout="torch", accumulate=False, seed=3)
-def test_lstm_matches_oracle(shape, dtype, bias, layout, accumulate, seed):
+def layer_problem(cell, layout, shape, dtype, bias, seed):
+    """Weights in ``layout`` and the oracle's torch-layout equivalent, inputs and output grads."""
     T, N, I, H = shape
     rng = np.random.default_rng(seed)
-    w_ih, w_hh, b_ih, b_hh = random_params(rng, "lstm", I, H, dtype, bias)
-    x, h0, c0, dout, dh_n, dc_n = _inputs(rng, T, N, I, H, dtype)
-    out, h_n, c_n, cache = oracle.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
-    dx, dh0, dc0, (dw_ih, dw_hh, db_ih, _) = oracle.lstm_backward(dout, dh_n, dc_n, cache)
-
-    b = None if b_ih is None else b_ih + b_hh
-    wx, wh, bk = (w_ih, w_hh, b) if layout == "torch" else torch_to_book("lstm", w_ih, w_hh, b)
-    k_out, k_hn, k_cn, k_cache = seq.lstm_seq_forward(x, h0, c0, wx, wh, bk, layout)
-    for got, want, name in ((k_out, out, "out"), (k_hn, h_n, "h_n"), (k_cn, c_n, "c_n")):
-        assert_close(got, want, dtype, name)
-
-    (gx, gh, gb), start = _grad_buffers(rng, [wx.shape, wh.shape, None if b is None else b.shape],
-                                        dtype, accumulate)
-    k_dx, k_dh0, k_dc0 = seq.lstm_seq_backward(k_cache, dout, dh_n, dc_n, gx, gh, gb, accumulate)
-    for got, want, name in ((k_dx, dx, "dx"), (k_dh0, dh0, "dh0"), (k_dc0, dc0, "dc0")):
-        assert_close(got, want, dtype, name)
-    if layout == "book":
-        gx, gh, gb = book_grads_to_torch("lstm", gx, gh, gb)
-        start = list(book_grads_to_torch("lstm", *start)) if accumulate else start
-    _check_grads([gx, gh, gb], start, [dw_ih, dw_hh, db_ih], dtype, accumulate,
-                 ["dw_ih", "dw_hh", "db"])
-
-
-@given(shape=shapes, dtype=dtypes, bias=st.booleans(),
-       variant=st.sampled_from([("torch", True), ("torch", False), ("book", False)]),
-       accumulate=st.booleans(), seed=seeds)
-@example(shape=PATH_SHAPES[1], dtype=np.float32, bias=True, variant=("book", False), accumulate=False, seed=4)
-@example(shape=PATH_SHAPES[2], dtype=np.float32, bias=True, variant=("torch", True), accumulate=True, seed=5)
-@example(shape=PATH_SHAPES[2], dtype=np.float64, bias=True, variant=("torch", False), accumulate=False, seed=6)
-def test_gru_matches_oracle(shape, dtype, bias, variant, accumulate, seed):
-    layout, reset_after = variant
-    T, N, I, H = shape
-    rng = np.random.default_rng(seed)
-    w_ih, w_hh, b_ih, b_hh = random_params(rng, "gru", I, H, dtype, bias)
-    if layout == "book" and bias:
-        b_hh = np.zeros_like(b_hh)         # the book's GRU has a single bias
-    x, h0, _, dout, dh_n, _ = _inputs(rng, T, N, I, H, dtype)
-    out, h_n, cache = oracle.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reset_after)
-    dx, dh0, (dw_ih, dw_hh, db_ih, db_hh) = oracle.gru_backward(dout, dh_n, cache)
-
+    w_ih, w_hh, b_ih, b_hh = random_params(rng, cell.gates, I, H, dtype, bias)
     if layout == "torch":
-        wx, wh, bx, bh = w_ih, w_hh, b_ih, b_hh
-    else:
-        wx, wh, bx = torch_to_book("gru", w_ih, w_hh, b_ih)
-        bh = None
-    k_out, k_hn, k_cache = seq.gru_seq_forward(x, h0, wx, wh, bx, bh, layout, reset_after)
+        params = (w_ih, w_hh, b_ih, b_hh)
+        reference = params
+    else:                       # the book's one bias; the oracle gets it as b_ih, with b_hh = 0
+        params = (np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), b_ih)
+        reference = book_to_torch(cell.layouts["book"].blocks, *params)
+    x = rng.standard_normal((T, N, I)).astype(dtype)
+    states = tuple(rng.standard_normal((N, H)).astype(dtype) for _ in cell.state_names)
+    dout = rng.standard_normal((T, N, H)).astype(dtype)
+    dstates = tuple(rng.standard_normal((N, H)).astype(dtype) for _ in cell.state_names)
+    return params, reference, x, states, dout, dstates, rng
+
+
+def run_against_oracle(cell, layout, shape, dtype, bias, accumulate, options, seed):
+    params, reference, x, states, dout, dstates, rng = layer_problem(cell, layout, shape, dtype, bias, seed)
+    options = cell.check_options(options, layout)
+    out, finals, cache = cell.oracle_forward(x, states, reference, options)
+    dx, d0, grads = cell.oracle_backward(cache, dout, dstates)
+
+    k_out, k_finals, k_cache = cell.forward(x, states, params, layout, options)
     assert_close(k_out, out, dtype, "out")
-    assert_close(k_hn, h_n, dtype, "h_n")
+    for name, got, want in zip(cell.state_names, k_finals, finals):
+        assert_close(got, want, dtype, f"{name}_n")
 
-    grad_shapes = [wx.shape, wh.shape, None if bx is None else bx.shape,
-                   None if bh is None else bh.shape]
-    (gx, gh, gbx, gbh), start = _grad_buffers(rng, grad_shapes, dtype, accumulate)
-    k_dx, k_dh0 = seq.gru_seq_backward(k_cache, dout, dh_n, gx, gh, gbx, gbh, accumulate)
+    # grad buffers: random when accumulating (the kernel must add to them), else garbage
+    buffers = tuple(None if p is None else rng.standard_normal(p.shape).astype(dtype) for p in params)
+    start = tuple(None if b is None else b.copy() for b in buffers)
+    k_dx, k_d0 = cell.backward(k_cache, dout, dstates, buffers, accumulate)
     assert_close(k_dx, dx, dtype, "dx")
-    assert_close(k_dh0, dh0, dtype, "dh0")
-    if layout == "book":
-        gx, gh, gbx = book_grads_to_torch("gru", gx, gh, gbx)
-        if accumulate:
-            start = list(book_grads_to_torch("gru", *start[:3])) + [None]
-        db_hh = None
-    _check_grads([gx, gh, gbx, gbh], start, [dw_ih, dw_hh, db_ih, db_hh], dtype, accumulate,
-                 ["dw_ih", "dw_hh", "db_ih", "db_hh"])
+    for name, got, want in zip(cell.state_names, k_d0, d0):
+        assert_close(got, want, dtype, f"d{name}0")
+    if layout == "book":        # the oracle's grads in the book's layout; the book's b is b_ih
+        grads = torch_grads_to_book(cell.layouts["book"].blocks, *grads[:3])
+        grads = (grads[0], grads[1], grads[2])
+    names = [p.name for p in cell.params(layout)]
+    for name, got, first, want in zip(names, buffers, start, grads):
+        if want is None:
+            assert got is None, f"d{name}: a gradient without the parameter"
+            continue
+        assert_close(got, want + first if accumulate else want, dtype, f"d{name}")
 
 
-@given(shape=shapes, dtype=dtypes, bias=st.booleans(), layout=st.sampled_from(["torch", "book"]),
-       nonlinearity=st.sampled_from(["tanh", "relu"]), accumulate=st.booleans(), seed=seeds)
-@example(shape=PATH_SHAPES[1], dtype=np.float32, bias=True, layout="book", nonlinearity="tanh",
-         accumulate=False, seed=7)
-@example(shape=PATH_SHAPES[2], dtype=np.float64, bias=True, layout="torch", nonlinearity="relu",
-         accumulate=True, seed=8)
-def test_rnn_matches_oracle(shape, dtype, bias, layout, nonlinearity, accumulate, seed):
-    T, N, I, H = shape
-    rng = np.random.default_rng(seed)
-    w_ih, w_hh, b_ih, b_hh = random_params(rng, "rnn", I, H, dtype, bias)
-    x, h0, _, dout, dh_n, _ = _inputs(rng, T, N, I, H, dtype)
-    out, h_n, cache = oracle.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity)
-    dx, dh0, (dw_ih, dw_hh, db_ih, _) = oracle.rnn_backward(dout, dh_n, cache)
-
-    b = None if b_ih is None else b_ih + b_hh
-    wx, wh, bk = (w_ih, w_hh, b) if layout == "torch" else torch_to_book("rnn", w_ih, w_hh, b)
-    k_out, k_hn, k_cache = seq.rnn_seq_forward(x, h0, wx, wh, bk, layout, nonlinearity)
-    assert_close(k_out, out, dtype, "out")
-    assert_close(k_hn, h_n, dtype, "h_n")
-    (gx, gh, gb), start = _grad_buffers(rng, [wx.shape, wh.shape, None if b is None else b.shape],
-                                        dtype, accumulate)
-    k_dx, k_dh0 = seq.rnn_seq_backward(k_cache, dout, dh_n, gx, gh, gb, accumulate)
-    assert_close(k_dx, dx, dtype, "dx")
-    assert_close(k_dh0, dh0, dtype, "dh0")
-    if layout == "book":
-        gx, gh, gb = book_grads_to_torch("rnn", gx, gh, gb)
-        start = list(book_grads_to_torch("rnn", *start)) if accumulate else start
-    _check_grads([gx, gh, gb], start, [dw_ih, dw_hh, db_ih], dtype, accumulate,
-                 ["dw_ih", "dw_hh", "db"])
+def draw_options(cell, data):
+    return {o.name: data.draw(st.sampled_from(o.choices), label=o.name) for o in cell.options}
 
 
-def test_backward_consumes_the_cache():
-    rng = np.random.default_rng(0)
-    w_ih, w_hh, b_ih, b_hh = random_params(rng, "lstm", 3, 4, np.float64)
-    x, h0, c0, dout, _, _ = _inputs(rng, 2, 1, 3, 4, np.float64)
-    _, _, _, cache = seq.lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih + b_hh, "torch")
-    grads = [np.zeros_like(w_ih), np.zeros_like(w_hh), np.zeros(16)]
-    seq.lstm_seq_backward(cache, dout, None, None, *grads, False)
+@pytest.mark.parametrize("name", CELLS)
+@given(shape=shapes, dtype=dtypes, bias=st.booleans(), layout=st.sampled_from(_cells.LAYOUTS),
+       accumulate=st.booleans(), seed=seeds, data=st.data())
+@example(shape=PATH_SHAPES[0], dtype=np.float32, bias=True, layout="book", accumulate=False, seed=1,
+         data=None)
+@example(shape=PATH_SHAPES[1], dtype=np.float32, bias=True, layout="book", accumulate=True, seed=2,
+         data=None)
+@example(shape=PATH_SHAPES[2], dtype=np.float64, bias=False, layout="torch", accumulate=False, seed=3,
+         data=None)
+def test_kernel_matches_oracle(name, shape, dtype, bias, layout, accumulate, seed, data):
+    cell = _cells.get(name)
+    if layout not in cell.layouts:
+        return
+    options = {} if data is None else draw_options(cell, data)
+    run_against_oracle(cell, layout, shape, dtype, bias, accumulate, options, seed)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_every_option_value_matches_oracle(name):
+    """Each value of each option, whatever hypothesis draws (torch layout, a product path each)."""
+    cell = _cells.get(name)
+    for k, option in enumerate(cell.options):
+        for value in option.choices:
+            run_against_oracle(cell, "torch", PATH_SHAPES[k % 3], np.float64, True, True, {option.name: value}, 9)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_backward_consumes_the_cache(name):
+    cell = _cells.get(name)
+    params, _, x, states, dout, _, _ = layer_problem(cell, "torch", (2, 1, 3, 4), np.float64, True, 0)
+    _, _, cache = cell.forward(x, states, params, "torch", cell.check_options())
+    grads = tuple(np.zeros_like(p) for p in params)
+    cell.backward(cache, dout, (None,) * len(states), grads, False)
     with pytest.raises(RuntimeError, match="backward called twice"):
-        seq.lstm_seq_backward(cache, dout, None, None, *grads, False)
+        cell.backward(cache, dout, (None,) * len(states), grads, False)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_nan_input_propagates_without_crashing(cell, dtype):
-    rng = np.random.default_rng(1)
-    T, N, I, H = 4, 3, 5, 6
-    w_ih, w_hh, b_ih, b_hh = random_params(rng, cell, I, H, dtype)
-    x, h0, c0, dout, _, _ = _inputs(rng, T, N, I, H, dtype)
+@pytest.mark.parametrize("name", CELLS)
+def test_nan_input_propagates_without_crashing(name, dtype):
+    cell = _cells.get(name)
+    params, _, x, states, _, _, _ = layer_problem(cell, "torch", (4, 3, 5, 6), dtype, True, 1)
     x[1, 0, 2] = np.nan                       # batch row 0 at step 1
-    if cell == "lstm":
-        out, _, _, cache = seq.lstm_seq_forward(x, h0, c0, w_ih, w_hh, b_ih + b_hh, "torch")
-    elif cell == "gru":
-        out, _, cache = seq.gru_seq_forward(x, h0, w_ih, w_hh, b_ih, b_hh, "torch", True)
-    else:
-        out, _, cache = seq.rnn_seq_forward(x, h0, w_ih, w_hh, b_ih + b_hh, "torch", "tanh")
+    out, _, _ = cell.forward(x, states, params, "torch", cell.check_options())
     assert np.isnan(out[1:, 0]).all(), "NaN must reach every later output of its batch row"
     assert np.isfinite(out[:1]).all() and np.isfinite(out[:, 1:]).all(), "other rows stay finite"
 
 
 @pytest.mark.parametrize("small_kernels", [True, False])
 @pytest.mark.parametrize("shape", PATH_SHAPES)
-def test_both_blas_strategies_match_oracle(monkeypatch, small_kernels, shape):
+@pytest.mark.parametrize("name", CELLS)
+def test_both_blas_strategies_match_oracle(monkeypatch, name, small_kernels, shape):
     """The per-step products' two OpenBLAS strategies (blas.SMALL_KERNELS), whichever this
-    machine's OpenBLAS picks, through every cell and layout."""
-    monkeypatch.setattr(seq._blas, "SMALL_KERNELS", small_kernels)
-    for layout in ("torch", "book"):
-        test_lstm_matches_oracle.hypothesis.inner_test(shape, np.float32, True, layout, True, 11)
-        test_rnn_matches_oracle.hypothesis.inner_test(shape, np.float64, True, layout, "tanh", False, 12)
-    for variant in (("torch", True), ("torch", False), ("book", False)):
-        test_gru_matches_oracle.hypothesis.inner_test(shape, np.float32, True, variant, True, 13)
+    machine's OpenBLAS picks, through every cell, layout and option value."""
+    monkeypatch.setattr(blas, "SMALL_KERNELS", small_kernels)
+    cell = _cells.get(name)
+    for layout in cell.layouts:
+        run_against_oracle(cell, layout, shape, np.float32, True, True, {}, 11)
+    for option in cell.options:
+        for value in option.choices:
+            run_against_oracle(cell, "torch", shape, np.float64, True, False, {option.name: value}, 12)

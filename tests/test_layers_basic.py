@@ -7,24 +7,11 @@ import numpy as np
 import pytest
 
 import fastrnn.layers as L
+from helpers import numeric_grad
 
 
 def rnd(shape, seed=0, dtype=np.float64):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-
-
-def numeric_grad(f, a, eps=1e-6):
-    """Central differences of the scalar f() w.r.t. every entry of a (modified and restored)."""
-    g = np.zeros(a.shape)
-    for k in np.ndindex(a.shape):
-        old = a[k]
-        a[k] = old + eps
-        up = f()
-        a[k] = old - eps
-        down = f()
-        a[k] = old
-        g[k] = (up - down) / (2 * eps)
-    return g
 
 
 # --------------------------------------------------------------------------- embeddings

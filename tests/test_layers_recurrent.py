@@ -1,115 +1,35 @@
-"""fastrnn.layers recurrent layers against the book's per-step NumPy equations.
+"""fastrnn.layers recurrent layers against the book's equations, computed by the oracle.
 
-The reference below restates "Deep Learning from Scratch 2" (common/time_layers.py) step by
-step in float64: LSTM column blocks f, g, i, o; GRU blocks z, r, h̃ with the reset before the
-recurrent matmul and h' = (1 − z) h + z h̃; RNN tanh. Time layers loop the step, backward
-starts from dh = 0 (dc = 0) and adds dhs[:, t] at each step.
+The reference is fastrnn.oracle in float64 run in the book's layout (helpers.book_forward /
+book_backward): LSTM column blocks f, g, i, o; GRU blocks z, r, h̃ with the reset before the
+recurrent matmul and h' = (1 − z) h + z h̃ (the oracle's reset_after=False, blend="book");
+RNN tanh; a single bias. Time layers loop the step, backward starts from dh = 0 (dc = 0) and
+adds dhs[:, t] at each step. That reference is itself checked against the book's own code
+(bench/reference/book.py, "Deep Learning from Scratch 2" common/time_layers.py), which the
+RNNLM training curve also follows.
 """
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import fastrnn.layers as L
+from fastrnn import _cells
+from bench.reference import book
 from fastrnn import oracle
+from helpers import book_backward, book_forward, book_to_torch, numeric_grad
 
 
-# --------------------------------------------------------------------------- book reference
-def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
-def ref_rnn_step(x, h, Wx, Wh, b):
-    h_next = np.tanh(h @ Wh + x @ Wx + b)
-    return h_next, (x, h, h_next)
-
-
-def ref_rnn_step_back(dh_next, cache, Wx, Wh):
-    x, h, h_next = cache
-    dt = dh_next * (1 - h_next ** 2)
-    return dt @ Wx.T, dt @ Wh.T, (x.T @ dt, h.T @ dt, dt.sum(0))
-
-
-def ref_lstm_step(x, h, c, Wx, Wh, b):
-    H = h.shape[1]
-    A = x @ Wx + h @ Wh + b
-    f, g, i, o = sigmoid(A[:, :H]), np.tanh(A[:, H:2 * H]), sigmoid(A[:, 2 * H:3 * H]), sigmoid(A[:, 3 * H:])
-    c_next = f * c + g * i
-    h_next = o * np.tanh(c_next)
-    return h_next, c_next, (x, h, c, i, f, g, o, c_next)
-
-
-def ref_lstm_step_back(dh_next, dc_next, cache, Wx, Wh):
-    x, h, c, i, f, g, o, c_next = cache
-    tc = np.tanh(c_next)
-    ds = dc_next + dh_next * o * (1 - tc ** 2)
-    dA = np.hstack((ds * c * f * (1 - f), ds * i * (1 - g ** 2), ds * g * i * (1 - i), dh_next * tc * o * (1 - o)))
-    return dA @ Wx.T, dA @ Wh.T, ds * f, (x.T @ dA, h.T @ dA, dA.sum(0))
-
-
-def ref_gru_step(x, h, Wx, Wh, b):
-    H = h.shape[1]
-    b = np.zeros(3 * H) if b is None else b
-    z = sigmoid(x @ Wx[:, :H] + h @ Wh[:, :H] + b[:H])
-    r = sigmoid(x @ Wx[:, H:2 * H] + h @ Wh[:, H:2 * H] + b[H:2 * H])
-    hh = np.tanh(x @ Wx[:, 2 * H:] + (r * h) @ Wh[:, 2 * H:] + b[2 * H:])
-    return (1 - z) * h + z * hh, (x, h, z, r, hh)
-
-
-def ref_gru_step_back(dh_next, cache, Wx, Wh):
-    x, h, z, r, hh = cache
-    H = h.shape[1]
-    dt_h = dh_next * z * (1 - hh ** 2)
-    dhr = dt_h @ Wh[:, 2 * H:].T
-    dh = dh_next * (1 - z) + r * dhr
-    dt_z = dh_next * (hh - h) * z * (1 - z)
-    dt_r = dhr * h * r * (1 - r)
-    dA = np.hstack((dt_z, dt_r, dt_h))
-    dx = dA @ Wx.T
-    dh = dh + np.hstack((dt_z, dt_r)) @ Wh[:, :2 * H].T
-    dWh = np.hstack((h.T @ dt_z, h.T @ dt_r, (r * h).T @ dt_h))
-    return dx, dh, (x.T @ dA, dWh, dA.sum(0))
-
-
+# --------------------------------------------------------------------------- book reference (the oracle)
 def ref_time_forward(kind, xs, params, h0=None, c0=None):
-    """-> hs (N, T, H), h, c, caches (float64)."""
-    xs = np.asarray(xs, np.float64)
-    params = [np.asarray(p, np.float64) for p in params]
-    Wx, Wh = params[:2]
+    """The book's Time layer by the oracle -> hs (N, T, H), h, c (LSTM), cache (float64)."""
     b = params[2] if len(params) == 3 else None
-    N, T, _ = xs.shape
-    H = Wh.shape[0]
-    h = np.zeros((N, H)) if h0 is None else np.asarray(h0, np.float64)
-    c = np.zeros((N, H)) if c0 is None else np.asarray(c0, np.float64)
-    hs, caches = [], []
-    for t in range(T):
-        if kind == "LSTM":
-            h, c, cache = ref_lstm_step(xs[:, t], h, c, Wx, Wh, b)
-        elif kind == "GRU":
-            h, cache = ref_gru_step(xs[:, t], h, Wx, Wh, b)
-        else:
-            h, cache = ref_rnn_step(xs[:, t], h, Wx, Wh, b)
-        hs.append(h)
-        caches.append(cache)
-    return np.stack(hs, 1), h, c, caches
+    return book_forward(kind.lower(), xs, params[0], params[1], b, h0, c0)
 
 
-def ref_time_backward(kind, dhs, caches, params):
-    """-> dxs, dh (initial h), grads summed over time."""
-    dhs = np.asarray(dhs, np.float64)
-    Wx, Wh = (np.asarray(p, np.float64) for p in params[:2])
-    dh, dc = 0, 0
-    total = [0, 0, 0]
-    dxs = [None] * len(caches)
-    for t in reversed(range(len(caches))):
-        if kind == "LSTM":
-            dx, dh, dc, g = ref_lstm_step_back(dhs[:, t] + dh, dc, caches[t], Wx, Wh)
-        elif kind == "GRU":
-            dx, dh, g = ref_gru_step_back(dhs[:, t] + dh, caches[t], Wx, Wh)
-        else:
-            dx, dh, g = ref_rnn_step_back(dhs[:, t] + dh, caches[t], Wx, Wh)
-        dxs[t] = dx
-        total = [a + b for a, b in zip(total, g)]
-    return np.stack(dxs, 1), dh, total[:len(params)]
+def ref_time_backward(dhs, cache):
+    """-> dxs, dh (initial h), book-layout grads summed over time (float64)."""
+    dxs, dh, _, grads = book_backward(cache, dhs)
+    return dxs, dh, grads
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -150,7 +70,7 @@ def test_time_layer_matches_book(kind, dtype):
     dxs = layer.backward(dhs)
 
     ref_hs, ref_h, ref_c, caches = ref_time_forward(kind, xs, params)
-    ref_dxs, ref_dh, ref_grads = ref_time_backward(kind, dhs, caches, params)
+    ref_dxs, ref_dh, ref_grads = ref_time_backward(dhs, caches)
     tol = F32 if dtype == np.float32 else F64
     assert hs.dtype == np.float32 and dxs.dtype == np.float32
     assert hs.shape == (N, T, H) and dxs.shape == (N, T, D)
@@ -168,32 +88,59 @@ def test_time_layer_matches_book(kind, dtype):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_step_layer_matches_book(kind):
+    """A step layer is the book's Time layer with T = 1 from the given states, and its backward
+    takes the final states' gradients (dh_next, dc_next)."""
     N, D, H = 4, 5, 6
     params = make_params(kind, D, H)
     x, h = data((N, D), 3), data((N, H), 4)
     c = data((N, H), 5)
     dh, dc = data((N, H), 6), data((N, H), 7)
-    P = [p.astype(np.float64) for p in params]
+    lstm = kind == "LSTM"
     layer = STEP[kind](*params)
-    if kind == "LSTM":
+    _, rh, rc, cache = ref_time_forward(kind, x[:, None], params, h, c if lstm else None)
+    rdx, rdh, rdc, rg = book_backward(cache, np.zeros((N, 1, H)), dh, dc if lstm else None)
+    if lstm:
         h1, c1 = layer.forward(x, h, c)
-        rh, rc, cache = ref_lstm_step(x.astype(float), h.astype(float), c.astype(float), *P)
         np.testing.assert_allclose(c1, rc, **F32)
         dx, dhp, dcp = layer.backward(dh, dc)
-        rdx, rdh, rdc, rg = ref_lstm_step_back(dh.astype(float), dc.astype(float), cache, *P[:2])
         np.testing.assert_allclose(dcp, rdc, **F32)
     else:
         h1 = layer.forward(x, h)
-        step = ref_gru_step if kind == "GRU" else ref_rnn_step
-        back = ref_gru_step_back if kind == "GRU" else ref_rnn_step_back
-        rh, cache = step(x.astype(float), h.astype(float), *P)
         dx, dhp = layer.backward(dh)
-        rdx, rdh, rg = back(dh.astype(float), cache, *P[:2])
     np.testing.assert_allclose(h1, rh, **F32)
-    np.testing.assert_allclose(dx, rdx, **F32)
+    np.testing.assert_allclose(dx, rdx[:, 0], **F32)
     np.testing.assert_allclose(dhp, rdh, **F32)
     for got, want in zip(layer.grads, rg):
         np.testing.assert_allclose(got, want, **F32)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("name", [n for n, c in _cells.CELLS.items() if "book" in c.layouts])
+def test_time_recurrent_of_every_registered_cell_matches_its_oracle(name, bias):
+    """TimeRecurrent(name, ...) (the book face of any registry cell) against the cell's oracle in
+    the book's layout: outputs, final states, dxs, dh and the weight gradients, twice (a
+    repeated backward gives the same), float32 weights."""
+    cell = _cells.get(name)
+    N, T, D, H = 3, 5, 4, 6
+    rng = np.random.default_rng(81)
+    params = [(rng.standard_normal(p.shape(D, H, cell.gates)) / 2).astype(np.float32)
+              for p in cell.params("book", bias)]
+    xs, dhs = data((N, T, D), 82), data((N, T, H), 83)
+    layer = L.TimeRecurrent(name, *params)
+    assert layer.params[0] is params[0] and len(layer.grads) == len(params)
+    hs = layer.forward(xs)
+    r_hs, r_h, r_c, cache = book_forward(name, xs, *params)
+    r_dxs, r_dh, _, r_grads = book_backward(cache, dhs)
+    np.testing.assert_allclose(hs, r_hs, **F32)
+    np.testing.assert_allclose(layer.h, r_h, **F32)
+    if r_c is not None:
+        np.testing.assert_allclose(layer.c, r_c, **F32)
+    for _ in range(2):
+        dxs = layer.backward(dhs)
+        np.testing.assert_allclose(dxs, r_dxs, **F32)
+        np.testing.assert_allclose(layer.dh, r_dh, **F32)
+        for got, want in zip(layer.grads, r_grads):
+            np.testing.assert_allclose(got, want, **F32)
 
 
 def test_lstm_step_accepts_book_zero_dc():
@@ -220,10 +167,57 @@ def test_lstm_matches_oracle_with_gate_permutation():
     hs = layer.forward(xs)
     np.testing.assert_allclose(hs, out.transpose(1, 0, 2), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(layer.c, c_n, **F64)
+    # the helpers' conversion (the reference of every other test here) is that permutation
+    w_ih, w_hh, b_ih, b_hh = book_to_torch(_cells.get("lstm").layouts["book"].blocks, Wx, Wh, b)
+    np.testing.assert_array_equal(w_ih, Wx[:, perm].T)
+    np.testing.assert_array_equal(w_hh, Wh[:, perm].T)
+    np.testing.assert_array_equal(b_ih, b[perm])
+    assert not b_hh.any()
+
+
+BOOK_STEP = {"RNN": book.RNN, "LSTM": book.LSTM, "GRU": book.GRU}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_reference_is_the_books_code(kind):
+    """The oracle in the book's layout (the reference of the tests here) equals the book's own step
+    layers (bench/reference/book.py) looped as the book's Time layers loop them, in float64."""
+    N, T, D, H = 3, 4, 5, 6
+    params = make_params(kind, D, H, np.float64)
+    xs, dhs = data((N, T, D), dtype=np.float64), data((N, T, H), 2, np.float64)
+    h0, c0 = data((N, H), 3, np.float64), data((N, H), 4, np.float64)
+    lstm = kind == "LSTM"
+    steps, hs, h, c = [], [], h0, c0
+    for t in range(T):
+        steps.append(BOOK_STEP[kind](*params))
+        if lstm:
+            h, c = steps[t].forward(xs[:, t], h, c)
+        else:
+            h = steps[t].forward(xs[:, t], h)
+        hs.append(h)
+    dxs, dh, dc, grads = [None] * T, 0, 0, [0, 0, 0]
+    for t in reversed(range(T)):
+        if lstm:
+            dxs[t], dh, dc = steps[t].backward(dhs[:, t] + dh, dc)
+        else:
+            dxs[t], dh = steps[t].backward(dhs[:, t] + dh)
+        grads = [a + g for a, g in zip(grads, steps[t].grads)]
+
+    ref_hs, ref_h, ref_c, cache = ref_time_forward(kind, xs, params, h0, c0 if lstm else None)
+    ref_dxs, ref_dh, ref_grads = ref_time_backward(dhs, cache)
+    np.testing.assert_allclose(np.stack(hs, 1), ref_hs, **F64)
+    np.testing.assert_allclose(h, ref_h, **F64)
+    if lstm:
+        np.testing.assert_allclose(c, ref_c, **F64)
+    np.testing.assert_allclose(np.stack(dxs, 1), ref_dxs, **F64)
+    np.testing.assert_allclose(dh, ref_dh, **F64)
+    assert len(ref_grads) == 3
+    for got, want in zip(grads, ref_grads):
+        np.testing.assert_allclose(got, want, **F64)
 
 
 def test_gradients_match_finite_differences():
-    """The book reference itself checked: d(Σ w·hs)/dθ by central differences (float64)."""
+    """The layers' gradients against central differences of the reference (float64)."""
     N, T, D, H = 2, 3, 3, 4
     rng = np.random.default_rng(7)
     for kind in KINDS:
@@ -237,24 +231,9 @@ def test_gradients_match_finite_differences():
 
         layer.forward(xs)
         dxs = layer.backward(w)
-        eps = 1e-6
         for p, g in zip(params, layer.grads):
-            for k in rng.choice(p.size, 4, replace=False):
-                old = p.flat[k]
-                p.flat[k] = old + eps
-                up = loss()
-                p.flat[k] = old - eps
-                down = loss()
-                p.flat[k] = old
-                assert abs((up - down) / (2 * eps) - g.flat[k]) < 1e-6
-        for k in rng.choice(xs.size, 4, replace=False):
-            old = xs.flat[k]
-            xs.flat[k] = old + eps
-            up = loss()
-            xs.flat[k] = old - eps
-            down = loss()
-            xs.flat[k] = old
-            assert abs((up - down) / (2 * eps) - dxs.flat[k]) < 1e-5
+            assert np.abs(numeric_grad(loss, p, 1e-6) - g).max() < 1e-6
+        assert np.abs(numeric_grad(loss, xs, 1e-6) - dxs).max() < 1e-5
 
 
 @settings(max_examples=15, deadline=None)
@@ -268,7 +247,7 @@ def test_time_layers_random_shapes(kind, N, T, D, H, seed):
     hs = layer.forward(xs)
     dxs = layer.backward(dhs)
     ref_hs, _, _, caches = ref_time_forward(kind, xs, params)
-    ref_dxs, ref_dh, ref_grads = ref_time_backward(kind, dhs, caches, params)
+    ref_dxs, ref_dh, ref_grads = ref_time_backward(dhs, caches)
     np.testing.assert_allclose(hs, ref_hs, **F32)
     np.testing.assert_allclose(dxs, ref_dxs, **F32)
     np.testing.assert_allclose(layer.dh, ref_dh, **F32)
@@ -288,8 +267,8 @@ def test_bilstm_matches_book_composition():
     o1, _, _, c1 = ref_time_forward("LSTM", xs, p1)
     o2, _, _, c2 = ref_time_forward("LSTM", xs[:, ::-1], p2)
     np.testing.assert_allclose(out, np.concatenate((o1, o2[:, ::-1]), axis=2), **F32)
-    d1, _, g1 = ref_time_backward("LSTM", dhs[:, :, :H], c1, p1)
-    d2, _, g2 = ref_time_backward("LSTM", dhs[:, ::-1, H:], c2, p2)
+    d1, _, g1 = ref_time_backward(dhs[:, :, :H], c1)
+    d2, _, g2 = ref_time_backward(dhs[:, ::-1, H:], c2)
     np.testing.assert_allclose(dxs, d1 + d2[:, ::-1], **F32)
     for got, want in zip(layer.grads, g1 + g2):
         np.testing.assert_allclose(got, want, **F32)
@@ -319,7 +298,7 @@ def test_params_grads_identity_and_inplace_updates(kind):
     # and a clipping step scaling grads in place is not undone: grads are rewritten by backward only
     layer.backward(dhs)
     _, _, _, caches = ref_time_forward(kind, xs, params)
-    for got, want in zip(layer.grads, ref_time_backward(kind, dhs, caches, params)[2]):
+    for got, want in zip(layer.grads, ref_time_backward(dhs, caches)[2]):
         np.testing.assert_allclose(got, want, **F32)
     assert all(a is b for a, b in zip(layer.grads, grads_before))
 
@@ -346,7 +325,7 @@ def test_stateful_carries_state_without_gradient_across_calls(kind):
     # truncated BPTT: the second call's backward starts at its own initial state
     dxs = layer.backward(dhs)
     _, _, _, caches = ref_time_forward(kind, xs[:, T:], params, h1_copy, c1)
-    ref_dxs, ref_dh, ref_grads = ref_time_backward(kind, dhs, caches, params)
+    ref_dxs, ref_dh, ref_grads = ref_time_backward(dhs, caches)
     np.testing.assert_allclose(dxs, ref_dxs, **F32)
     np.testing.assert_allclose(layer.dh, ref_dh, **F32)
     for got, want in zip(layer.grads, ref_grads):
@@ -449,7 +428,7 @@ def test_caller_arrays_unchanged_and_odd_layouts_accepted():
     hs = layer.forward(xs)
     dxs = layer.backward(dhs)
     ref_hs, _, _, caches = ref_time_forward("LSTM", xs, params)
-    ref_dxs, _, ref_grads = ref_time_backward("LSTM", dhs, caches, params)
+    ref_dxs, _, ref_grads = ref_time_backward(dhs, caches)
     np.testing.assert_allclose(hs, ref_hs, **F32)
     np.testing.assert_allclose(dxs, ref_dxs, **F32)
     assert all(a is b for a, b in zip(layer.grads, grads))
@@ -479,7 +458,7 @@ def test_gru_without_bias_book_signature():
     hs = layer.forward(xs)
     dxs = layer.backward(dhs)
     ref_hs, _, _, caches = ref_time_forward("GRU", xs, [Wx, Wh])
-    ref_dxs, _, ref_grads = ref_time_backward("GRU", dhs, caches, [Wx, Wh])
+    ref_dxs, _, ref_grads = ref_time_backward(dhs, caches)
     np.testing.assert_allclose(hs, ref_hs, **F32)
     np.testing.assert_allclose(dxs, ref_dxs, **F32)
     assert layer.dWx is layer.grads[0] and layer.dWh is layer.grads[1]
@@ -521,7 +500,9 @@ def test_bad_shapes_are_named_errors():
 
 def test_rnnlm_training_curve_matches_book_reference():
     """Embedding -> stateful TimeLSTM -> TimeAffine -> TimeSoftmaxWithLoss trained with SGD in place
-    (truncated BPTT over consecutive batches) follows the float64 book reference step for step."""
+    (truncated BPTT over consecutive batches) follows the book's own code step for step: its stateful
+    TimeLSTM (bench/reference/book.py) with float64 weights (hs, dxs stored in float32 as the book
+    does), embedding, affine and softmax loss written out in float64."""
     V, D, H, N, T, lr = 11, 6, 6, 2, 5, 0.5
     rng = np.random.default_rng(0)
     embed_W = (rng.standard_normal((V, D)) / 100).astype(np.float32)
@@ -538,7 +519,8 @@ def test_rnnlm_training_curve_matches_book_reference():
     model_grads = sum((lay.grads for lay in layers), [])
     assert all(a is c for a, c in zip(model_params, params))
 
-    h = c = np.zeros((N, H))
+    rE, rWx, rWh, rb, rAW, rAb = ref
+    book_lstm = book.TimeLSTM(rWx, rWh, rb, stateful=True)     # updated in place with ref below
     offsets = [k * (len(corpus) // N) for k in range(N)]
     for it in range(4):
         xs = np.array([[corpus[(o + it * T + t) % (len(corpus) - 1)] for t in range(T)] for o in offsets])
@@ -554,10 +536,9 @@ def test_rnnlm_training_curve_matches_book_reference():
         for p, g in zip(model_params, model_grads):
             p -= lr * g
 
-        # float64 reference
-        rE, rWx, rWh, rb, rAW, rAb = ref
+        # the book's reference
         ex = rE[xs]
-        hs, h_new, c_new, caches = ref_time_forward("LSTM", ex, [rWx, rWh, rb], h, c)
+        hs = book_lstm.forward(ex)
         scores = hs.reshape(N * T, H) @ rAW + rAb
         e = np.exp(scores - scores.max(1, keepdims=True))
         ys = e / e.sum(1, keepdims=True)
@@ -568,12 +549,12 @@ def test_rnnlm_training_curve_matches_book_reference():
         ds /= N * T
         dAW, dAb = hs.reshape(N * T, H).T @ ds, ds.sum(0)
         dhs = (ds @ rAW.T).reshape(N, T, H)
-        dex, _, (dWx, dWh, db) = ref_time_backward("LSTM", dhs, caches, [rWx, rWh, rb])
+        dex = book_lstm.backward(dhs)
+        dWx, dWh, db = book_lstm.grads
         dE = np.zeros_like(rE)
         np.add.at(dE, xs.reshape(-1), dex.reshape(N * T, D))
         for p, g in zip(ref, [dE, dWx, dWh, db, dAW, dAb]):
             p -= lr * g
-        h, c = h_new, c_new
 
         np.testing.assert_allclose(loss, ref_loss, rtol=1e-5)
         for p, r in zip(params, ref):

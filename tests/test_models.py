@@ -1,19 +1,17 @@
-"""fastrnn.models: the book's parameter lists, forward = the book's equations written out here,
-gradients = finite differences, generation, and .npz persistence."""
+"""fastrnn.models: the book's parameter lists, forward = the book's equations (recurrent layers by
+the oracle in the book's layout, the rest written out here), gradients = finite differences,
+generation, and .npz persistence."""
 import numpy as np
 import pytest
 
 from fastrnn import models as M
 from fastrnn.train import merge_shared
+from helpers import book_forward, numeric_directional
 
 V, D, H = 11, 5, 7
 
 
-# --- the book's equations, written out in NumPy (float64) ------------------------------------------
-
-def _sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
+# --- the book's equations in NumPy (float64) -----------------------------------------------------
 
 def _softmax(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
@@ -21,30 +19,13 @@ def _softmax(x):
 
 
 def book_lstm(xs, Wx, Wh, b, h=None, c=None):
-    """Book LSTM over time, column blocks f, g, i, o. xs (N, T, D) -> hs (N, T, H)."""
-    N, T, _ = xs.shape
-    Hh = Wh.shape[0]
-    h = np.zeros((N, Hh)) if h is None else h
-    c = np.zeros((N, Hh)) if c is None else c
-    hs = np.empty((N, T, Hh))
-    for t in range(T):
-        A = xs[:, t] @ Wx + h @ Wh + b
-        f, g, i, o = (_sigmoid(A[:, :Hh]), np.tanh(A[:, Hh:2 * Hh]), _sigmoid(A[:, 2 * Hh:3 * Hh]),
-                      _sigmoid(A[:, 3 * Hh:]))
-        c = f * c + g * i
-        h = o * np.tanh(c)
-        hs[:, t] = h
-    return hs
+    """Book LSTM over time, blocks f, g, i, o (the oracle's, float64). xs (N, T, D) -> hs (N, T, H)."""
+    return book_forward("lstm", xs, Wx, Wh, b, h, c)[0]
 
 
 def book_rnn(xs, Wx, Wh, b):
-    N, T, _ = xs.shape
-    h = np.zeros((N, Wh.shape[0]))
-    hs = np.empty((N, T, Wh.shape[0]))
-    for t in range(T):
-        h = np.tanh(h @ Wh + xs[:, t] @ Wx + b)
-        hs[:, t] = h
-    return hs
+    """Book tanh RNN over time (the oracle's, float64). xs (N, T, D) -> hs (N, T, H)."""
+    return book_forward("rnn", xs, Wx, Wh, b)[0]
 
 
 def cross_entropy(scores, ts):
@@ -203,13 +184,7 @@ def _fd_check(model, loss_fn, params, grads, eps=1e-4, rtol=5e-3, seed=0):
     rng = np.random.default_rng(seed)
     for i, (p, g) in enumerate(zip(params, grads)):
         d = rng.standard_normal(p.shape)
-        orig = p.copy()
-        p[...] = orig + eps * d
-        lp = loss_fn()
-        p[...] = orig - eps * d
-        lm = loss_fn()
-        p[...] = orig
-        fd = (lp - lm) / (2 * eps)
+        fd = numeric_directional(loss_fn, p, d, eps)
         an = float(np.sum(g * d))
         assert an == pytest.approx(fd, rel=rtol, abs=2e-7), f"param {i} {p.shape}"
 

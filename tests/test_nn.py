@@ -5,6 +5,7 @@ l-1's output (directions concatenated on the feature axis); the reverse directio
 the time-reversed sequence and its output is reversed back; dropout (eval mode: none)
 sits between layers.
 """
+import functools
 import warnings
 
 import numpy as np
@@ -12,8 +13,12 @@ import pytest
 
 import fastrnn
 import fastrnn.oracle as O
+from fastrnn import _cells
+from fastrnn.nn import Recurrent, RecurrentCell
 
-CLASSES = {"lstm": fastrnn.LSTM, "gru": fastrnn.GRU, "rnn": fastrnn.RNN}
+# every registered cell: its named class where fastrnn has one, else the generic module
+NAMED = {"lstm": fastrnn.LSTM, "gru": fastrnn.GRU, "rnn": fastrnn.RNN}
+CLASSES = {name: NAMED.get(name, functools.partial(Recurrent, name)) for name in _cells.CELLS}
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-9, atol=1e-11)}
 
 
@@ -26,22 +31,12 @@ def layer_weights(m, k):
     return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
 
-def oracle_forward(kind, option, w, x, states):
-    if kind == "lstm":
-        out, h, c, cache = O.lstm_forward(x, states[0], states[1], *w)
-        return out, (h, c), cache
-    fwd = O.gru_forward if kind == "gru" else O.rnn_forward
-    out, h, cache = fwd(x, states[0], *w, option)
-    return out, (h,), cache
+def oracle_forward(kind, options, w, x, states):
+    return _cells.get(kind).oracle_forward(x, tuple(states), w, options)
 
 
 def oracle_backward(kind, dout, dstates, cache):
-    if kind == "lstm":
-        dx, dh, dc, grads = O.lstm_backward(dout, dstates[0], dstates[1], cache)
-        return dx, (dh, dc), grads
-    bwd = O.gru_backward if kind == "gru" else O.rnn_backward
-    dx, dh, grads = bwd(dout, dstates[0], cache)
-    return dx, (dh,), grads
+    return _cells.get(kind).oracle_backward(cache, dout, tuple(dstates))
 
 
 def reference(m, kind, option, x, states, dout, dstates, masks=None):
@@ -88,24 +83,32 @@ def reference(m, kind, option, x, states, dout, dstates, masks=None):
 
 # --- helpers ---------------------------------------------------------------------------------------
 def call(m, kind, x, states):
-    """m(x, states) with the kind's calling convention -> out, list of final states."""
-    if kind == "lstm":
-        out, (h, c) = m(x, None if states is None else tuple(states))
-        return out, [h, c]
-    out, h = m(x, None if states is None else states[0])
-    return out, [h]
+    """m(x, states) with the cell's calling convention (torch's) -> out, list of final states."""
+    out, fin = m(x, None if states is None else pack(kind, states))
+    return out, unpack(kind, fin)
 
 
 def back(m, kind, dout, dstates):
-    if kind == "lstm":
-        dx, (dh, dc) = m.backward(dout, None if dstates is None else tuple(dstates))
-        return dx, [dh, dc]
-    dx, dh = m.backward(dout, None if dstates is None else dstates[0])
-    return dx, [dh]
+    dx, d0 = m.backward(dout, None if dstates is None else pack(kind, dstates))
+    return dx, unpack(kind, d0)
+
+
+def pack(kind, states):
+    """A list of states as the module takes them: the array of a one-state cell, else a tuple."""
+    return states[0] if n_states(kind) == 1 else tuple(states)
+
+
+def unpack(kind, value):
+    return [value] if n_states(kind) == 1 else list(value)
 
 
 def n_states(kind):
-    return 2 if kind == "lstm" else 1
+    return len(_cells.get(kind).state_names)
+
+
+def option_values(kind):
+    """Every non-default value of every option of the cell, as constructor kwargs."""
+    return [{o.name: v} for o in _cells.get(kind).options for v in o.choices if v != o.default]
 
 
 def data(m, kind, T, N, seed, batched=True):
@@ -147,7 +150,7 @@ def assert_close(got, want, dtype, what):
 
 
 def option_of(kind, m):
-    return {"lstm": None, "gru": getattr(m, "reset_after", True), "rnn": getattr(m, "nonlinearity", "tanh")}[kind]
+    return m._options
 
 
 def check_against_oracle(m, kind, x, states, dout, dstates, batched=True):
@@ -186,9 +189,6 @@ CONFIGS = {   # name: (constructor kwargs, batched, give states, give state grad
     "dropout-eval-batch_first-f32": (dict(num_layers=2, dropout=0.4, batch_first=True, bidirectional=True),
                                      True, True, True),
 }
-EXTRA = {"gru": dict(reset_after=False), "rnn": dict(nonlinearity="relu")}
-
-
 @pytest.mark.parametrize("config", list(CONFIGS))
 @pytest.mark.parametrize("kind", list(CLASSES))
 def test_module_matches_oracle_composition(kind, config):
@@ -201,9 +201,9 @@ def test_module_matches_oracle_composition(kind, config):
                          batched)
 
 
-@pytest.mark.parametrize("kind", ["gru", "rnn"])
-def test_module_options_match_oracle(kind):
-    m = CLASSES[kind](3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=12, **EXTRA[kind])
+@pytest.mark.parametrize("kind,option", [(k, o) for k in CLASSES for o in option_values(k)], ids=str)
+def test_module_options_match_oracle(kind, option):
+    m = CLASSES[kind](3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=12, **option)
     x, states, dout, dstates = data(m, kind, T=5, N=2, seed=2)
     check_against_oracle(m, kind, x, states, dout, dstates)
 
@@ -213,7 +213,7 @@ def test_output_gradient_none_means_zeros(kind):
     m = CLASSES[kind](3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=13)
     x, states, dout, dstates = data(m, kind, T=4, N=2, seed=3)
     check_against_oracle(m, kind, x, states, None, dstates)
-    if kind == "lstm":      # one of (dh_n, dc_n) None
+    if n_states(kind) == 2:      # one of (dh_n, dc_n) None
         m.zero_grad()
         m(x)
         dx, (dh0, dc0) = m.backward(dout, (None, dstates[1]))
@@ -254,8 +254,9 @@ def expected_names(L, D, bias, cell=False):
     return names
 
 
-@pytest.mark.parametrize("kind,G", [("lstm", 4), ("gru", 3), ("rnn", 1)])
-def test_parameter_names_shapes_dtype_and_init(kind, G):
+@pytest.mark.parametrize("kind", list(CLASSES))
+def test_parameter_names_shapes_dtype_and_init(kind):
+    G = _cells.get(kind).gates
     I, H = 3, 16
     m = CLASSES[kind](I, H, num_layers=2, bidirectional=True, seed=0)
     assert list(m.params) == expected_names(2, 2, True) == list(m.grads)
@@ -603,19 +604,17 @@ def test_empty_batch():
 
 
 # --- cells ----------------------------------------------------------------------------------------------------
-CELLS = {"lstm": fastrnn.LSTMCell, "gru": fastrnn.GRUCell, "rnn": fastrnn.RNNCell}
-ORACLE_CELL = {"lstm": (O.lstm_cell_forward, O.lstm_cell_backward),
-               "gru": (O.gru_cell_forward, O.gru_cell_backward),
-               "rnn": (O.rnn_cell_forward, O.rnn_cell_backward)}
+NAMED_CELLS = {"lstm": fastrnn.LSTMCell, "gru": fastrnn.GRUCell, "rnn": fastrnn.RNNCell}
+CELLS = {name: NAMED_CELLS.get(name, functools.partial(RecurrentCell, name)) for name in _cells.CELLS}
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("kind", list(CELLS))
 def test_cells_match_oracle_and_accumulate(kind, dtype):
+    """One step of the cell module equals the oracle's sequence call with T = 1."""
     I, H, N = 3, 4, 2
-    extra = {"gru": dict(reset_after=False), "rnn": dict(nonlinearity="relu")}.get(kind, {}) \
-        if dtype == np.float64 else {}
-    cell = CELLS[kind](I, H, dtype=dtype, seed=60, **extra)
+    extra = option_values(kind)[:1] if dtype == np.float64 else []
+    cell = CELLS[kind](I, H, dtype=dtype, seed=60, **(extra[0] if extra else {}))
     assert list(cell.params) == expected_names(0, 0, True, cell=True)
     rng = np.random.default_rng(17)
     ns = n_states(kind)
@@ -623,22 +622,16 @@ def test_cells_match_oracle_and_accumulate(kind, dtype):
     st = [rng.uniform(-1, 1, (N, H)).astype(dtype) for _ in range(ns)]
     dst = [rng.standard_normal((N, H)).astype(dtype) for _ in range(ns)]
     w = tuple(np.asarray(cell.params[n], np.float64) for n in expected_names(0, 0, True, cell=True))
-    opt = (cell.reset_after,) if kind == "gru" else (cell.nonlinearity,) if kind == "rnn" else ()
-    fwd, bwd = ORACLE_CELL[kind]
-    res = fwd(np.asarray(x, np.float64), *[np.asarray(s, np.float64) for s in st], *w, *opt)
-    r_fin, r_cache = res[:-1], res[-1]
-    r_back = bwd(*[np.asarray(s, np.float64) for s in dst], r_cache)
-    r_dx, r_d0, r_grads = r_back[0], r_back[1:-1], r_back[-1]
+    _, r_fin, r_cache = oracle_forward(kind, cell._options, w, np.asarray(x, np.float64)[None],
+                                       [np.asarray(s, np.float64) for s in st])
+    r_dx, r_d0, r_grads = oracle_backward(kind, None, [np.asarray(s, np.float64) for s in dst], r_cache)
+    r_dx = r_dx[0]
     for batched in (True, False):
         cell.zero_grad()
         xs, sts, dsts = (x, st, dst) if batched else (x[0], [s[0] for s in st], [s[0] for s in dst])
-        if kind == "lstm":
-            fin = cell(xs, tuple(sts))
-            dx, d0 = cell.backward(*dsts)
-        else:
-            fin = (cell(xs, sts[0]),)
-            dx, dh0 = cell.backward(dsts[0])
-            d0 = (dh0,)
+        fin = unpack(kind, cell(xs, pack(kind, sts)))
+        dx, d0 = cell.backward(*dsts)
+        d0 = unpack(kind, d0)
         sel = (lambda a: a) if batched else (lambda a: a[:1])
         unb = (lambda a: a) if batched else (lambda a: a[None])
         assert_close(unb(dx), sel(r_dx), dtype, "cell dx")
@@ -655,19 +648,38 @@ def test_cells_match_oracle_and_accumulate(kind, dtype):
                 assert_close(f, rf[0], dtype, "unbatched cell state")
             for d, rd in zip(d0, r_d0):
                 assert_close(d, rd[0], dtype, "unbatched cell state grad")
-    # accumulation over two calls, and the protocol errors
+    # accumulation over two calls, the state gradients by name, and the protocol errors
     cell.zero_grad()
     for _ in range(2):
-        if kind == "lstm":
-            cell(x, tuple(st))
-            cell.backward(*dst)
-        else:
-            cell(x, st[0])
-            cell.backward(dst[0])
+        cell(x, pack(kind, st))
+        cell.backward(**{f"d{s}1": d for s, d in zip(_cells.get(kind).state_names, dst)})
     for name, g in zip(expected_names(0, 0, True, cell=True), r_grads):
         assert_close(cell.grads[name], 2 * g, dtype, f"accumulated {name}")
     with pytest.raises(RuntimeError, match="called twice"):
         cell.backward(*dst[:1])
+
+
+@pytest.mark.parametrize("kind", list(CLASSES))
+def test_named_classes_are_the_generic_module(kind):
+    """fastrnn.LSTM(...) is Recurrent('lstm', ...): same parameters from the same seed, same
+    results (and likewise for the cells)."""
+    named = CLASSES[kind](3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=70)
+    generic = Recurrent(kind, 3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=70)
+    assert list(named.params) == list(generic.params)
+    for k in named.params:
+        np.testing.assert_array_equal(named.params[k], generic.params[k])
+    x, states, _, _ = data(named, kind, T=3, N=2, seed=71)
+    np.testing.assert_array_equal(call(named, kind, x, states)[0], call(generic, kind, x, states)[0])
+    step, generic_step = CELLS[kind](3, 4, seed=72), RecurrentCell(kind, 3, 4, seed=72)
+    for k in step.params:
+        np.testing.assert_array_equal(step.params[k], generic_step.params[k])
+    with pytest.raises(ValueError, match="cell: expected one of .*, got 'nope'"):
+        Recurrent("nope", 3, 4)
+    for option in _cells.get(kind).options:
+        with pytest.raises((TypeError, ValueError), match=option.name):
+            Recurrent(kind, 3, 4, **{option.name: "not a valid value"})
+    with pytest.raises(TypeError, match="not an option of the"):
+        Recurrent(kind, 3, 4, no_such_option=1)
 
 
 def test_cell_errors_and_defaults():

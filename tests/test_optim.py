@@ -1,10 +1,10 @@
-"""fastrnn.optim against the book's update formulas (transcribed in fastrnn/_bench/book_optim.py)."""
+"""fastrnn.optim against the book's update formulas (transcribed in bench/reference/book_optim.py)."""
 import numpy as np
 import pytest
 
 from fastrnn import optim
-from fastrnn._bench.book_optim import (BookAdaGrad, BookAdam, BookMomentum, BookNesterov, BookRMSprop,
-                                       BookSGD, book_clip_grads)
+from bench.reference.book_optim import (BookAdaGrad, BookAdam, BookMomentum, BookNesterov, BookRMSprop,
+                                        BookSGD, book_clip_grads)
 
 PAIRS = [
     (optim.SGD, BookSGD, {}),

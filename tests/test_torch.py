@@ -11,8 +11,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import dataclasses                                                    # noqa: E402
+
 import fastrnn.torch as ft                                           # noqa: E402
-import fastrnn._sequence as _sequence                                # noqa: E402
+from fastrnn import _cells                                           # noqa: E402
+from fastrnn.torch._functions import LayerSpec, apply_layer          # noqa: E402
 from fastrnn.torch import _fallback                                  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence                  # noqa: E402
 
@@ -95,22 +98,24 @@ def assert_same(a, b, tol):
 
 @contextlib.contextmanager
 def kernel_calls():
-    """Count the fastrnn kernel forward/backward calls made inside the block."""
+    """Count the fastrnn kernel forward/backward calls made inside the block (registry entries
+    swapped for counting copies)."""
     counts = {"forward": 0, "backward": 0}
-    saved = {}
-    for name in dir(_sequence):
-        if name.endswith(("_seq_forward", "_seq_backward")):
-            saved[name] = fn = getattr(_sequence, name)
+    saved = dict(_cells.CELLS)
 
-            def spy(*a, _fn=fn, _kind=name.rsplit("_", 1)[1], **k):
-                counts[_kind] += 1
-                return _fn(*a, **k)
-            setattr(_sequence, name, spy)
+    def spy(fn, kind):
+        def counted(*a, **k):
+            counts[kind] += 1
+            return fn(*a, **k)
+        return counted
+
+    for name, cell in saved.items():
+        _cells.CELLS[name] = dataclasses.replace(cell, forward=spy(cell.forward, "forward"),
+                                                 backward=spy(cell.backward, "backward"))
     try:
         yield counts
     finally:
-        for name, fn in saved.items():
-            setattr(_sequence, name, fn)
+        _cells.CELLS.update(saved)
 
 
 def expected_calls(module):
@@ -263,6 +268,32 @@ def test_gradcheck_sequence(kind, kw):
         hx = tuple(states) if len(states) == 2 else states[0]
         return tuple(flat(m(x, hx)))
     assert torch.autograd.gradcheck(params_of(call, fast), inputs)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("name", list(_cells.CELLS))
+def test_gradcheck_layer_of_every_registered_cell(name, reverse):
+    """The autograd node over the kernels, for every registry cell (default options, then each
+    other value): gradients of x, the initial states and every parameter against gradcheck's
+    finite differences; then one call without bias."""
+    cell = _cells.get(name)
+    g = torch.Generator().manual_seed(7)
+    variants = [{}] + [{o.name: v} for o in cell.options for v in o.choices if v != o.default]
+    for options in variants:
+        for bias in (True, False):
+            spec = LayerSpec(cell, cell.check_options(options), reverse)
+            x = torch.randn(3, 2, I, generator=g, dtype=F64) + 0.3     # (relu: away from the kink)
+            states = [torch.randn(2, H, generator=g, dtype=F64) for _ in cell.state_names]
+            params = [torch.empty(shape, dtype=F64).uniform_(-0.5, 0.5, generator=g)
+                      for _, shape in cell.param_shapes("torch", I, H, bias)]
+            inputs = [t.requires_grad_(True) for t in (x, *states, *params)]
+            count = len(states)
+
+            def run(x, *rest):
+                given = dict(zip((p.name for p in cell.params("torch", bias)), rest[count:]))
+                full = tuple(given.get(p.name) for p in cell.params("torch"))
+                return tuple(apply_layer(spec, x, tuple(rest[:count]), full))
+            assert torch.autograd.gradcheck(run, inputs), (options, bias)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])

@@ -2,7 +2,10 @@
 import json
 import os
 
-LABELS = {"fastrnn": "fastrnn", "numpy": "NumPy", "torch": "torch"}
+LABELS = {"fastrnn": "fastrnn", "oracle": "oracle", "numpy": "NumPy", "torch": "torch"}
+#: what each implementation is, for the legend
+WHAT = {"fastrnn": "fastrnn.nn", "oracle": "fastrnn.oracle, a pure NumPy loop over steps",
+        "numpy": "the book-structured baseline, bench/reference/baseline.py", "torch": "torch.nn"}
 
 
 def _fmt(v, spec):
@@ -32,12 +35,14 @@ def table(record, markdown=False):
 
 
 def legend(record):
-    """Lines explaining the columns: sizes, the GEMM roof, threads, machine."""
+    """Lines explaining the columns: implementations, sizes, the GEMM roof, threads, machine."""
     sizes = ", ".join(f"{k}=(T={T}, N={N}, I={I}, H={H})" for k, (T, N, I, H) in record["sizes"].items())
     roof = "; ".join(f"{'SGEMM' if d == 'float32' else 'DGEMM'} {g['n']}³ {g['gflops']:.1f} GFLOP/s"
                      for d, g in record["gemm"].items())
     m = record["machine"]
+    ran = ", ".join(f"{LABELS[n]} ({WHAT[n]})" for n in record["implementations"])
     return "\n".join([
+        f"implementations: {ran}",
         f"sizes: {sizes}",
         "ms: median per call; ×X: X's time / fastrnn's time (higher = fastrnn faster); train = forward + "
         "backward with every gradient; GFLOP/s: fastrnn, train ≈ 3 × forward = 3·2·T·N·(I+H)·G·H",

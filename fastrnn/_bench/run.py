@@ -14,6 +14,11 @@ from .timing import gemm_rate, interleaved, median
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
+#: one line each when a requested implementation cannot run here
+NOTES = {"numpy": "the book-style NumPy baseline is not available (it lives in bench/reference/ of a source "
+                  "checkout; run from its root to add it).",
+         "torch": "torch is not installed: running without it (pip install torch to add it)."}
+
 
 @dataclasses.dataclass
 class Options:
@@ -100,9 +105,12 @@ def run(opts, progress=True, log=print):
     """Measure every group of ``plan(opts)``; returns the record written to JSON."""
     from tqdm.auto import tqdm
 
-    names = [n for n in opts.impls if n != "torch" or _impls.torch_available()]
-    if "torch" in opts.impls and "torch" not in names:
-        log("torch is not installed: comparing fastrnn with NumPy only (pip install torch to add it).")
+    names = list(_impls.available(opts.impls))
+    for name, note in NOTES.items():
+        if name in opts.impls and name not in names:
+            log(note)
+    if not names:
+        raise ValueError(f"none of the implementations {', '.join(opts.impls)} can run here")
     note = coretype_note(blas_info())
     if note:
         log(note)

@@ -1,4 +1,5 @@
-"""Problem sizes ``(T, N, I, H)`` and the FLOP model of the benchmarks."""
+"""Problem sizes ``(T, N, I, H)``, the cells, and the FLOP model of the benchmarks."""
+from .. import _cells
 
 SIZES = {
     "tiny": (20, 1, 32, 32),
@@ -8,17 +9,15 @@ SIZES = {
     "large": (35, 20, 650, 650),
 }
 
-#: gates per cell: the recurrent weight is ``(GATES * H, H)``.
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
-
-CELLS = tuple(GATES)
+#: the registered cells (the registry's entries when the engine is imported)
+CELLS = tuple(_cells.CELLS)
 MODES = ("train", "forward")
 
 
 def forward_flops(cell, size):
-    """Multiply-add FLOPs of one forward pass: ``2·T·N·(I+H)·G·H``."""
+    """Multiply-add FLOPs of one forward pass: ``2·T·N·(I+H)·G·H``, G the cell's gate count."""
     T, N, I, H = SIZES[size] if isinstance(size, str) else size
-    return 2 * T * N * (I + H) * GATES[cell] * H
+    return 2 * T * N * (I + H) * _cells.get(cell).gates * H
 
 
 def step_flops(cell, size, mode):

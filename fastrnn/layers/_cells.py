@@ -1,4 +1,4 @@
-"""The three book cells as calls into the fused sequence kernels (private).
+"""Registry cells in the book's layout, as the book layers call them (private).
 
 Shared by the single-step layers (recurrent.py, T = 1) and the time layers
 (time_recurrent.py): parameter checks, the compute dtype, weights handed to the kernel
@@ -7,71 +7,77 @@ All sequences here are time-major ``(T, N, ·)`` arrays of the compute dtype.
 """
 import numpy as np
 
-from .. import _sequence
+from .. import _cells
+from .._cells.spec import dim_label
 from . import _checks
 
+_LETTERS = {"I": "D", "H": "H"}       # the book calls the input size D
 
-class Cell:
-    """One book cell: ``gates`` column blocks of width H, with or without a cell state c."""
 
-    def __init__(self, name, gates, has_c, bias_optional):
-        self.name = name
-        self.gates = gates
-        self.has_c = has_c
+class BookCell:
+    """A registry cell in the book's layout: ``Wx (D, G*H)``, ``Wh (H, G*H)``, ``b (G*H,)``."""
+
+    def __init__(self, name, bias_optional=False):
+        self.cell = _cells.get(name)
+        self.state_names = self.cell.state_names
+        self.options = self.cell.check_options(layout="book")
+        self.specs = self.cell.params("book")
         self.bias_optional = bias_optional
 
-    def check_params(self, where, Wx, Wh, b):
-        """Validate the constructor's arrays; returns (D, H)."""
-        _checks.param_array(where, "Wx", Wx, 2)
-        _checks.param_array(where, "Wh", Wh, 2)
-        G = self.gates
-        H = Wh.shape[0]
-        wide = f"{G}*H" if G > 1 else "H"
-        _checks.shape(where, "Wh", Wh, (H, G * H), ("H", wide))
-        _checks.shape(where, "Wx", Wx, (None, G * H), ("D", wide))
-        if b is None:
-            if not self.bias_optional:
-                raise TypeError(f"{where}: b must be a numpy.ndarray of shape ({wide}={G * H},), got None")
-        else:
-            _checks.param_array(where, "b", b, 1)
-            _checks.shape(where, "b", b, (G * H,), (wide,))
-        return Wx.shape[0], H
+    def check_params(self, where, params):
+        """Validate a layer's ``params`` list (the book's order; the bias may be left out when
+        optional); returns (D, H)."""
+        specs, G = self.specs, self.cell.gates
+        required = [p for p in specs if not p.bias]
+        if not len(required) <= len(params) <= len(specs):
+            raise ValueError(f"{where}: params must hold {', '.join(p.name for p in specs)}, "
+                             f"got {len(params)} arrays")
+        arrays = list(params) + [None] * (len(specs) - len(params))
+        for p, a in zip(specs, arrays):
+            if a is not None or not p.bias:
+                _checks.param_array(where, p.name, a, len(p.dims))
+        sizes, _ = self.cell.infer_sizes("book", arrays)
+        for symbol in ("H", "I"):
+            if sizes[symbol] is None:
+                p, a = next((p, a) for p, a in zip(specs, arrays) if symbol in p.dims)
+                raise ValueError(f"{where}: {p.name} must not be empty (its {_LETTERS[symbol]} is read off it), "
+                                 f"got shape {a.shape}")
+        for p, a in zip(specs, arrays):
+            expected = p.shape(None, sizes["H"], G)          # D is whatever Wx says
+            letters = [_dim_letters(d, G) for d in p.dims]
+            if a is None:
+                if self.bias_optional:
+                    continue
+                want = ", ".join(l if e is None else f"{l}={e}" for l, e in zip(letters, expected))
+                raise TypeError(f"{where}: {p.name} must be a numpy.ndarray of shape "
+                                f"({want}{',' if len(expected) == 1 else ''}), got None")
+            _checks.shape(where, p.name, a, expected, letters)
+        return sizes["I"], sizes["H"]
 
-    def forward(self, x, h0, c0, Wx, Wh, b):
-        """x (T, N, D), h0, c0 (N, H) -> out (T, N, H), h_n, c_n (None without c), cache."""
-        if self.name == "LSTM":
-            return _sequence.lstm_seq_forward(x, h0, c0, Wx, Wh, b, "book")
-        if self.name == "GRU":
-            out, h_n, cache = _sequence.gru_seq_forward(x, h0, Wx, Wh, b, None, "book", False)
-        else:
-            out, h_n, cache = _sequence.rnn_seq_forward(x, h0, Wx, Wh, b, "book", "tanh")
-        return out, h_n, None, cache
+    def forward(self, x, states, params):
+        """x (T, N, D), states tuple of (N, H) -> out (T, N, H), final states tuple, cache."""
+        return self.cell.forward(x, states, params, "book", self.options)
 
-    def backward(self, cache, dout, dh_n, dc_n, dWx, dWh, db):
-        """Gradients overwrite dWx, dWh, db; returns dx (T, N, D), dh0, dc0 (None without c)."""
-        if self.name == "LSTM":
-            return _sequence.lstm_seq_backward(cache, dout, dh_n, dc_n, dWx, dWh, db, False)
-        if self.name == "GRU":
-            dx, dh0 = _sequence.gru_seq_backward(cache, dout, dh_n, dWx, dWh, db, None, False)
-        else:
-            dx, dh0 = _sequence.rnn_seq_backward(cache, dout, dh_n, dWx, dWh, db, False)
-        return dx, dh0, None
+    def backward(self, cache, dout, dstates, grads):
+        """Gradients overwrite ``grads``; returns dx (T, N, D), initial-state grads tuple."""
+        return self.cell.backward(cache, dout, dstates, grads, False)
 
 
-RNN_CELL = Cell("RNN", 1, False, False)
-LSTM_CELL = Cell("LSTM", 4, True, False)
-GRU_CELL = Cell("GRU", 3, False, True)
+def _dim_letters(dim, gates):
+    """A dimension spec in the book's letters: "G*H" -> "4*H", "I" -> "D"."""
+    return dim_label(dim, gates, _LETTERS)
 
 
 class Weights:
     """The params of a recurrent layer, read at every call, and its grads written in place."""
 
-    __slots__ = ("params", "grads", "dtype")
+    __slots__ = ("params", "grads", "dtype", "size")
 
-    def __init__(self, params):
+    def __init__(self, params, size):
         self.params = params
         self.grads = [np.zeros_like(p) for p in params]
         self.dtype = _checks.compute_dtype(*params)
+        self.size = size          # the number of parameter arrays the cell takes (bias included)
 
     def shapes(self):
         """(D, H) of the current params."""
@@ -79,20 +85,18 @@ class Weights:
         return Wx.shape[0], Wh.shape[0]
 
     def for_kernel(self):
-        """(Wx, Wh, b or None) as C-contiguous arrays of the compute dtype (no copy when they are)."""
+        """The params as C-contiguous arrays of the compute dtype (no copy when they are), a
+        left-out bias as None."""
         dt = self.dtype
-        p = self.params
-        b = _checks.ready(p[2], dt) if len(p) == 3 else None
-        return _checks.ready(p[0], dt), _checks.ready(p[1], dt), b
+        ready = [_checks.ready(p, dt) for p in self.params]
+        return tuple(ready) + (None,) * (self.size - len(ready))
 
     def grad_targets(self):
         """Arrays the kernel writes into: the grads themselves when they fit, else temporaries."""
         dt = self.dtype
         targets = [g if (g.dtype == dt and g.flags.c_contiguous) else np.empty(g.shape, dt)
                    for g in self.grads]
-        if len(targets) == 2:
-            targets.append(None)
-        return targets
+        return tuple(targets) + (None,) * (self.size - len(targets))
 
     def commit(self, targets):
         """Copy temporaries (if any) into the grads, in place."""

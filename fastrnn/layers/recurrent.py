@@ -6,16 +6,19 @@ gradients of the step overwrite ``grads`` in place.
 import numpy as np
 
 from . import _checks
-from ._cells import RNN_CELL, LSTM_CELL, GRU_CELL, Weights
+from ._cells import BookCell, Weights
 
 
 class _Step:
-    _cell = None
+    """One step of a registered cell in the book's layout (the kernels with T = 1)."""
+    cell, _bias_optional = None, False
 
     def __init__(self, Wx, Wh, b):
+        self._cell = BookCell(self.cell, self._bias_optional)
         self._where = type(self).__name__
-        self._cell.check_params(self._where, Wx, Wh, b)
-        self._w = Weights([Wx, Wh] if b is None else [Wx, Wh, b])
+        params = [Wx, Wh] if b is None else [Wx, Wh, b]
+        self._cell.check_params(self._where, params)
+        self._w = Weights(params, len(self._cell.specs))
         self.params = self._w.params
         self.grads = self._w.grads
         self.cache = None
@@ -26,39 +29,40 @@ class _Step:
         _checks.shape(where, name, a, (N, width), letters)
         return _checks.ready(a, dt)
 
-    def _forward(self, x, h_prev, c_prev):
+    def _forward(self, x, *prev):
+        """x (N, D), the previous states (N, H), one per state of the cell -> the new states."""
         where = f"{self._where}.forward"
-        p = self.params
-        self._cell.check_params(self._where, p[0], p[1], p[2] if len(p) == 3 else None)
+        self._cell.check_params(self._where, self.params)
         D, H = self._w.shapes()
         dt = self._w.dtype
         x = _checks.float_array(where, "x", x)
         _checks.shape(where, "x", x, (None, D), ("N", "D"))
         _checks.nonempty(where, "x", x, ("N", "D"))
         N = x.shape[0]
-        h0 = self._array(where, "h_prev", h_prev, N, H, dt, ("N", "H"))
-        c0 = self._array(where, "c_prev", c_prev, N, H, dt, ("N", "H")) if self._cell.has_c else None
+        states = tuple(self._array(where, f"{name}_prev", s, N, H, dt, ("N", "H"))
+                       for name, s in zip(self._cell.state_names, prev))
         x = _checks.ready(x, dt)[np.newaxis]
-        out, h_n, c_n, cache = self._cell.forward(x, h0, c0, *self._w.for_kernel())
-        self.cache = (cache, (x, h0, c0), N, H)
+        _, finals, cache = self._cell.forward(x, states, self._w.for_kernel())
+        self.cache = (cache, (x, states), N, H)
         self._fresh = True
-        return h_n, c_n
+        return finals
 
-    def _backward(self, dh_next, dc_next):
+    def _backward(self, *dnext):
+        """The new states' gradients (N, H), None or a scalar -> dx (N, D), the previous states' gradients."""
         where = f"{self._where}.backward"
         if self.cache is None:
             raise RuntimeError(f"{where} called before forward")
-        cache, (x, h0, c0), N, H = self.cache
+        cache, (x, states), N, H = self.cache
         dt = self._w.dtype
-        dh = self._grad(where, "dh_next", dh_next, N, H, dt)
-        dc = self._grad(where, "dc_next", dc_next, N, H, dt) if self._cell.has_c else None
+        dstates = tuple(self._grad(where, f"d{name}_next", d, N, H, dt)
+                        for name, d in zip(self._cell.state_names, dnext))
         if not self._fresh:     # a second backward: the first consumed the forward's buffers
-            cache = self._cell.forward(x, h0, c0, *self._w.for_kernel())[3]
+            cache = self._cell.forward(x, states, self._w.for_kernel())[2]
         self._fresh = False
         targets = self._w.grad_targets()
-        dx, dh0, dc0 = self._cell.backward(cache, None, dh, dc, *targets)
+        dx, d0 = self._cell.backward(cache, None, dstates, targets)
         self._w.commit(targets)
-        return dx[0], dh0, dc0
+        return (dx[0],) + tuple(d0)
 
     def _grad(self, where, name, value, N, H, dt):
         """A state gradient (N, H); None or a scalar (the book's initial 0) broadcast."""
@@ -72,17 +76,16 @@ class _Step:
 
 class RNN(_Step):
     """``h_next = tanh(h_prev·Wh + x·Wx + b)``; ``forward(x, h_prev)``, ``backward(dh_next) -> (dx, dh_prev)``."""
-    _cell = RNN_CELL
+    cell = "rnn"
 
     def __init__(self, Wx, Wh, b):
         super().__init__(Wx, Wh, b)
 
     def forward(self, x, h_prev):
-        return self._forward(x, h_prev, None)[0]
+        return self._forward(x, h_prev)[0]
 
     def backward(self, dh_next):
-        dx, dh_prev, _ = self._backward(dh_next, None)
-        return dx, dh_prev
+        return self._backward(dh_next)
 
 
 class LSTM(_Step):
@@ -91,7 +94,7 @@ class LSTM(_Step):
     ``forward(x (N, D), h_prev, c_prev (N, H)) -> (h_next, c_next)``;
     ``backward(dh_next, dc_next) -> (dx, dh_prev, dc_prev)``.
     """
-    _cell = LSTM_CELL
+    cell = "lstm"
 
     def __init__(self, Wx, Wh, b):
         super().__init__(Wx, Wh, b)
@@ -109,7 +112,7 @@ class GRU(_Step):
     ``GRU(Wx (D, 3H), Wh (H, 3H), b (3H,) or None)``; ``forward(x, h_prev) -> h_next``;
     ``backward(dh_next) -> (dx, dh_prev)``.
     """
-    _cell = GRU_CELL
+    cell, _bias_optional = "gru", True
 
     def __init__(self, Wx, Wh, b=None):
         super().__init__(Wx, Wh, b)
@@ -120,8 +123,7 @@ class GRU(_Step):
     dWh = property(lambda self: self.grads[1])
 
     def forward(self, x, h_prev):
-        return self._forward(x, h_prev, None)[0]
+        return self._forward(x, h_prev)[0]
 
     def backward(self, dh_next):
-        dx, dh_prev, _ = self._backward(dh_next, None)
-        return dx, dh_prev
+        return self._backward(dh_next)

@@ -12,30 +12,41 @@ runs the fused kernel, and copies the result back to ``(N, T, H)`` float32.
 import numpy as np
 
 from . import _checks
-from ._cells import RNN_CELL, LSTM_CELL, GRU_CELL, Weights
+from ._cells import BookCell, Weights
 
 _F32 = np.float32
 
 
-class _TimeRecurrent:
-    _cell = None
+class TimeRecurrent:
+    """Any registered cell as a book time layer: ``TimeRecurrent('gru', Wx, Wh, b=None, stateful=False)``.
 
-    def __init__(self, Wx, Wh, b, stateful):
+    ``Wx (D, G·H)``, ``Wh (H, G·H)``, ``b (G·H,)`` or None in the book's layout (the cell's
+    book column blocks); the states are attributes named after the cell's states (``h``,
+    ``c``), and ``.dh`` holds the gradient of the initial h after a backward.
+    """
+    _bias_optional = True
+
+    def __init__(self, cell, Wx, Wh, b=None, stateful=False):
+        self._cell = BookCell(cell, self._bias_optional)
+        self.cell = self._cell.cell.name
         self._where = type(self).__name__
-        self._cell.check_params(self._where, Wx, Wh, b)
-        self._w = Weights([Wx, Wh] if b is None else [Wx, Wh, b])
+        params = [Wx, Wh] if b is None else [Wx, Wh, b]
+        self._cell.check_params(self._where, params)
+        self._w = Weights(params, len(self._cell.specs))
         self._shapes = tuple(p.shape for p in self._w.params)
         self.params = self._w.params
         self.grads = self._w.grads
         self.stateful = stateful
-        self.h, self.dh = None, None
+        for name in self._cell.state_names:
+            setattr(self, name, None)
+        self.dh = None
         self._cache = None
         self._fresh = False
 
     def _check_weights(self):
         p = self.params
         if len(p) != len(self._shapes) or any(a.shape != s for a, s in zip(p, self._shapes)):
-            self._cell.check_params(self._where, p[0], p[1], p[2] if len(p) == 3 else None)
+            self._cell.check_params(self._where, p)
             self._shapes = tuple(a.shape for a in p)
             self._w.dtype = _checks.compute_dtype(*p)
 
@@ -58,17 +69,15 @@ class _TimeRecurrent:
             _checks.nonempty(where, "xs", xs, ("N", "T", "D"))
         N, T, _ = xs.shape
         dt = self._w.dtype
-        h0 = self._state("h", self.h, N, H, dt)
-        c0 = self._state("c", self.c, N, H, dt) if self._cell.has_c else None
+        states = tuple(self._state(name, getattr(self, name), N, H, dt) for name in self._cell.state_names)
 
         x = np.ascontiguousarray(xs.transpose(1, 0, 2), dtype=dt)
-        out, h_n, c_n, cache = self._cell.forward(x, h0, c0, *self._w.for_kernel())
+        out, finals, cache = self._cell.forward(x, states, self._w.for_kernel())
         hs = np.empty((N, T, H), _F32)
         hs[...] = out.transpose(1, 0, 2)
-        self.h = h_n
-        if self._cell.has_c:
-            self.c = c_n
-        self._cache = (cache, (x, h0, c0), N, T, D, H)
+        for name, final in zip(self._cell.state_names, finals):
+            setattr(self, name, final)
+        self._cache = (cache, (x, states), N, T, D, H)
         self._fresh = True
         return hs
 
@@ -76,18 +85,18 @@ class _TimeRecurrent:
         where = self._where + ".backward"
         if self._cache is None:
             raise RuntimeError(f"{where} called before forward")
-        cache, inputs, N, T, D, H = self._cache
+        cache, (x, states), N, T, D, H = self._cache
         dhs = _checks.float_array(where, "dhs", dhs)
         if dhs.shape != (N, T, H):
             _checks.shape(where, "dhs", dhs, (N, T, H), ("N", "T", "H"))
         dout = np.ascontiguousarray(dhs.transpose(1, 0, 2), dtype=self._w.dtype)
         if not self._fresh:     # the kernel's backward consumed the forward's buffers: redo them
-            cache = self._cell.forward(*inputs, *self._w.for_kernel())[3]
+            cache = self._cell.forward(x, states, self._w.for_kernel())[2]
         self._fresh = False
         targets = self._w.grad_targets()
-        dx, dh0, _ = self._cell.backward(cache, dout, None, None, *targets)
+        dx, d0 = self._cell.backward(cache, dout, (None,) * len(states), targets)
         self._w.commit(targets)
-        self.dh = dh0
+        self.dh = d0[0]
         dxs = np.empty((N, T, D), _F32)
         dxs[...] = dx.transpose(1, 0, 2)
         return dxs
@@ -99,24 +108,23 @@ class _TimeRecurrent:
         self.h = None
 
 
-class TimeRNN(_TimeRecurrent):
+class TimeRNN(TimeRecurrent):
     """``h_t = tanh(h_{t−1}·Wh + x_t·Wx + b)``; ``Wx (D, H)``, ``Wh (H, H)``, ``b (H,)``."""
-    _cell = RNN_CELL
+    cell, _bias_optional = "rnn", False
 
     def __init__(self, Wx, Wh, b, stateful=False):
-        super().__init__(Wx, Wh, b, stateful)
+        super().__init__(self.cell, Wx, Wh, b, stateful)
 
 
-class TimeLSTM(_TimeRecurrent):
+class TimeLSTM(TimeRecurrent):
     """Book LSTM over time; ``Wx (D, 4H)``, ``Wh (H, 4H)``, ``b (4H,)``, column blocks f, g, i, o.
 
     ``set_state(h, c=None)``; ``reset_state()`` clears both states.
     """
-    _cell = LSTM_CELL
+    cell, _bias_optional = "lstm", False
 
     def __init__(self, Wx, Wh, b, stateful=False):
-        self.c = None
-        super().__init__(Wx, Wh, b, stateful)
+        super().__init__(self.cell, Wx, Wh, b, stateful)
 
     def set_state(self, h, c=None):
         self.h, self.c = h, c
@@ -125,18 +133,18 @@ class TimeLSTM(_TimeRecurrent):
         self.h, self.c = None, None
 
 
-class TimeGRU(_TimeRecurrent):
+class TimeGRU(TimeRecurrent):
     """Book GRU over time; ``Wx (D, 3H)``, ``Wh (H, 3H)``, ``b (3H,)`` or None, blocks z, r, h̃.
 
     ``h̃ = tanh(x·Wx_h + (r⊙h)·Wh_h + b_h)``, ``h' = (1 − z)⊙h + z⊙h̃``. Without ``b`` (the book's
     ``TimeGRU(Wx, Wh, stateful)``) params are ``[Wx, Wh]``; ``dWx``/``dWh`` alias ``grads``.
     """
-    _cell = GRU_CELL
+    cell = "gru"
 
     def __init__(self, Wx, Wh, b=None, stateful=False):
         if isinstance(b, (bool, np.bool_)):     # the book's positional TimeGRU(Wx, Wh, stateful)
             b, stateful = None, bool(b)
-        super().__init__(Wx, Wh, b, stateful)
+        super().__init__(self.cell, Wx, Wh, b, stateful)
 
     Wx = property(lambda self: self.params[0])
     Wh = property(lambda self: self.params[1])
@@ -173,3 +181,7 @@ class TimeBiLSTM:
         dxs2 = self.backward_lstm.backward(dhs[:, ::-1, H:])
         dxs1 += dxs2[:, ::-1]
         return dxs1
+
+
+#: The book's time layer of each registry cell, by cell name.
+TIME_LAYERS = {cls.cell: cls for cls in (TimeRNN, TimeLSTM, TimeGRU)}

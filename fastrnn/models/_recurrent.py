@@ -1,17 +1,21 @@
-"""A book time layer (TimeLSTM / TimeGRU / TimeRNN) with the book's initialisation, chosen by name."""
+"""A book time layer (TimeLSTM / TimeGRU / TimeRNN) with the book's initialisation, chosen by cell name."""
 import numpy as np
 
-from ..layers import TimeLSTM, TimeGRU, TimeRNN
-
-CELLS = {"lstm": (TimeLSTM, 4), "gru": (TimeGRU, 3), "rnn": (TimeRNN, 1)}
+from .. import _cells
+from ..layers.time_recurrent import TIME_LAYERS
 
 
 def make_recurrent(cell, D, H, init, stateful=False):
-    """``Wx = randn(D, G·H)/√D``, ``Wh = randn(H, G·H)/√H``, ``b = 0`` for cell 'lstm', 'gru' or 'rnn'."""
-    if cell not in CELLS:
-        raise ValueError(f"cell: expected one of {sorted(CELLS)}, got {cell!r}")
-    layer_cls, G = CELLS[cell]
-    Wx = init.randn(D, G * H, div=np.sqrt(D))
-    Wh = init.randn(H, G * H, div=np.sqrt(H))
-    b = init.zeros(G * H)
-    return layer_cls(Wx, Wh, b, stateful=stateful)
+    """The time layer of ``cell`` ('lstm', 'gru', 'rnn') with each book parameter drawn by its
+    registry init: ``Wx = randn(D, G·H)/√D``, ``Wh = randn(H, G·H)/√H``, ``b = 0``."""
+    if cell not in TIME_LAYERS:
+        raise ValueError(f"cell: expected one of {sorted(TIME_LAYERS)}, got {cell!r}")
+    entry = _cells.get(cell)
+    params = []
+    for p in entry.params("book"):
+        shape = p.shape(D, H, entry.gates)
+        if p.init == "fan_in_normal":
+            params.append(init.randn(*shape, div=np.sqrt(shape[0])))
+        else:                                  # "zeros" / "ones"
+            params.append(init.zeros(*shape) + (p.init == "ones"))
+    return TIME_LAYERS[cell](*params, stateful=stateful)

@@ -4,10 +4,11 @@
 layers) and the single-step ``LSTMCell``, ``GRUCell``, ``RNNCell``: torch's constructor
 arguments, parameter names and shapes, plus ``dtype`` and ``seed``. ``params`` and
 ``grads`` are dicts of arrays keyed by torch's names; ``backward`` accumulates into
-``grads``.
+``grads``. ``Recurrent(cell, ...)`` and ``RecurrentCell(cell, ...)`` build the same
+modules for any registered cell by name.
 """
 from ._module import Module
-from .rnn import LSTM, GRU, RNN
-from .cell import LSTMCell, GRUCell, RNNCell
+from .rnn import LSTM, GRU, RNN, Recurrent
+from .cell import LSTMCell, GRUCell, RNNCell, RecurrentCell
 
-__all__ = ["Module", "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"]
+__all__ = ["Module", "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "Recurrent", "RecurrentCell"]

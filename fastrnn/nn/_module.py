@@ -1,5 +1,4 @@
 """Base class of the fastrnn.nn modules: parameters, gradients, state dicts, modes."""
-import math
 from collections import namedtuple
 
 import numpy as np
@@ -11,14 +10,27 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 _CONSUMED = object()     # the saved forward context after its backward ran
 
 
-def unpack_pair(name, pair, what):
-    """An LSTM (h, c) argument -> a 2-tuple (None = zeros)."""
-    if pair is None:
-        return (None, None)
-    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        raise TypeError(f"{name}: expected a tuple {what} or None, got {type(pair).__name__}"
-                        + (f" of length {len(pair)}" if isinstance(pair, (tuple, list)) else ""))
-    return tuple(pair)
+def unpack_states(cell, name, value, template):
+    """A forward's ``hx`` (or a backward's ``dhx``) -> a tuple with one entry per state of ``cell``.
+
+    One-state cells take the array itself (or None), the LSTM a pair ``(h, c)`` or None, as
+    torch does; ``template`` spells each state's name in messages ('{}0' -> 'h0, c0').
+    """
+    count = len(cell.state_names)
+    if count == 1:
+        return (value,)
+    if value is None:
+        return (None,) * count
+    if not isinstance(value, (tuple, list)) or len(value) != count:
+        what = "(" + ", ".join(template.format(s) for s in cell.state_names) + ")"
+        raise TypeError(f"{name}: expected a tuple {what} or None, got {type(value).__name__}"
+                        + (f" of length {len(value)}" if isinstance(value, (tuple, list)) else ""))
+    return tuple(value)
+
+
+def pack_states(cell, states):
+    """The inverse of :func:`unpack_states`: the array of a one-state cell, else the tuple."""
+    return states[0] if len(cell.state_names) == 1 else tuple(states)
 
 
 class Module:
@@ -30,12 +42,10 @@ class Module:
 
     training = True
 
-    def _init_params(self, shapes, hidden_size, dtype, seed):
-        """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)) (torch's init), zero grads."""
-        self._rng = np.random.default_rng(seed)
-        bound = 1.0 / math.sqrt(hidden_size)
-        self.params = {name: self._rng.uniform(-bound, bound, shape).astype(dtype)
-                       for name, shape in shapes}
+    def _init_params(self, params, rng):
+        """Take ``params`` (dict name -> array, drawn from ``rng``) and zeroed grads."""
+        self._rng = rng
+        self.params = params
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         self.training = True
         self._ctx = None

@@ -5,31 +5,40 @@
 """
 import numpy as np
 
-from .. import functional as F
-from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_choice,
-                           check_float_dtype_arg, check_int, check_shape, shape_error)
-from ._module import Module, _CONSUMED, unpack_pair
+from .. import _cells
+from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_float_dtype_arg,
+                           check_int, check_shape, shape_error)
+from ._module import Module, _CONSUMED, pack_states, unpack_states
 
 
-class _CellBase(Module):
-    _kind = None
+class RecurrentCell(Module):
+    """One step of any registered cell, torch.nn.RNNCellBase-like: ``RecurrentCell('gru', 8, 16)``.
 
-    def __init__(self, input_size, hidden_size, bias, dtype, seed, option):
+    Options of the cell (``reset_after``, ``nonlinearity``, ...) are keywords.
+    ``forward(x, hx)`` takes and returns the state(s) as torch does (the LSTM's as a pair).
+    """
+
+    def __init__(self, cell, input_size, hidden_size, bias=True, dtype=np.float32, seed=None, **options):
+        self.cell = _cells.get(cell)
         self.input_size = check_int("input_size", input_size, 1)
         self.hidden_size = check_int("hidden_size", hidden_size, 1)
         self.bias = check_bool("bias", bias)
         self.dtype = check_float_dtype_arg("dtype", dtype)
-        self._option = option
-        G, H = self._kind.gates, self.hidden_size
-        shapes = [("weight_ih", (G * H, self.input_size)), ("weight_hh", (G * H, H))]
-        if self.bias:
-            shapes += [("bias_ih", (G * H,)), ("bias_hh", (G * H,))]
-        self._names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if self.bias else (None, None))
-        self._init_params(shapes, H, self.dtype, seed)
+        self._options = self.cell.check_options(options)
+        for name, value in self._options.items():
+            setattr(self, name, value)
+        rng = np.random.default_rng(seed)
+        self._names = tuple(p.name if self.bias or not p.bias else None for p in self.cell.params("torch"))
+        self._init_params(self.cell.init_params("torch", self.input_size, self.hidden_size, self.dtype, rng,
+                                                self.bias), rng)
 
     def __repr__(self):
         extra = "" if self.bias else ", bias=False"
-        return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra})"
+        extra += "".join(f", {o.name}={getattr(self, o.name)}" for o in self.cell.options
+                         if getattr(self, o.name) != o.default)
+        name = type(self).__name__
+        lead = f"{self.cell.name!r}, " if type(self) is RecurrentCell else ""
+        return f"{name}({lead}{self.input_size}, {self.hidden_size}{extra})"
 
     def _check_state(self, name, value, N, batched):
         if value is None:
@@ -37,6 +46,24 @@ class _CellBase(Module):
         H = ("hidden_size", self.hidden_size)
         arr = check_array(name, value, (("N", N), H) if batched else (H,), self.dtype)
         return arr if batched else arr[None]
+
+    def forward(self, x, hx=None):
+        """x (N, I) or (I,), hx: the state(s), each (N, H) / (H,) or None -> the new state(s) like hx."""
+        return pack_states(self.cell, self._forward(x, unpack_states(self.cell, "hx", hx, "{}0")))
+
+    def backward(self, *dstates, **named):
+        """The new states' gradients (each (N, H) or None), one argument per state, positional or
+        by name (``dh1``, ``dc1``) -> dx (N, I), the previous states' gradients like hx; adds
+        the weight gradients into ``grads``."""
+        names = tuple(f"d{s}1" for s in self.cell.state_names)
+        unknown = sorted(set(named) - set(names[len(dstates):]))
+        if len(dstates) > len(names) or unknown:
+            raise TypeError(f"backward: expected the state gradients {', '.join(names)} (each or None), got "
+                            + (f"{len(dstates)} positional arguments" if len(dstates) > len(names)
+                               else f"keyword {unknown[0]!r}"))
+        dstates = dstates + tuple(named.get(n) for n in names[len(dstates):])
+        dx, d0 = self._backward(dstates)
+        return dx, pack_states(self.cell, d0)
 
     def _forward(self, x, hx):
         x = as_real_array("x", x)
@@ -51,72 +78,45 @@ class _CellBase(Module):
         else:
             raise shape_error("x", x, (("N", None), I), f"a 1-D unbatched array (input_size={self.input_size},)")
         N = x.shape[0]
-        kind = self._kind
-        states = tuple(self._check_state(name + "0", s, N, batched) for name, s in zip(kind.state_names, hx))
+        cell = self.cell
+        states = tuple(self._check_state(name + "0", s, N, batched) for name, s in zip(cell.state_names, hx))
         x = as_compute_array(x, self.dtype)[None]
         states = tuple(np.zeros((N, self.hidden_size), self.dtype) if s is None else s for s in states)
-        p = [None if n is None else self.params[n] for n in self._names]
-        _, final, cache = kind.forward(x, states, *p, self._option)
+        p = tuple(None if n is None else self.params[n] for n in self._names)
+        _, final, cache = cell.forward(x, states, p, "torch", self._options)
         self._ctx = (cache, N, batched)
         return final if batched else tuple(f[0] for f in final)
 
     def _backward(self, dstates):
         cache, N, batched = self._saved()
-        kind = self._kind
+        cell = self.cell
         dstates = tuple(self._check_state("d" + name + "1", d, N, batched)
-                        for name, d in zip(kind.state_names, dstates))
+                        for name, d in zip(cell.state_names, dstates))
         self._ctx = _CONSUMED
-        g = [None if n is None else self.grads[n] for n in self._names]
-        dx, ds0 = kind.backward(cache, None, dstates, *g, True)
+        g = tuple(None if n is None else self.grads[n] for n in self._names)
+        dx, ds0 = cell.backward(cache, None, dstates, g, True)
         if batched:
             return dx[0], ds0
         return dx[0, 0], tuple(s[0] for s in ds0)
 
 
-class LSTMCell(_CellBase):
+class LSTMCell(RecurrentCell):
     """One LSTM step: ``h1, c1 = cell(x, (h0, c0))``; ``dx, (dh0, dc0) = cell.backward(dh1, dc1)``."""
-    _kind = F._LSTM
 
     def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32, seed=None):
-        super().__init__(input_size, hidden_size, bias, dtype, seed, None)
-
-    def forward(self, x, hx=None):
-        """x (N, I), hx (h0, c0) each (N, H) or None -> (h1, c1)."""
-        h1, c1 = self._forward(x, unpack_pair("hx", hx, "(h0, c0)"))
-        return h1, c1
-
-    def backward(self, dh1=None, dc1=None):
-        """dh1, dc1 (N, H) or None -> dx (N, I), (dh0, dc0); adds into grads."""
-        dx, (dh0, dc0) = self._backward((dh1, dc1))
-        return dx, (dh0, dc0)
+        super().__init__("lstm", input_size, hidden_size, bias, dtype, seed)
 
 
-class GRUCell(_CellBase):
-    """One GRU step: ``h1 = cell(x, h0)``; ``dx, dh0 = cell.backward(dh1)``."""
-    _kind = F._GRU
+class GRUCell(RecurrentCell):
+    """One GRU step: ``h1 = cell(x, h0)``; ``dx, dh0 = cell.backward(dh1)``; options as ``GRU``."""
 
-    def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32, seed=None, reset_after=True):
-        self.reset_after = check_bool("reset_after", reset_after)
-        super().__init__(input_size, hidden_size, bias, dtype, seed, self.reset_after)
-
-    def forward(self, x, hx=None):
-        """x (N, I), hx (N, H) or None -> h1 (N, H)."""
-        (h1,) = self._forward(x, (hx,))
-        return h1
-
-    def backward(self, dh1=None):
-        """dh1 (N, H) or None -> dx (N, I), dh0 (N, H); adds into grads."""
-        dx, (dh0,) = self._backward((dh1,))
-        return dx, dh0
+    def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32, seed=None, reset_after=True,
+                 blend="torch"):
+        super().__init__("gru", input_size, hidden_size, bias, dtype, seed, reset_after=reset_after, blend=blend)
 
 
-class RNNCell(_CellBase):
+class RNNCell(RecurrentCell):
     """One Elman step (nonlinearity 'tanh' or 'relu'): ``h1 = cell(x, h0)``; ``dx, dh0 = cell.backward(dh1)``."""
-    _kind = F._RNN
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=np.float32, seed=None):
-        self.nonlinearity = check_choice("nonlinearity", nonlinearity, F.NONLINEARITIES)
-        super().__init__(input_size, hidden_size, bias, dtype, seed, self.nonlinearity)
-
-    forward = GRUCell.forward
-    backward = GRUCell.backward
+        super().__init__("rnn", input_size, hidden_size, bias, dtype, seed, nonlinearity=nonlinearity)

@@ -12,18 +12,23 @@ import warnings
 
 import numpy as np
 
-from .. import functional as F
+from .. import _cells
 from .._validation import (as_compute_array, as_real_array, check_array, check_bool,
-                           check_choice, check_float_dtype_arg, check_int, check_probability,
-                           check_shape, shape_error)
-from ._module import Module, _CONSUMED, unpack_pair
+                           check_float_dtype_arg, check_int, check_probability, check_shape, shape_error)
+from ._module import Module, _CONSUMED, pack_states, unpack_states
 
 
-class _RNNBase(Module):
-    _kind = None
+class Recurrent(Module):
+    """Any registered cell as a torch.nn.RNNBase-like module: ``Recurrent('gru', 8, 16, num_layers=2)``.
 
-    def __init__(self, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                 bidirectional, dtype, seed, option):
+    ``cell`` is a cell name ('lstm', 'gru', 'rnn'); its options (``reset_after``,
+    ``nonlinearity``, ...) are keywords. ``forward(x, hx)`` takes and returns the states as
+    torch does: one array for a one-state cell, a tuple ``(h, c)`` for the LSTM.
+    """
+
+    def __init__(self, cell, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, **options):
+        self.cell = _cells.get(cell)
         self.input_size = check_int("input_size", input_size, 1)
         self.hidden_size = check_int("hidden_size", hidden_size, 1)
         self.num_layers = check_int("num_layers", num_layers, 1)
@@ -32,32 +37,33 @@ class _RNNBase(Module):
         self.dropout = check_probability("dropout", dropout)
         self.bidirectional = check_bool("bidirectional", bidirectional)
         self.dtype = check_float_dtype_arg("dtype", dtype)
-        self._option = option
+        self._options = self.cell.check_options(options)
+        for name, value in self._options.items():
+            setattr(self, name, value)
         if self.dropout > 0 and self.num_layers == 1:
             warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero "
                           f"dropout expects num_layers greater than 1, but got dropout={self.dropout} "
                           f"and num_layers={self.num_layers}", UserWarning, stacklevel=3)
-        D = 2 if self.bidirectional else 1
-        G, H = self._kind.gates, self.hidden_size
-        shapes, self._names = [], []
+        D, H = 2 if self.bidirectional else 1, self.hidden_size
+        rng = np.random.default_rng(seed)
+        params, self._names = {}, []
         for layer in range(self.num_layers):
             in_size = self.input_size if layer == 0 else D * H
             for direction in range(D):
-                sfx = f"_l{layer}" + ("_reverse" if direction else "")
-                names = [f"weight_ih{sfx}", f"weight_hh{sfx}"]
-                shapes += [(names[0], (G * H, in_size)), (names[1], (G * H, H))]
-                if self.bias:
-                    names += [f"bias_ih{sfx}", f"bias_hh{sfx}"]
-                    shapes += [(names[2], (G * H,)), (names[3], (G * H,))]
-                else:
-                    names += [None, None]
-                self._names.append(tuple(names))
-        self._init_params(shapes, H, self.dtype, seed)
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                params.update(self.cell.init_params("torch", in_size, H, self.dtype, rng, self.bias,
+                                                    suffix=suffix))
+                self._names.append(tuple(p.name + suffix if self.bias or not p.bias else None
+                                         for p in self.cell.params("torch")))
+        self._init_params(params, rng)
 
     def __repr__(self):
         args = [str(self.input_size), str(self.hidden_size)]
         defaults = dict(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False)
+        defaults.update({o.name: o.default for o in self.cell.options})
         args += [f"{k}={getattr(self, k)}" for k, v in defaults.items() if getattr(self, k) != v]
+        if type(self) is Recurrent:
+            args.insert(0, repr(self.cell.name))
         return f"{type(self).__name__}({', '.join(args)})"
 
     # --- shapes and checks -----------------------------------------------------------------------
@@ -109,16 +115,39 @@ class _RNNBase(Module):
         return check_array("dout", dout, (("T", T), ("N", N), DH), self.dtype)
 
     # --- forward / backward ----------------------------------------------------------------------
+    def forward(self, x, hx=None):
+        """x (T, N, I) [(N, T, I) batch_first, (T, I) unbatched], hx: the initial state(s), each
+        (L*D, N, H) [(L*D, H) unbatched] or None -> out (T, N, D*H), the final state(s) like hx."""
+        out, finals = self._forward(x, unpack_states(self.cell, "hx", hx, "{}0"))
+        return out, pack_states(self.cell, finals)
+
+    def backward(self, dout=None, dhx=None, **named):
+        """dout like out, dhx like hx (each or None = zeros) -> dx like x, the initial states'
+        gradients like hx; adds the weight gradients into ``grads``. A one-state cell also
+        takes its gradient by name (``gru.backward(dout, dh_n=...)``)."""
+        if named:
+            dhx = self._named_state_grad(dhx, named)
+        dx, d0 = self._backward(dout, unpack_states(self.cell, "dhx", dhx, "d{}_n"))
+        return dx, pack_states(self.cell, d0)
+
+    def _named_state_grad(self, dhx, named):
+        names = self.cell.state_names
+        key = f"d{names[0]}_n"
+        if len(names) != 1 or set(named) != {key} or dhx is not None:
+            raise TypeError(f"backward: unexpected keyword argument(s) {', '.join(map(repr, named))} "
+                            f"(expected dout and dhx{'' if len(names) != 1 else ' or ' + key})")
+        return named[key]
+
     def _forward(self, x, hx):
         x, batched = self._check_x(x)
         T, N = x.shape[0], x.shape[1]
-        kind, dt = self._kind, self.dtype
+        cell, dt = self.cell, self.dtype
         L, D, H = self.num_layers, 2 if self.bidirectional else 1, self.hidden_size
         states = tuple(self._check_state(name + "0", s, N, batched)
-                       for name, s in zip(kind.state_names, hx))
+                       for name, s in zip(cell.state_names, hx))
         # validated: from here on nothing can fail on the caller's input
         states = tuple(np.zeros((L * D, N, H), dt) if s is None else s for s in states)
-        params, option = self.params, self._option
+        params, options = self.params, self._options
         p_drop = self.dropout if self.training else 0.0
         caches, masks, finals = [], [], [[] for _ in states]
         layer_in = x
@@ -126,9 +155,9 @@ class _RNNBase(Module):
             outs = []
             for direction in range(D):
                 k = layer * D + direction
-                p = [None if n is None else params[n] for n in self._names[k]]
+                p = tuple(None if n is None else params[n] for n in self._names[k])
                 xin = layer_in if direction == 0 else np.ascontiguousarray(layer_in[::-1])
-                out, final, cache = kind.forward(xin, tuple(s[k] for s in states), *p, option)
+                out, final, cache = cell.forward(xin, tuple(s[k] for s in states), p, "torch", options)
                 caches.append(cache)
                 outs.append(out if direction == 0 else out[::-1])
                 for lst, f in zip(finals, final):
@@ -159,11 +188,11 @@ class _RNNBase(Module):
 
     def _backward(self, dout, dhx):
         caches, masks, batched, T, N = self._saved()
-        kind = self._kind
+        cell = self.cell
         L, D, H = self.num_layers, 2 if self.bidirectional else 1, self.hidden_size
         dout = self._check_dout(dout, T, N, batched)
         dstates = tuple(self._check_state("d" + name + "_n", d, N, batched)
-                        for name, d in zip(kind.state_names, dhx))
+                        for name, d in zip(cell.state_names, dhx))
         self._ctx = _CONSUMED
         grads = self.grads
         d0 = [None] * len(dstates) if L * D == 1 else [np.empty((L * D, N, H), self.dtype) for _ in dstates]
@@ -179,9 +208,9 @@ class _RNNBase(Module):
                 else:
                     dout_k = dlayer[:, :, direction * H:(direction + 1) * H]
                     dout_k = np.ascontiguousarray(dout_k if direction == 0 else dout_k[::-1])
-                g = [None if n is None else grads[n] for n in self._names[k]]
-                dx_k, ds0 = kind.backward(caches[k], dout_k, tuple(None if s is None else s[k] for s in dstates),
-                                          *g, True)
+                g = tuple(None if n is None else grads[n] for n in self._names[k])
+                dx_k, ds0 = cell.backward(caches[k], dout_k, tuple(None if s is None else s[k] for s in dstates),
+                                          g, True)
                 if direction == 0:
                     dx = dx_k
                 else:
@@ -200,65 +229,41 @@ class _RNNBase(Module):
         return dx, tuple(d0)
 
 
-class LSTM(_RNNBase):
+class LSTM(Recurrent):
     """LSTM (gates i, f, g, o), torch.nn.LSTM's interface plus ``dtype`` and ``seed``.
 
     ``out, (h_n, c_n) = lstm(x, (h0, c0))``; ``dx, (dh0, dc0) = lstm.backward(dout, (dh_n, dc_n))``.
     """
-    _kind = F._LSTM
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, seed, None)
-
-    def forward(self, x, hx=None):
-        """x (T, N, I), hx (h0, c0) each (L*D, N, H) or None -> out (T, N, D*H), (h_n, c_n)."""
-        return self._forward(x, unpack_pair("hx", hx, "(h0, c0)"))
-
-    def backward(self, dout=None, dhx=None):
-        """dout (T, N, D*H), dhx (dh_n, dc_n), each or None -> dx, (dh0, dc0); adds into grads."""
-        return self._backward(dout, unpack_pair("dhx", dhx, "(dh_n, dc_n)"))
+        super().__init__("lstm", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype, seed)
 
 
-class GRU(_RNNBase):
+class GRU(Recurrent):
     """GRU (gates r, z, n; ``h' = (1-z) n + z h``), torch.nn.GRU's interface plus ``dtype``,
-    ``seed`` and ``reset_after`` (False: reset applied before the recurrent matmul).
+    ``seed``, ``reset_after`` (False: reset applied before the recurrent matmul) and ``blend``
+    ('book': ``h' = (1-z) h + z n``, the original GRU's and the book's).
 
     ``out, h_n = gru(x, h0)``; ``dx, dh0 = gru.backward(dout, dh_n)``.
     """
-    _kind = F._GRU
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, reset_after=True):
-        self.reset_after = check_bool("reset_after", reset_after)
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, seed, self.reset_after)
-
-    def forward(self, x, hx=None):
-        """x (T, N, I), hx (L*D, N, H) or None -> out (T, N, D*H), h_n (L*D, N, H)."""
-        out, (h_n,) = self._forward(x, (hx,))
-        return out, h_n
-
-    def backward(self, dout=None, dh_n=None):
-        """dout (T, N, D*H), dh_n (L*D, N, H), each or None -> dx, dh0; adds into grads."""
-        dx, (dh0,) = self._backward(dout, (dh_n,))
-        return dx, dh0
+                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, reset_after=True,
+                 blend="torch"):
+        super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype, seed, reset_after=reset_after, blend=blend)
 
 
-class RNN(_RNNBase):
+class RNN(Recurrent):
     """Elman RNN ``h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``, act 'tanh' or 'relu';
     torch.nn.RNN's interface (``nonlinearity`` is its 4th argument) plus ``dtype`` and ``seed``.
 
     ``out, h_n = rnn(x, h0)``; ``dx, dh0 = rnn.backward(dout, dh_n)``.
     """
-    _kind = F._RNN
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
-        self.nonlinearity = check_choice("nonlinearity", nonlinearity, F.NONLINEARITIES)
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, seed, self.nonlinearity)
-
-    forward = GRU.forward
-    backward = GRU.backward
+        super().__init__("rnn", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype, seed, nonlinearity=nonlinearity)

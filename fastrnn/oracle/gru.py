@@ -4,16 +4,28 @@
     z  = σ(x w_izᵀ + b_iz + h w_hzᵀ + b_hz)
     n  = tanh(x w_inᵀ + b_in + r⊙(h w_hnᵀ + b_hn))        reset_after=True (PyTorch, cuDNN)
     n  = tanh(x w_inᵀ + b_in + (r⊙h) w_hnᵀ + b_hn)        reset_after=False (original GRU, the book)
-    h' = (1 − z)⊙n + z⊙h
+    h' = (1 − z)⊙n + z⊙h                                  blend="torch" (PyTorch, cuDNN: z keeps h)
+    h' = (1 − z)⊙h + z⊙n                                  blend="book" (Cho et al. 2014, the book)
+
+The book's GRU ("Deep Learning from Scratch 2") is reset_after=False, blend="book" with a
+single bias (b_hh = 0), its weights a column-block permutation (z, r, n) of these.
 """
 import numpy as np
 
 from .activations import sigmoid
 from ._common import bias_or_zero, weight_grads, unroll_forward, unroll_backward
 
+BLENDS = ("torch", "book")
 
-def gru_cell_forward(x, h, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True):
+
+def _check_blend(blend):
+    if blend not in BLENDS:
+        raise ValueError(f"blend must be one of {BLENDS}, got {blend!r}")
+
+
+def gru_cell_forward(x, h, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True, blend="torch"):
     """x (N, I), h (N, H) -> h1 (N, H), cache."""
+    _check_blend(blend)
     H = w_hh.shape[1]
     ax = x @ w_ih.T + bias_or_zero(b_ih, 3 * H, x.dtype)
     b_h = bias_or_zero(b_hh, 3 * H, x.dtype)
@@ -26,9 +38,12 @@ def gru_cell_forward(x, h, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True):
     else:
         hn = None
         n = np.tanh(ax[:, 2 * H:] + (r * h) @ w_hh[2 * H:].T + b_h[2 * H:])
-    h1 = (1 - z) * n + z * h
+    if blend == "torch":
+        h1 = (1 - z) * n + z * h
+    else:
+        h1 = (1 - z) * h + z * n
     cache = dict(x=x, h=h, r=r, z=z, n=n, hn=hn, w_ih=w_ih, w_hh=w_hh,
-                 has_bias=b_ih is not None, reset_after=reset_after)
+                 has_bias=b_ih is not None, reset_after=reset_after, blend=blend)
     return h1, cache
 
 
@@ -37,9 +52,14 @@ def gru_cell_backward(dh1, cache):
     x, h, r, z, n = (cache[k] for k in ("x", "h", "r", "z", "n"))
     w_hh = cache["w_hh"]
     H = h.shape[1]
-    dn = dh1 * (1 - z)
-    dz = dh1 * (h - n)
-    dh = dh1 * z
+    if cache["blend"] == "torch":
+        dn = dh1 * (1 - z)
+        dz = dh1 * (h - n)
+        dh = dh1 * z
+    else:
+        dn = dh1 * z
+        dz = dh1 * (n - h)
+        dh = dh1 * (1 - z)
     dan = dn * (1 - n ** 2)                     # gradient of n's pre-activation
     daz = dz * z * (1 - z)
     if cache["reset_after"]:
@@ -69,10 +89,12 @@ def gru_cell_backward(dh1, cache):
     return dx, dh, grads
 
 
-def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True):
+def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True, blend="torch"):
     """x (T, N, I), h0 (N, H) -> out (T, N, H), h_n (N, H), cache."""
+    _check_blend(blend)
+
     def step(x_t, h):
-        h1, step_cache = gru_cell_forward(x_t, h, w_ih, w_hh, b_ih, b_hh, reset_after)
+        h1, step_cache = gru_cell_forward(x_t, h, w_ih, w_hh, b_ih, b_hh, reset_after, blend)
         return (h1,), step_cache
     out, (h_n,), cache = unroll_forward(step, x, (h0,))
     return out, h_n, cache

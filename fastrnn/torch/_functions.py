@@ -1,8 +1,9 @@
-"""One layer, one direction of LSTM/GRU/RNN as a torch.autograd.Function over the kernels.
+"""One layer, one direction of a registered cell as a torch.autograd.Function over the kernels.
 
-``apply_layer(spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh) -> (out, h_n[, c_n])`` with
-time-major ``x (T, N, I)``, states ``(N, H)`` or None (zeros), torch-layout weights
-``w_ih (G*H, I)``, ``w_hh (G*H, H)``, biases ``(G*H,)`` or None; ``out (T, N, H)``.
+``apply_layer(spec, x, states, params) -> (out, *final_states)`` with time-major
+``x (T, N, I)``, ``states`` a tuple of ``(N, H)`` tensors or None (zeros), one per state of
+the cell, and ``params`` the cell's torch-layout parameter tensors (``w_ih (G*H, I)``,
+``w_hh (G*H, H)``, biases ``(G*H,)`` or None); ``out (T, N, H)``.
 ``spec.reverse`` runs the sequence backwards (torch's ``_reverse`` direction): ``out[t]``
 is the state after reading ``x[T-1], ..., x[t]``.
 
@@ -15,13 +16,13 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from fastrnn import _sequence as _seq
+from fastrnn import _cells
 
 
 class LayerSpec(NamedTuple):
-    """cell: 'lstm', 'gru' or 'rnn'; nonlinearity: 'tanh'/'relu' (rnn only); reverse: direction."""
-    cell: str
-    nonlinearity: str = "tanh"
+    """cell: a registry entry; options: its option values (a dict); reverse: the direction."""
+    cell: _cells.Cell
+    options: dict
     reverse: bool = False
 
 
@@ -52,95 +53,61 @@ def _seq_tensor(a, reverse):
 _NP_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
 
 
-def _state_np(t, n, h, dtype):
-    return np.zeros((n, h), dtype) if t is None else _np(t)
-
-
-def _bias_sum(b_ih, b_hh):
-    return None if b_ih is None else _np(b_ih) + _np(b_hh)
-
-
-def _forward(spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+def _forward(spec, x, states, params):
     """Kernel forward -> (out tensor, tuple of final-state tensors, cache)."""
     xa = _seq_np(x, spec.reverse)
-    n, h, dtype = xa.shape[1], w_hh.shape[1], xa.dtype
-    h0a = _state_np(h0, n, h, dtype)
-    wx, wh = _np(w_ih), _np(w_hh)
-    if spec.cell == "lstm":
-        out, h_n, c_n, cache = _seq.lstm_seq_forward(
-            xa, h0a, _state_np(c0, n, h, dtype), wx, wh, _bias_sum(b_ih, b_hh), "torch")
-        states = (h_n, c_n)
-    elif spec.cell == "gru":
-        out, h_n, cache = _seq.gru_seq_forward(xa, h0a, wx, wh, _np(b_ih), _np(b_hh), "torch", True)
-        states = (h_n,)
-    else:
-        out, h_n, cache = _seq.rnn_seq_forward(
-            xa, h0a, wx, wh, _bias_sum(b_ih, b_hh), "torch", spec.nonlinearity)
-        states = (h_n,)
-    return _seq_tensor(out, spec.reverse), tuple(torch.from_numpy(s) for s in states), cache
+    n, h, dtype = xa.shape[1], params[1].shape[1], xa.dtype
+    states_a = tuple(np.zeros((n, h), dtype) if s is None else _np(s) for s in states)
+    out, finals, cache = spec.cell.forward(xa, states_a, tuple(_np(p) for p in params), "torch", spec.options)
+    return _seq_tensor(out, spec.reverse), tuple(torch.from_numpy(s) for s in finals), cache
 
 
-def _backward(spec, cache, w_ih, w_hh, has_bias, dout, dstates):
-    """Kernel backward -> (dx, tuple of initial-state grads, dw_ih, dw_hh, db_ih, db_hh) tensors."""
-    dw_ih = np.empty(tuple(w_ih.shape), _NP_DTYPE[w_ih.dtype])
-    dw_hh = np.empty(tuple(w_hh.shape), dw_ih.dtype)
-    gh = w_hh.shape[0]
-    db = np.empty(gh, dw_ih.dtype) if has_bias else None
-    dout_a = _seq_np(dout, spec.reverse)
-    dst = [_np(d) for d in dstates]
-    if spec.cell == "lstm":
-        dx, dh0, dc0 = _seq.lstm_seq_backward(cache, dout_a, dst[0], dst[1], dw_ih, dw_hh, db, False)
-        dinit = (dh0, dc0)
-    elif spec.cell == "gru":
-        db_h = np.empty(gh, dw_ih.dtype) if has_bias else None
-        dx, dh0 = _seq.gru_seq_backward(cache, dout_a, dst[0], dw_ih, dw_hh, db, db_h, False)
-        dinit = (dh0,)
-    else:
-        dx, dh0 = _seq.rnn_seq_backward(cache, dout_a, dst[0], dw_ih, dw_hh, db, False)
-        dinit = (dh0,)
-    if has_bias and spec.cell != "gru":
-        db_h = db.copy()                 # d(b_ih + b_hh)/db_ih = d/db_hh
+def _backward(spec, cache, params, dout, dstates):
+    """Kernel backward -> (dx, tuple of initial-state grads, tuple of parameter grads) tensors."""
+    grads = tuple(None if p is None else np.empty(tuple(p.shape), _NP_DTYPE[p.dtype]) for p in params)
+    dx, dinit = spec.cell.backward(cache, _seq_np(dout, spec.reverse), tuple(_np(d) for d in dstates),
+                                   grads, False)
     t = torch.from_numpy
-    return (_seq_tensor(dx, spec.reverse), tuple(t(d) for d in dinit), t(dw_ih), t(dw_hh),
-            t(db) if has_bias else None, t(db_h) if has_bias else None)
+    return (_seq_tensor(dx, spec.reverse), tuple(t(d) for d in dinit),
+            tuple(None if g is None else t(g) for g in grads))
 
 
 class LayerFunction(torch.autograd.Function):
-    """Autograd node for one layer and direction; gradients for x, h0, (c0), w_ih, w_hh, b_ih, b_hh."""
+    """Autograd node for one layer and direction; gradients for x, the initial states and every parameter."""
 
     @staticmethod
-    def forward(ctx, spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
-        out, states, cache = _forward(spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    def forward(ctx, spec, x, *tensors):
+        count = len(spec.cell.state_names)
+        states, params = tensors[:count], tensors[count:]
+        out, finals, cache = _forward(spec, x, states, params)
         ctx.spec, ctx.cache = spec, cache
         # Saved so torch's version counters catch in-place changes before backward (the
-        # cache holds views of x, h0, c0, the weights and, unreversed, of out), and so a
+        # cache holds views of x, the states, the weights and, unreversed, of out), and so a
         # second backward (retain_graph=True) can rebuild the consumed cache.
-        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, None if spec.reverse else out)
+        ctx.save_for_backward(x, *tensors, None if spec.reverse else out)
         ctx.set_materialize_grads(False)
-        return (out, *states)
+        return (out, *finals)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, dout, *dstates):
+    def backward(ctx, dout, *dfinals):
         spec = ctx.spec
-        x, h0, c0, w_ih, w_hh, b_ih, b_hh, _ = ctx.saved_tensors
+        count = len(spec.cell.state_names)
+        x, *tensors = ctx.saved_tensors[:-1]
+        states, params = tuple(tensors[:count]), tuple(tensors[count:])
         cache, ctx.cache = ctx.cache, None
         if cache is None:                # the kernel backward consumed it: recompute
-            cache = _forward(spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh)[2]
-        dx, dinit, dw_ih, dw_hh, db_ih, db_hh = _backward(
-            spec, cache, w_ih, w_hh, b_ih is not None, dout, dstates)
-        need = ctx.needs_input_grad
-        dh0 = dinit[0] if need[2] else None
-        dc0 = dinit[1] if spec.cell == "lstm" and need[3] else None
-        return (None, dx if need[1] else None, dh0, dc0,
-                dw_ih if need[4] else None, dw_hh if need[5] else None,
-                db_ih if need[6] else None, db_hh if need[7] else None)
+            cache = _forward(spec, x, states, params)[2]
+        dx, dinit, dparams = _backward(spec, cache, params, dout, dfinals)
+        need = ctx.needs_input_grad[1:]
+        grads = (dx,) + dinit + dparams
+        return (None,) + tuple(g if n else None for g, n in zip(grads, need))
 
 
-def apply_layer(spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
-    """Run one layer/direction -> (out, h_n) or (out, h_n, c_n); recorded for autograd if needed."""
-    if torch.is_grad_enabled() and any(
-            t is not None and t.requires_grad for t in (x, h0, c0, w_ih, w_hh, b_ih, b_hh)):
-        return LayerFunction.apply(spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
-    out, states, _ = _forward(spec, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
-    return (out, *states)
+def apply_layer(spec, x, states, params):
+    """Run one layer/direction -> (out, *final_states); recorded for autograd if needed."""
+    tensors = (*states, *params)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, *tensors)):
+        return LayerFunction.apply(spec, x, *tensors)
+    out, finals, _ = _forward(spec, x, states, params)
+    return (out, *finals)

@@ -24,8 +24,8 @@ def _states_ok(states, shape, dtype):
     return True
 
 
-def sequence_call_ok(module, gates, input, states):
-    """module: a torch.nn.RNNBase drop-in; states: tuple of h0[, c0] tensors, or Nones."""
+def sequence_call_ok(module, cell, input, states):
+    """module: a torch.nn.RNNBase drop-in; cell: its registry entry; states: tuple of tensors or Nones."""
     if not isinstance(input, torch.Tensor) or input.dim() not in (2, 3):
         return False
     batched = input.dim() == 3
@@ -44,12 +44,12 @@ def sequence_call_ok(module, gates, input, states):
     for layer in range(module.num_layers):
         i = module.input_size if layer == 0 else d * h
         for _ in range(d):
-            shapes += [(gates * h, i), (gates * h, h)] + ([(gates * h,)] * 2 if module.bias else [])
+            shapes += [shape for _, shape in cell.param_shapes("torch", i, h, module.bias)]
     return _weights_ok(module._flat_weights, shapes, dtype)
 
 
-def cell_call_ok(module, gates, input, states):
-    """module: a torch.nn.RNNCellBase drop-in; states: tuple of h[, c] tensors, or Nones."""
+def cell_call_ok(module, cell, input, states):
+    """module: a torch.nn.RNNCellBase drop-in; cell: its registry entry; states: tuple of tensors or Nones."""
     if not isinstance(input, torch.Tensor) or input.dim() not in (1, 2):
         return False
     batched = input.dim() == 2
@@ -59,6 +59,6 @@ def cell_call_ok(module, gates, input, states):
     h = module.hidden_size
     if not _states_ok(states, (n, h) if batched else (h,), input.dtype):
         return False
-    weights = [module.weight_ih, module.weight_hh] + ([module.bias_ih, module.bias_hh] if module.bias else [])
-    shapes = [(gates * h, module.input_size), (gates * h, h)] + ([(gates * h,)] * 2 if module.bias else [])
-    return _weights_ok(weights, shapes, input.dtype)
+    named = cell.param_shapes("torch", module.input_size, h, module.bias)
+    weights = [getattr(module, name) for name, _ in named]
+    return _weights_ok(weights, [shape for _, shape in named], input.dtype)

@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from fastrnn.torch._functions import LayerSpec, apply_layer
 
 
-def run_sequence(module, cell, nonlinearity, input, states):
-    """-> (output, tuple of final states (h_n[, c_n])). states: tuple of h0[, c0] or Nones."""
+def run_sequence(module, cell, options, input, states):
+    """-> (output, tuple of final states). ``cell``: the registry entry; ``states``: one tensor
+    or None per state of the cell."""
     batched = input.dim() == 3
     batch_dim = 0 if module.batch_first else 1
     if not batched:
@@ -20,20 +21,19 @@ def run_sequence(module, cell, nonlinearity, input, states):
         states = tuple(None if s is None else s.unsqueeze(1) for s in states)
     x = input.transpose(0, 1) if module.batch_first else input
     directions = 2 if module.bidirectional else 1
-    per = 4 if module.bias else 2
+    names = [p.name for p in cell.params("torch", module.bias)]
+    per = len(names)
     flat = module._flat_weights
     finals = [[] for _ in states]
     for layer in range(module.num_layers):
         outs = []
         for direction in range(directions):
             k = layer * directions + direction
-            w = flat[k * per:(k + 1) * per]
-            b_ih, b_hh = (w[2], w[3]) if module.bias else (None, None)
-            init = [None if s is None else s[k] for s in states]
-            if len(init) == 1:
-                init.append(None)
-            spec = LayerSpec(cell, nonlinearity, direction == 1)
-            out, *last = apply_layer(spec, x, init[0], init[1], w[0], w[1], b_ih, b_hh)
+            given = dict(zip(names, flat[k * per:(k + 1) * per]))
+            params = tuple(given.get(p.name) for p in cell.params("torch"))
+            init = tuple(None if s is None else s[k] for s in states)
+            spec = LayerSpec(cell, options, direction == 1)
+            out, *last = apply_layer(spec, x, init, params)
             outs.append(out)
             for acc, s in zip(finals, last):
                 acc.append(s)
@@ -48,15 +48,14 @@ def run_sequence(module, cell, nonlinearity, input, states):
     return output, finals
 
 
-def run_cell(cell, nonlinearity, module, input, states):
-    """One step -> tuple of new states (h'[, c']). input (N, I) or (I,); states (N, H)/(H,) or Nones."""
+def run_cell(module, cell, options, input, states):
+    """One step -> tuple of new states. input (N, I) or (I,); states (N, H)/(H,) or Nones."""
     batched = input.dim() == 2
     if not batched:
         input = input.unsqueeze(0)
         states = tuple(None if s is None else s.unsqueeze(0) for s in states)
-    init = list(states) + [None] * (2 - len(states))
-    out, *new = apply_layer(LayerSpec(cell, nonlinearity), input.unsqueeze(0), init[0], init[1],
-                            module.weight_ih, module.weight_hh, module.bias_ih, module.bias_hh)
+    params = tuple(getattr(module, p.name) for p in cell.params("torch"))
+    out, *new = apply_layer(LayerSpec(cell, options), input.unsqueeze(0), tuple(states), params)
     if not batched:
         new = [s.squeeze(0) for s in new]
     return tuple(new)

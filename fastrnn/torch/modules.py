@@ -7,6 +7,7 @@ through ``torch.autograd.Function``; everything else runs torch's implementation
 """
 import torch
 
+from fastrnn import _cells
 from fastrnn.torch._fallback import fallback_reason, warn_once
 from fastrnn.torch._shapes import cell_call_ok, sequence_call_ok
 from fastrnn.torch._stack import run_cell, run_sequence
@@ -23,84 +24,78 @@ def _states(hx, count):
     return None
 
 
+def _options(module, cell):
+    """The cell's options as the torch module holds them (torch's attribute of the same name,
+    e.g. RNN's ``nonlinearity``), the rest at their defaults."""
+    return cell.check_options({o.name: getattr(module, o.name) for o in cell.options if hasattr(module, o.name)})
+
+
 class _Sequence:
     """Mixin over torch.nn.RNNBase subclasses: forward on the kernels when possible."""
-    _gates = 0
-    _cell = ""
-
-    def _nonlinearity(self):
-        return "tanh"
+    _cell = ""       # the registry name
 
     def forward(self, input, hx=None):
         """input (T, N, I) / (N, T, I) batch_first / (T, I) -> output (T, N, D*H), h_n (L*D, N, H)
         (LSTM: (h_n, c_n)); hx: initial state(s) of h_n's shape, or None for zeros."""
-        count = 2 if self._cell == "lstm" else 1
+        cell = _cells.get(self._cell)
+        count = len(cell.state_names)
         states = _states(hx, count)
         self._update_flat_weights()
         reason = fallback_reason(self, input, states or (), self._flat_weights)
         if reason is not None:
             warn_once(reason)
             return super().forward(input, hx)
-        if states is None or not sequence_call_ok(self, self._gates, input, states):
+        if states is None or not sequence_call_ok(self, cell, input, states):
             return super().forward(input, hx)
-        output, finals = run_sequence(self, self._cell, self._nonlinearity(), input, states)
-        return output, (finals if count == 2 else finals[0])
+        output, finals = run_sequence(self, cell, _options(self, cell), input, states)
+        return output, (finals if count > 1 else finals[0])
 
 
 class LSTM(_Sequence, torch.nn.LSTM):
     """Drop-in torch.nn.LSTM: ``out, (h_n, c_n) = lstm(x, (h0, c0))``."""
-    _gates, _cell = 4, "lstm"
+    _cell = "lstm"
 
 
 class GRU(_Sequence, torch.nn.GRU):
     """Drop-in torch.nn.GRU: ``out, h_n = gru(x, h0)``."""
-    _gates, _cell = 3, "gru"
+    _cell = "gru"
 
 
 class RNN(_Sequence, torch.nn.RNN):
     """Drop-in torch.nn.RNN (nonlinearity 'tanh' or 'relu'): ``out, h_n = rnn(x, h0)``."""
-    _gates, _cell = 1, "rnn"
-
-    def _nonlinearity(self):
-        return self.nonlinearity
+    _cell = "rnn"
 
 
 class _Cell:
     """Mixin over torch.nn.RNNCellBase subclasses: one step on the kernels (T = 1)."""
-    _gates = 0
-    _cell = ""
-
-    def _nonlinearity(self):
-        return "tanh"
+    _cell = ""       # the registry name
 
     def forward(self, input, hx=None):
         """input (N, I) or (I,) -> h' (N, H) (LSTMCell: (h', c')); hx: state(s) of that shape or None."""
-        count = 2 if self._cell == "lstm" else 1
+        cell = _cells.get(self._cell)
+        count = len(cell.state_names)
         states = _states(hx, count)
-        weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        weights = tuple(getattr(self, p.name) for p in cell.params("torch"))
         reason = fallback_reason(self, input, states or (), weights)
         if reason is not None:
             warn_once(reason)
             return super().forward(input, hx)
-        if states is None or not cell_call_ok(self, self._gates, input, states):
+        if states is None or not cell_call_ok(self, cell, input, states):
             return super().forward(input, hx)
-        new = run_cell(self._cell, self._nonlinearity(), self, input, states)
-        return new if count == 2 else new[0]
+        new = run_cell(self, cell, _options(self, cell), input, states)
+        return new if count > 1 else new[0]
 
 
 class LSTMCell(_Cell, torch.nn.LSTMCell):
     """Drop-in torch.nn.LSTMCell: ``h1, c1 = cell(x, (h0, c0))``."""
-    _gates, _cell = 4, "lstm"
+    _cell = "lstm"
 
 
 class GRUCell(_Cell, torch.nn.GRUCell):
     """Drop-in torch.nn.GRUCell: ``h1 = cell(x, h0)``."""
-    _gates, _cell = 3, "gru"
+    _cell = "gru"
 
 
 class RNNCell(_Cell, torch.nn.RNNCell):
     """Drop-in torch.nn.RNNCell (nonlinearity 'tanh' or 'relu'): ``h1 = cell(x, h0)``."""
-    _gates, _cell = 1, "rnn"
-
-    def _nonlinearity(self):
-        return self.nonlinearity
+    _cell = "rnn"

@@ -5,8 +5,8 @@ Book layout and conventions: ``xs (N, T, D)`` float32, ``Wx (D, G*H)`` = randn/â
 """
 import numpy as np
 
-from . import book
-from .timing import interleaved, median
+from bench.reference import book
+from fastrnn._bench.timing import interleaved, median
 
 LAYER_SIZES = {"rnnlm650": (20, 35, 650, 650), "tiny32": (1, 20, 32, 32)}    # (N, T, D, H)
 LAYER_GATES = {"TimeLSTM": 4, "TimeGRU": 3}

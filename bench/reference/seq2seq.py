@@ -16,7 +16,7 @@ from fastrnn.models import AttentionSeq2seq
 from fastrnn.optim import Adam, clip_grads
 from fastrnn.train.shared import merge_shared
 
-from . import book_seq2seq
+from bench.reference import book_seq2seq
 
 IMPLS = ("fastrnn", "numpy-book")
 WORDVEC = 16

@@ -1,11 +1,11 @@
 """The book's attention seq2seq in plain NumPy, as "Deep Learning from Scratch 2" writes it.
 
 ``common/layers.py`` (Embedding, softmax, Softmax), ``common/time_layers.py`` (TimeEmbedding,
-TimeAffine, TimeSoftmaxWithLoss; TimeLSTM is reused from :mod:`.book`), ``ch08/attention_layer.py``
-(WeightSum, AttentionWeight, Attention, TimeAttention), ``ch08/attention_seq2seq.py``
-(AttentionEncoder, AttentionDecoder, AttentionSeq2seq), ``common/optimizer.py`` (Adam),
-``common/util.py`` (clip_grads) and ``common/trainer.py`` (remove_duplicate and one iteration of
-``Trainer.fit``). The book's code is MIT-licensed.
+TimeAffine, TimeSoftmaxWithLoss; TimeLSTM is reused from :mod:`bench.reference.book`),
+``ch08/attention_layer.py`` (WeightSum, AttentionWeight, Attention, TimeAttention),
+``ch08/attention_seq2seq.py`` (AttentionEncoder, AttentionDecoder, AttentionSeq2seq),
+``common/optimizer.py`` (Adam), ``common/util.py`` (clip_grads) and ``common/trainer.py``
+(remove_duplicate and one iteration of ``Trainer.fit``). The book's code is MIT-licensed.
 
 Shapes: N batch, T time (Te encoder, Td decoder), D word vector, H hidden, V vocabulary.
 Everything runs step by step in Python loops, one layer object per time step, as in the book.
@@ -15,9 +15,8 @@ Only the benchmarks use this module (``bench/seq2seq.py``): it is the speed that
 """
 import numpy as np
 
-from .book_optim import BookAdam as Adam, book_clip_grads as clip_grads  # noqa: F401 (re-exported)
-
-from .book import TimeLSTM
+from bench.reference.book import TimeLSTM
+from bench.reference.book_optim import BookAdam as Adam, book_clip_grads as clip_grads  # noqa: F401 (re-exported)
 
 
 # common/layers.py

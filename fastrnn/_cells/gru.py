@@ -1,0 +1,84 @@
+"""The GRU entry: gates r, z, n (torch) / z, r, h̃ (the book); state h.
+
+Options: ``reset_after`` (True: torch's ``n = tanh(a_xn + r (h w_hnᵀ + b_hn))``; False: the
+original ``n = tanh(a_xn + (r h) w_hnᵀ + b_hn)``) and ``blend`` ('torch':
+``h' = (1 − z) n + z h``; 'book': ``h' = (1 − z) h + z n``). The book's layout runs
+reset_after=False, blend='book', with its one bias on the input side.
+Equations: fastrnn/oracle/gru.py. Kernels: fastrnn/_kernels/gru.py.
+"""
+import numpy as np
+
+from .. import oracle
+from .._kernels import blas as _blas
+from .._kernels import gru as _kernels
+from .spec import (Cell, Layout, Option, SequenceCache, bias_or_empty, book_params, layout_flag,
+                   recurrent_weight, torch_params, zeros_if_none)
+
+BLENDS = ("torch", "book")
+
+
+def _biases(params, layout):
+    """(b_x, b_h): torch's b_ih, b_hh; the book's b on the input side, none on the other."""
+    return (params[2], params[3]) if layout == "torch" else (params[2], None)
+
+
+def forward(x, states, params, layout, options):
+    """x (T, N, I), (h0,) (N, H) -> out (T, N, H), (h_n,), cache."""
+    torch_layout = layout_flag(layout)
+    (h0,) = states
+    reset_after = bool(options["reset_after"])
+    T, N, _ = x.shape
+    H = h0.shape[1]
+    dtype = x.dtype
+    gates = np.empty((T, N, 3 * H), dtype)
+    saved = np.empty((T, N, H), dtype)
+    out = np.empty((T, N, H), dtype)
+    hproj = np.empty((N, 3 * H), dtype)
+    b_x, b_h = _biases(params, layout)
+    w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
+    z_keeps_h = options["blend"] == "torch"
+    _kernels.gru_forward(x, h0, w_x, w_rec, zeros_if_none(b_x, 3 * H, dtype), zeros_if_none(b_h, 3 * H, dtype),
+                         torch_layout, GRU.layouts[layout].blocks, reset_after, z_keeps_h, gates, hproj,
+                         np.empty(4 * H * N, dtype), saved, out, _blas.SMALL_KERNELS)
+    cache = SequenceCache("gru", layout, (x, h0, w_x, w_rec, gates, saved, out),
+                          {"reset_after": reset_after, "z_keeps_h": z_keeps_h})
+    return out, (out[-1].copy(),), cache
+
+
+def backward(cache, dout, dstates, grads, accumulate):
+    """-> dx (T, N, I), (dh0,); weight gradients written into ``grads``."""
+    x, h0, w_x, w_rec, gates, saved, out = cache.take("gru")
+    reset_after = cache.options["reset_after"]
+    layout, dtype = cache.layout, x.dtype
+    T, N, _ = x.shape
+    H = h0.shape[1]
+    dx = np.empty(x.shape, dtype)
+    dh0 = np.empty(h0.shape, dtype)
+    dgates_h = np.empty((T, N, 3 * H) if reset_after else (1, 1, 3 * H), dtype)
+    db_x, db_h = _biases(grads, layout)
+    _kernels.gru_backward(x, h0, w_x, w_rec, layout == "torch", GRU.layouts[layout].blocks, reset_after,
+                          cache.options["z_keeps_h"], gates, saved, out, zeros_if_none(dout, out.shape, dtype),
+                          zeros_if_none(dstates[0], h0.shape, dtype), dx, dh0, dgates_h, np.empty((N, H), dtype),
+                          grads[0], grads[1], bias_or_empty(db_x, dtype), bias_or_empty(db_h, dtype),
+                          bool(accumulate), _blas.SMALL_KERNELS)
+    return dx, (dh0,)
+
+
+def oracle_forward(x, states, params, options):
+    out, h_n, cache = oracle.gru_forward(x, *states, *params, reset_after=options["reset_after"],
+                                         blend=options["blend"])
+    return out, (h_n,), cache
+
+
+def oracle_backward(cache, dout, dstates):
+    dx, dh0, grads = oracle.gru_backward(dout, *dstates, cache)
+    return dx, (dh0,), grads
+
+
+GRU = Cell(
+    name="gru", title="GRU", gates=3, gate_names=("r", "z", "n"), state_names=("h",),
+    options=(Option("reset_after", True, (True, False)), Option("blend", "torch", BLENDS)),
+    layouts={"torch": Layout(torch_params(), (0, 1, 2)),
+             "book": Layout(book_params(), (1, 0, 2), {"reset_after": False, "blend": "book"})},
+    forward=forward, backward=backward, oracle_forward=oracle_forward, oracle_backward=oracle_backward,
+    doc="h' = (1 − z) n + z h")

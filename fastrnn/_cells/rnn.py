@@ -1,0 +1,63 @@
+"""The Elman RNN entry: one gate block, state h, option ``nonlinearity`` ('tanh' | 'relu').
+
+Equations: fastrnn/oracle/rnn.py. Kernels: fastrnn/_kernels/rnn.py.
+"""
+import numpy as np
+
+from .. import oracle
+from .._kernels import blas as _blas
+from .._kernels import rnn as _kernels
+from .spec import (Cell, Layout, Option, SequenceCache, bias_or_empty, book_params, combined_bias,
+                   combined_bias_grad, layout_flag, recurrent_weight, split_bias_grad, torch_params,
+                   zeros_if_none)
+
+
+def forward(x, states, params, layout, options):
+    """x (T, N, I), (h0,) (N, H) -> out (T, N, H), (h_n,), cache."""
+    torch_layout = layout_flag(layout)
+    (h0,) = states
+    T, N, _ = x.shape
+    H = h0.shape[1]
+    dtype = x.dtype
+    relu = options["nonlinearity"] == "relu"
+    out = np.empty((T, N, H), dtype)
+    bias = combined_bias(params, layout)
+    w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
+    _kernels.rnn_forward(x, h0, w_x, w_rec, np.zeros(H, dtype) if bias is None else bias, torch_layout,
+                         relu, np.empty(2 * H * N, dtype), out, _blas.SMALL_KERNELS)
+    cache = SequenceCache("rnn", layout, (x, h0, w_x, w_rec, out), {"relu": relu})
+    return out, (out[-1].copy(),), cache
+
+
+def backward(cache, dout, dstates, grads, accumulate):
+    """-> dx (T, N, I), (dh0,); weight gradients written into ``grads``."""
+    x, h0, w_x, w_rec, out = cache.take("rnn")
+    layout, dtype = cache.layout, x.dtype
+    dx = np.empty(x.shape, dtype)
+    dh0 = np.empty(h0.shape, dtype)
+    db = combined_bias_grad(grads, layout, accumulate)
+    _kernels.rnn_backward(x, h0, w_x, w_rec, layout == "torch", cache.options["relu"], out,
+                          zeros_if_none(dout, out.shape, dtype), zeros_if_none(dstates[0], h0.shape, dtype),
+                          dx, dh0, np.empty(out.shape, dtype), grads[0], grads[1], bias_or_empty(db, dtype),
+                          bool(accumulate), _blas.SMALL_KERNELS)
+    split_bias_grad(db, grads, layout, accumulate)
+    return dx, (dh0,)
+
+
+def oracle_forward(x, states, params, options):
+    out, h_n, cache = oracle.rnn_forward(x, *states, *params, nonlinearity=options["nonlinearity"])
+    return out, (h_n,), cache
+
+
+def oracle_backward(cache, dout, dstates):
+    dx, dh0, grads = oracle.rnn_backward(dout, *dstates, cache)
+    return dx, (dh0,), grads
+
+
+RNN = Cell(
+    name="rnn", title="RNN", gates=1, gate_names=("a",), state_names=("h",),
+    options=(Option("nonlinearity", "tanh", oracle.rnn.NONLINEARITIES),),
+    layouts={"torch": Layout(torch_params(), (0,)),
+             "book": Layout(book_params(), (0,), {"nonlinearity": "tanh"})},
+    forward=forward, backward=backward, oracle_forward=oracle_forward, oracle_backward=oracle_backward,
+    doc="h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)")

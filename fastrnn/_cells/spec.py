@@ -1,0 +1,304 @@
+"""What a registry entry says about a cell (private).
+
+A :class:`Cell` is everything the faces need to know about one recurrent cell: its name,
+gate count, state names, options, the parameters of each weight layout (names, shapes,
+initialisation), the gate blocks of each layout, the oracle's calls and the kernels'
+sequence calls. The faces (``functional``, ``nn``, ``layers``, ``torch``, ``models``), the
+benchmark engine and the tests read these fields and never name a cell themselves.
+
+Shapes are written as dimension specs, a tuple of strings, each ``"I"`` (the input size),
+``"H"`` (the hidden size) or ``"k*H"`` with ``k`` an integer or ``G`` (the gate count):
+``("G*H", "I")`` is torch's ``weight_ih``.
+
+Layouts:
+
+=========  ===========================================  =======================================
+layout     parameters (LSTM, GRU, RNN)                   sequences
+=========  ===========================================  =======================================
+``torch``  ``weight_ih (G*H, I)``, ``weight_hh (G*H, H)``,  time-major, torch's gate order
+           ``bias_ih``, ``bias_hh (G*H,)``
+``book``   ``Wx (I, G*H)``, ``Wh (H, G*H)``, ``b (G*H,)``   batch-major at the face; the book's
+                                                        column blocks
+=========  ===========================================  =======================================
+"""
+import dataclasses
+import math
+from typing import Callable
+
+import numpy as np
+
+LAYOUTS = ("torch", "book")
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One parameter array of a layer: its name, shape spec, and initialisation.
+
+    ``arg`` is its argument name in ``fastrnn.functional`` (``w_ih``); ``bias`` marks the
+    arrays a layer built with ``bias=False`` leaves out; ``init`` is ``"uniform"``
+    (torch's U(−1/√H, 1/√H)), ``"fan_in_normal"`` (the book's randn / √fan-in, fan-in
+    being the first dimension), ``"zeros"`` or ``"ones"``.
+    """
+    name: str
+    dims: tuple
+    arg: str = ""
+    bias: bool = False
+    init: str = "uniform"
+
+    def shape(self, input_size, hidden_size, gates):
+        """The concrete shape for the given sizes."""
+        return tuple(_dim_size(d, input_size, hidden_size, gates) for d in self.dims)
+
+    def labels(self, input_size, hidden_size, gates):
+        """``(label, size)`` pairs for error messages (``fastrnn._validation`` dims)."""
+        return tuple((dim_label(d, gates), None if size is None else size)
+                     for d, size in zip(self.dims, self.shape(input_size, hidden_size, gates)))
+
+
+def _split_dim(dim):
+    """``"G*H"`` -> (``"G"``, ``"H"``); ``"H"`` -> (1, ``"H"``)."""
+    if "*" not in dim:
+        return 1, dim
+    k, symbol = dim.split("*")
+    return (k if k == "G" else int(k)), symbol
+
+
+def _dim_size(dim, input_size, hidden_size, gates):
+    k, symbol = _split_dim(dim)
+    base = {"I": input_size, "H": hidden_size}[symbol]
+    if base is None:
+        return None
+    return (gates if k == "G" else k) * base
+
+
+TORCH_NAMES = {"I": "input_size", "H": "hidden_size"}
+
+
+def dim_label(dim, gates, names=TORCH_NAMES):
+    """A dimension spec spelled for messages: ``"G*H"`` -> ``"4*hidden_size"`` (``names`` spells I and H)."""
+    k, symbol = _split_dim(dim)
+    name = names[symbol]
+    k = gates if k == "G" else k
+    return name if k == 1 else f"{k}*{name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """A named option of a cell (GRU ``reset_after``, RNN ``nonlinearity``, ...)."""
+    name: str
+    default: object
+    choices: tuple
+
+    def check(self, value):
+        """``value`` if it is one of ``choices``; TypeError/ValueError naming the option else."""
+        if all(isinstance(c, bool) for c in self.choices):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{self.name}: expected a bool, got {type(value).__name__} {value!r}")
+            return bool(value)
+        if not isinstance(value, type(self.default)) or value not in self.choices:
+            raise ValueError(f"{self.name}: expected one of {', '.join(map(repr, self.choices))}, "
+                             f"got {value!r}")
+        return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """One weight layout of a cell: its parameters, gate blocks and the options it fixes.
+
+    ``blocks[k]`` is the column block of torch's gate ``k`` (LSTM i, f, g, o -> the book's
+    f, g, i, o is ``(2, 0, 1, 3)``). ``fixed`` are option values this layout always runs
+    with (the book's GRU: reset before the matmul, the book's blend).
+    """
+    params: tuple
+    blocks: tuple
+    fixed: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """A registry entry: one recurrent cell and every call the faces make for it.
+
+    Sequence calls (kernels; time-major, C-contiguous arrays of one float dtype, T >= 1;
+    callers validate):
+
+    - ``forward(x (T, N, I), states, params, layout, options) -> (out (T, N, H), finals, cache)``
+      where ``states`` is a tuple in ``state_names`` order of ``(N, H)`` arrays, ``params``
+      the layout's parameter tuple (``None`` for a left-out bias);
+    - ``backward(cache, dout, dstates, grads, accumulate) -> (dx, dstates0)``: ``dout`` and
+      ``dstates`` entries may be None (zeros); ``grads`` is aligned with ``params``
+      (C-contiguous, the dtype); ``accumulate`` adds into them, else overwrites.
+
+    Oracle calls (torch layout, ``fastrnn.oracle``'s readable NumPy):
+
+    - ``oracle_forward(x, states, params, options) -> (out, finals, cache)``;
+    - ``oracle_backward(cache, dout, dstates) -> (dx, dstates0, grads)``.
+    """
+    name: str
+    title: str
+    gates: int
+    gate_names: tuple
+    state_names: tuple
+    options: tuple
+    layouts: dict
+    forward: Callable
+    backward: Callable
+    oracle_forward: Callable
+    oracle_backward: Callable
+    doc: str = ""
+
+    # --- options ------------------------------------------------------------------------
+    def check_options(self, given=None, layout="torch"):
+        """Every option's value: the given ones checked, the rest defaults, the layout's fixed."""
+        given = dict(given or {})
+        unknown = sorted(set(given) - {o.name for o in self.options})
+        if unknown:
+            names = ", ".join(o.name for o in self.options) or "none"
+            raise TypeError(f"{unknown[0]}: not an option of the {self.title} cell (its options: {names})")
+        values = {o.name: o.check(given[o.name]) if o.name in given else o.default for o in self.options}
+        values.update(self.layouts[layout].fixed)
+        return values
+
+    # --- parameters ---------------------------------------------------------------------
+    def params(self, layout, bias=True):
+        """The layout's Param entries, bias entries left out when ``bias`` is False."""
+        return tuple(p for p in self.layouts[layout].params if bias or not p.bias)
+
+    def param_shapes(self, layout, input_size, hidden_size, bias=True):
+        """``(name, shape)`` of each parameter of one layer."""
+        return [(p.name, p.shape(input_size, hidden_size, self.gates)) for p in self.params(layout, bias)]
+
+    def infer_sizes(self, layout, arrays):
+        """Input and hidden size read off a layer's arrays (aligned with ``params(layout)``, None
+        entries skipped) -> ``({"I": n, "H": n}, {"I": param, "H": param})``: each size and the
+        first parameter holding it as a plain dimension (None where no array does). Arrays of
+        the wrong rank are skipped (the caller reports them)."""
+        sizes, source = {"I": None, "H": None}, {"I": None, "H": None}
+        for p, arr in zip(self.layouts[layout].params, arrays):
+            if arr is None or arr.ndim != len(p.dims):
+                continue
+            for dim, n in zip(p.dims, arr.shape):
+                if dim in sizes and sizes[dim] is None and n > 0:
+                    sizes[dim], source[dim] = n, p
+        return sizes, source
+
+    def init_params(self, layout, input_size, hidden_size, dtype, rng, bias=True, prefix="", suffix=""):
+        """A dict ``prefix + name + suffix -> array`` drawn with each parameter's init."""
+        out = {}
+        for p in self.params(layout, bias):
+            shape = p.shape(input_size, hidden_size, self.gates)
+            out[prefix + p.name + suffix] = _draw(p.init, shape, hidden_size, dtype, rng)
+        return out
+
+
+def _draw(init, shape, hidden_size, dtype, rng):
+    if init == "uniform":
+        bound = 1.0 / math.sqrt(hidden_size)
+        return rng.uniform(-bound, bound, shape).astype(dtype)
+    if init == "fan_in_normal":
+        return (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(dtype)
+    if init == "zeros":
+        return np.zeros(shape, dtype)
+    if init == "ones":
+        return np.ones(shape, dtype)
+    raise ValueError(f"init: unknown initialisation {init!r}")
+
+
+# --- the standard parameter lists -------------------------------------------------------------
+
+def torch_params():
+    """torch.nn's ``weight_ih, weight_hh, bias_ih, bias_hh`` for a gated cell."""
+    return (Param("weight_ih", ("G*H", "I"), "w_ih"), Param("weight_hh", ("G*H", "H"), "w_hh"),
+            Param("bias_ih", ("G*H",), "b_ih", bias=True), Param("bias_hh", ("G*H",), "b_hh", bias=True))
+
+
+def book_params():
+    """The book's ``Wx, Wh, b`` (initialised as its models do: randn / √fan-in, b = 0)."""
+    return (Param("Wx", ("I", "G*H"), "Wx", init="fan_in_normal"),
+            Param("Wh", ("H", "G*H"), "Wh", init="fan_in_normal"),
+            Param("b", ("G*H",), "b", bias=True, init="zeros"))
+
+
+# --- what a kernel forward saves for its backward ---------------------------------------------
+
+class SequenceCache:
+    """What a forward saved for its backward; consumed by the first backward."""
+
+    __slots__ = ("cell", "layout", "arrays", "options", "consumed")
+
+    def __init__(self, cell, layout, arrays, options=None):
+        self.cell = cell
+        self.layout = layout
+        self.arrays = arrays
+        self.options = options or {}
+        self.consumed = False
+
+    def take(self, cell):
+        """Return the saved arrays once; a second call raises RuntimeError."""
+        if self.cell != cell:
+            raise TypeError(f"cache: expected the cache of a {cell} forward, got one of a {self.cell} forward")
+        if self.consumed:
+            raise RuntimeError("backward called twice on the same forward: run forward again first "
+                               "(the forward's saved buffers are overwritten by the first backward)")
+        self.consumed = True
+        return self.arrays
+
+    def __repr__(self):
+        state = "consumed" if self.consumed else "ready"
+        return f"<SequenceCache {self.cell} layout={self.layout!r} {state}>"
+
+
+# --- helpers shared by the entries' sequence calls ---------------------------------------------
+
+def layout_flag(layout):
+    """True for the torch layout (the kernels' ``torch_layout`` argument)."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
+    return layout == "torch"
+
+
+def recurrent_weight(w_h, torch_layout):
+    """The recurrent weight as the kernels take it: (G*H, H) C-contiguous.
+
+    torch's weight_hh already is; the book's w_h (H, G*H) is copied transposed, once per
+    forward (the backward reuses the copy from the cache).
+    """
+    return w_h if torch_layout else np.ascontiguousarray(w_h.T)
+
+
+def zeros_if_none(array, shape, dtype):
+    return np.zeros(shape, dtype) if array is None else array
+
+
+_EMPTY = {np.dtype(np.float32): np.zeros(0, np.float32), np.dtype(np.float64): np.zeros(0, np.float64)}
+
+
+def bias_or_empty(bias, dtype):
+    """A bias gradient buffer, or the empty array that tells a kernel there is none."""
+    return _EMPTY[np.dtype(dtype)] if bias is None else bias
+
+
+def combined_bias(params, layout):
+    """The one bias a single-bias kernel adds: ``b_ih + b_hh`` (torch) or ``b`` (book), or None."""
+    if layout == "torch":
+        return None if params[2] is None else params[2] + params[3]
+    return params[2]
+
+
+def combined_bias_grad(grads, layout, accumulate):
+    """The single-bias kernel's gradient buffer for ``grads`` (see :func:`split_bias_grad`)."""
+    db = grads[2]
+    if layout == "book" or db is None or not accumulate:
+        return db
+    return np.zeros(db.shape, db.dtype)
+
+
+def split_bias_grad(db, grads, layout, accumulate):
+    """torch layout: ``b_ih`` and ``b_hh`` both get the combined bias's gradient."""
+    if layout == "book" or db is None:
+        return
+    db_ih, db_hh = grads[2], grads[3]
+    if accumulate:
+        db_ih += db
+        db_hh += db
+    else:
+        db_hh[...] = db

@@ -1,0 +1,158 @@
+"""Helpers shared by the tests: finite differences, random parameters, tolerances, and the
+weight layout conversion between PyTorch and the book ("Deep Learning from Scratch 2").
+
+Layouts. PyTorch stores ``w_ih (G*H, I)``, ``w_hh (G*H, H)`` and two biases, gate rows in
+the order LSTM i, f, g, o / GRU r, z, n / RNN one block. The book stores ``Wx (I, G*H)``,
+``Wh (H, G*H)`` and one bias ``b (G*H,)``, column blocks LSTM f, g, i, o / GRU z, r, n. The
+conversion is a pure block permutation and transpose, described by ``blocks``: ``blocks[k]``
+is the book column block holding PyTorch gate k (the registry's ``cell.layouts['book'].blocks``). The book's LSTM and RNN are
+then the oracle's with ``b_ih = b``, ``b_hh = 0``; its GRU is the oracle GRU with
+``reset_after=False, blend="book"`` and ``b_hh = 0`` (no sign flip of any gate).
+``book_forward`` / ``book_backward`` run the book's Time layers that way (float64, batch-major).
+"""
+import numpy as np
+
+from fastrnn import _cells
+
+
+# |got - want| <= TOL[dtype] * (1 + max|want|): a fused kernel against the float64-exact oracle
+TOL = {np.dtype(np.float32): 3e-5, np.dtype(np.float64): 1e-10}
+
+
+# --------------------------------------------------------------------------- finite differences
+def _central_difference(f, array, where, step, eps):
+    """(f(array[where] + eps·step) − f(array[where] − eps·step)) / 2eps, array restored."""
+    saved = np.copy(array[where])
+    array[where] = saved + eps * step
+    up = f()
+    array[where] = saved - eps * step
+    down = f()
+    array[where] = saved
+    return (up - down) / (2 * eps)
+
+
+def _check_float64(array):
+    if not (isinstance(array, np.ndarray) and array.dtype == np.float64):
+        got = getattr(array, "dtype", type(array).__name__)
+        raise TypeError(f"finite differences need a float64 numpy array, got {got}")
+
+
+def numeric_grad(f, array, eps=1e-6):
+    """Central differences of the scalar ``f()`` w.r.t. every entry of the float64 ``array``
+    (perturbed in place, restored); float64, same shape as ``array``."""
+    _check_float64(array)
+    grad = np.zeros(array.shape, np.float64)
+    for k in np.ndindex(array.shape):
+        grad[k] = _central_difference(f, array, k, 1.0, eps)
+    return grad
+
+
+def numeric_directional(f, array, direction, eps=1e-6):
+    """Central difference of the scalar ``f()`` along ``direction`` (same shape as the float64
+    ``array``, perturbed in place and restored): ≈ Σ grad·direction."""
+    _check_float64(array)
+    return _central_difference(f, array, ..., np.asarray(direction, np.float64), eps)
+
+
+# --------------------------------------------------------------------------- random parameters
+def random_params(rng, cell, I, H, dtype, bias=True, scale=None):
+    """PyTorch-layout ``(w_ih, w_hh, b_ih, b_hh)`` for ``cell`` ("lstm"/"gru"/"rnn" or the number of
+    gate blocks G), drawn like torch's init U(-k, k) with k = scale/sqrt(H) (scale 1.5 by default);
+    biases None without bias."""
+    G = cell if isinstance(cell, int) else _cells.get(cell).gates
+    k = (scale if scale is not None else 1.5) / np.sqrt(H)
+    w_ih = rng.uniform(-k, k, (G * H, I)).astype(dtype)
+    w_hh = rng.uniform(-k, k, (G * H, H)).astype(dtype)
+    if not bias:
+        return w_ih, w_hh, None, None
+    return w_ih, w_hh, rng.uniform(-k, k, G * H).astype(dtype), rng.uniform(-k, k, G * H).astype(dtype)
+
+
+# --------------------------------------------------------------------------- tolerances
+def assert_close(got, want, dtype, what=""):
+    """|got - want| <= TOL[dtype] * (1 + max|want|), compared in float64, shapes equal."""
+    got = np.asarray(got, np.float64)
+    want = np.asarray(want, np.float64)
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    tol = TOL[np.dtype(dtype)]
+    scale = 1.0 + (np.abs(want).max() if want.size else 0.0)
+    err = np.abs(got - want).max() if want.size else 0.0
+    assert err <= tol * scale, f"{what}: max abs error {err:.3g} > {tol * scale:.3g}"
+
+
+# --------------------------------------------------------------------------- layouts
+def book_permutation(blocks, H):
+    """Row indices ``p`` taking a PyTorch-ordered ``(G*H, ...)`` array to the book's block order:
+    ``book = torch[p]``. ``blocks[k]`` is the book block holding PyTorch gate k."""
+    blocks = tuple(blocks)
+    if sorted(blocks) != list(range(len(blocks))):
+        raise ValueError(f"blocks must be a permutation of 0..{len(blocks) - 1}, got {blocks}")
+    gate_in_book_block = np.argsort(blocks)
+    return np.concatenate([np.arange(k * H, (k + 1) * H) for k in gate_in_book_block])
+
+
+def torch_to_book(blocks, w_ih, w_hh, b):
+    """PyTorch-layout ``(w_ih, w_hh, b)`` (b the combined bias or None) -> book
+    ``(Wx (I, G*H), Wh (H, G*H), b)``, C-contiguous. Also converts gradients that way."""
+    perm = book_permutation(blocks, w_hh.shape[1])
+    wx = np.ascontiguousarray(w_ih[perm].T)
+    wh = np.ascontiguousarray(w_hh[perm].T)
+    return wx, wh, (None if b is None else np.ascontiguousarray(b[perm]))
+
+
+def book_to_torch(blocks, Wx, Wh, b):
+    """Book ``(Wx, Wh, b)`` -> PyTorch ``(w_ih, w_hh, b_ih, b_hh)``: ``b_ih`` is the book's single
+    bias, ``b_hh`` zeros (both None without bias), C-contiguous."""
+    w_ih, w_hh, b_ih = book_grads_to_torch(blocks, Wx, Wh, b)
+    return w_ih, w_hh, b_ih, (None if b_ih is None else np.zeros_like(b_ih))
+
+
+def torch_grads_to_book(blocks, dw_ih, dw_hh, db):
+    """PyTorch-layout gradients ``(dw_ih, dw_hh, db)`` -> book ``(dWx, dWh, db)``. ``db`` is the
+    gradient of the book's single bias, i.e. the oracle's ``db_ih`` (with ``b_hh`` fixed)."""
+    return torch_to_book(blocks, dw_ih, dw_hh, db)
+
+
+def book_grads_to_torch(blocks, dWx, dWh, db):
+    """Book-layout gradients ``(dWx, dWh, db)`` -> PyTorch ``(dw_ih, dw_hh, db)`` (inverse of
+    :func:`torch_grads_to_book`), C-contiguous."""
+    inv = np.argsort(book_permutation(blocks, dWh.shape[0]))
+    out_x = np.ascontiguousarray(dWx.T[inv])
+    out_h = np.ascontiguousarray(dWh.T[inv])
+    return out_x, out_h, (None if db is None else np.ascontiguousarray(db[inv]))
+
+
+# --------------------------------------------------------------------------- the book's layers, by the oracle
+def book_forward(cell, xs, Wx, Wh, b=None, h0=None, c0=None):
+    """The book's Time layer of a registry cell ("lstm"/"gru"/"rnn"/...) computed by its oracle
+    in float64, with the options the book's layout fixes (the GRU: reset_after=False,
+    blend="book").
+
+    xs (N, T, D) batch-major, book-layout weights (b None: no bias), initial states None for
+    zeros. -> hs (N, T, H), h (N, H), c (N, H) for a cell with a second state else None,
+    cache for book_backward.
+    """
+    cell = _cells.get(cell)
+    xs, Wx, Wh = (np.asarray(a, np.float64) for a in (xs, Wx, Wh))
+    b = None if b is None else np.asarray(b, np.float64)
+    N, H = xs.shape[0], Wh.shape[0]
+    given = (h0, c0)[:len(cell.state_names)]
+    states = tuple(np.zeros((N, H)) if s is None else np.asarray(s, np.float64) for s in given)
+    params = book_to_torch(cell.layouts["book"].blocks, Wx, Wh, b)
+    out, finals, cache = cell.oracle_forward(xs.transpose(1, 0, 2), states, params, cell.check_options(layout="book"))
+    c = finals[1] if len(finals) > 1 else None
+    return out.transpose(1, 0, 2), finals[0], c, (cell, cache)
+
+
+def book_backward(cache, dhs, dh_n=None, dc_n=None):
+    """Backward of :func:`book_forward`: dhs (N, T, H); dh_n, dc_n the final states' gradients
+    (None: zeros, as the book's Time layers start). -> dxs (N, T, D), dh0, dc0 (LSTM, else None),
+    the book-layout weight gradients [dWx, dWh] (+ [db] with bias)."""
+    cell, cache = cache
+    dout = np.asarray(dhs, np.float64).transpose(1, 0, 2)
+    dstates = tuple(None if d is None else np.asarray(d, np.float64) for d in (dh_n, dc_n))
+    dx, d0, grads = cell.oracle_backward(cache, dout, dstates[:len(cell.state_names)])
+    dw_ih, dw_hh, db_ih, _ = grads          # b_hh is fixed at 0: the book's b is b_ih
+    dWx, dWh, db = torch_grads_to_book(cell.layouts["book"].blocks, dw_ih, dw_hh, db_ih)
+    dc0 = d0[1] if len(d0) > 1 else None
+    return dx.transpose(1, 0, 2), d0[0], dc0, [dWx, dWh] + ([] if db is None else [db])

@@ -66,6 +66,9 @@ def build_parser():
     b.add_argument("--no-files", action="store_true", help="print the table only, write no JSON/PNG")
     b.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    b.add_argument("--no-varlen", action="store_true", help="leave out the variable-length section "
+                   "(training steps with lengths uniform in [T/4, T] vs the padded batch, and torch.nn on it "
+                   "as a PackedSequence)")
 
     t = sub.add_parser("train", help="run an example training script from fastrnn.examples",
                        description="python -m fastrnn train <name> [args...]: runs "
@@ -104,10 +107,15 @@ def _bench(parser, a):
         parser.error(f"--impls: none of {', '.join(impls) or 'them'} can run here (numpy needs the bench/ "
                      "directory of a source checkout, torch needs torch)")
     kw["impls"] = impls
+    kw["varlen"] = not a.no_varlen
     opts = Options.quick(**kw) if a.quick else Options(**kw)
 
     record = run(opts, progress=not a.no_progress)
     print(report.table(record, markdown=a.markdown))
+    if record.get("varlen"):
+        from ._bench import varlen
+        print()
+        print(varlen.table(record["varlen"]))
     print()
     print(report.legend(record))
     if not a.no_files:

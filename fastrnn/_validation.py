@@ -135,3 +135,31 @@ def check_bool(name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected a bool, got {_type_name(value)} {value!r}")
     return bool(value)
+
+
+def check_lengths(lengths, T, N, batched=True):
+    """``lengths``: N sequence lengths, integers in [0, T] -> an int64 array (a copy), or None.
+
+    Accepts a list, a NumPy array or a CPU tensor of integers; rejects other dtypes, a wrong
+    shape, values outside [0, T] and unbatched input, with a ValueError/TypeError naming
+    ``lengths``, what was expected and what came.
+    """
+    if lengths is None:
+        return None
+    if not batched:
+        raise ValueError("lengths: expected None for unbatched input (a single sequence has all its T steps), "
+                         f"got {type(lengths).__name__}")
+    if hasattr(lengths, "detach") and hasattr(lengths, "cpu"):          # a torch tensor
+        lengths = lengths.detach().cpu().numpy()
+    try:
+        arr = np.asarray(lengths)
+    except Exception as exc:
+        raise TypeError(f"lengths: expected {N} integers, got {_type_name(lengths)} ({exc})") from None
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"lengths: expected integers, got dtype {arr.dtype}")
+    if arr.shape != (N,):
+        raise ValueError(f"lengths: expected a 1-D array of N={N} lengths, got shape {arr.shape}")
+    if N and (arr.min() < 0 or arr.max() > T):
+        bad = arr[(arr < 0) | (arr > T)][0]
+        raise ValueError(f"lengths: expected every length in [0, T={T}], got {bad}")
+    return arr.astype(np.int64)

@@ -9,7 +9,8 @@ converted to it, outputs have it. Initial states and output gradients may be ``N
 the cache keeps references to ``x``, the weights and the returned ``out``, so change
 none of them in place before the backward. Backward functions return the gradients of
 the inputs, of the initial state(s) and ``(dw_ih, dw_hh, db_ih, db_hh)`` (bias entries
-``None`` without bias), exactly as :mod:`fastrnn.oracle`.
+``None`` without bias), exactly as :mod:`fastrnn.oracle`. Sequence forwards take ``lengths``
+for variable-length batches (the backward reads them from the cache).
 
 Besides the per-cell functions, :func:`sequence_forward` / :func:`sequence_backward` and
 :func:`cell_forward` / :func:`cell_backward` take the cell's name, its states and
@@ -18,7 +19,8 @@ parameters as tuples (in the orders above) and its options as keywords.
 import numpy as np
 
 from . import _cells
-from ._validation import (as_compute_array, as_real_array, check_array, check_shape, float_dtype,
+from ._packing import Packing, Padded
+from ._validation import (as_compute_array, as_real_array, check_array, check_lengths, check_shape, float_dtype,
                           shape_error)
 
 __all__ = ["lstm_forward", "lstm_backward", "lstm_cell_forward", "lstm_cell_backward",
@@ -29,14 +31,19 @@ __all__ = ["lstm_forward", "lstm_backward", "lstm_cell_forward", "lstm_cell_back
 class FunctionalCache:
     """What a functional forward returns for its backward (opaque; consumed once)."""
 
-    __slots__ = ("cell", "step", "seq", "shape", "grad_shapes", "dtype")
+    __slots__ = ("cell", "step", "seq", "shape", "grad_shapes", "dtype", "layout", "used")
 
-    def __init__(self, cell, step, seq, shape, grad_shapes, dtype):
+    def __init__(self, cell, step, seq, shape, grad_shapes, dtype, layout):
         self.cell, self.step, self.seq, self.shape = cell, step, seq, shape
-        self.grad_shapes, self.dtype = grad_shapes, dtype
+        self.grad_shapes, self.dtype, self.layout = grad_shapes, dtype, layout
+        self.used = False
+
+    @property
+    def consumed(self):
+        return self.used if self.seq is None else self.seq.consumed
 
     def __repr__(self):
-        state = "consumed" if self.seq.consumed else "ready"
+        state = "consumed" if self.consumed else "ready"
         return f"<fastrnn.functional cache of {self._origin()} {state}>"
 
     def _origin(self):
@@ -90,7 +97,7 @@ def check_params(cell, values):
     return params, dtype, sizes["I"], sizes["H"]
 
 
-def _forward(cell, step, x, states, params, options):
+def _forward(cell, step, x, states, params, options, lengths=None):
     options = cell.check_options(options)
     params, dtype, I, H = check_params(cell, params)
     x = as_real_array("x", x)
@@ -103,13 +110,21 @@ def _forward(cell, step, x, states, params, options):
             raise ValueError(f"x: expected a sequence of length T >= 1, got shape {x.shape}")
         N = x.shape[1]
     states = _check_states(cell, states, "" if step else "0", N, H, dtype)
+    lengths = check_lengths(lengths, x.shape[0], N)
     x = as_compute_array(x, dtype)
     if step:
         x = x[None]
+    T = x.shape[0]
     states = tuple(np.zeros((N, H), dtype) if s is None else s for s in states)
-    out, final, seq = cell.forward(x, states, params, "torch", options)
+    layout = Padded(T, N) if lengths is None else Packing(lengths, T)
     grad_shapes = tuple(None if p is None else p.shape for p in params)
-    return out, final, FunctionalCache(cell, step, seq, (x.shape[0], N, H), grad_shapes, dtype)
+    if layout.rows == 0 and lengths is not None:        # every length 0: no step runs
+        out, final, seq = np.zeros((T, N, H), dtype), tuple(s.copy() for s in states), None
+    else:
+        out, final, seq = cell.forward(layout.pack(x), tuple(layout.sort(s) for s in states), params, "torch",
+                                       options, layout.batch_sizes)
+        out, final = layout.unpack(out), tuple(layout.unsort(f) for f in final)
+    return out, final, FunctionalCache(cell, step, seq, (T, N, H), grad_shapes, dtype, layout)
 
 
 def _check_states(cell, states, suffix, N, H, dtype, prefix=""):
@@ -128,26 +143,33 @@ def _backward(cell, step, cache, dout, dstates):
         got = cache._origin() if isinstance(cache, FunctionalCache) else type(cache).__name__
         raise TypeError(f"cache: expected the cache returned by {origin}, got {got}")
     cell = cache.cell
-    if cache.seq.consumed:
+    if cache.consumed:
         raise RuntimeError(f"cache: this {cache._origin()} cache was already used by a backward; "
                            "run the forward again for a second backward")
     T, N, H = cache.shape
-    dtype = cache.dtype
+    dtype, layout = cache.dtype, cache.layout
     if dout is not None:
         dout = check_array("dout", dout, (("T", T), ("N", N), ("hidden_size", H)), dtype)
     dstates = _check_states(cell, dstates, "1" if step else "_n", N, H, dtype, prefix="d")
+    if cache.seq is None:                               # every length 0: nothing ran
+        cache.used = True
+        grads = tuple(None if s is None else np.zeros(s, dtype) for s in cache.grad_shapes)
+        dx = np.zeros((T, N, cache.grad_shapes[0][1]), dtype)
+        return dx, tuple(np.zeros((N, H), dtype) if d is None else d.copy() for d in dstates), grads
     grads = tuple(None if s is None else np.empty(s, dtype) for s in cache.grad_shapes)
-    dx, d0 = cell.backward(cache.seq, dout, dstates, grads, False)
+    dx, d0 = cell.backward(cache.seq, None if dout is None else layout.pack(dout),
+                           tuple(None if d is None else layout.sort(d) for d in dstates), grads, False)
+    dx, d0 = layout.unpack(dx), tuple(layout.unsort(d) for d in d0)
     return (dx[0] if step else dx), d0, grads
 
 
 # --- by name ----------------------------------------------------------------------------------
 
-def sequence_forward(cell, x, states, params, **options):
+def sequence_forward(cell, x, states, params, lengths=None, **options):
     """cell name, x (T, N, I), states tuple of (N, H) or None, params tuple (w_ih, w_hh, b_ih, b_hh)
-    -> out (T, N, H), final states tuple, cache. Options (``reset_after``, ``nonlinearity``, ...)
-    as keywords."""
-    return _forward(_cells.get(cell), False, x, states, params, options)
+    -> out (T, N, H), final states tuple, cache. ``lengths`` as in :func:`lstm_forward`;
+    options (``reset_after``, ``nonlinearity``, ...) as keywords."""
+    return _forward(_cells.get(cell), False, x, states, params, options, lengths)
 
 
 def sequence_backward(cache, dout, dstates):
@@ -171,9 +193,14 @@ def cell_backward(cache, dstates):
 _LSTM, _GRU, _RNN = _cells.get("lstm"), _cells.get("gru"), _cells.get("rnn")
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
-    """x (T, N, I), h0, c0 (N, H) or None -> out (T, N, H), h_n (N, H), c_n (N, H), cache."""
-    out, (h_n, c_n), cache = _forward(_LSTM, False, x, (h0, c0), (w_ih, w_hh, b_ih, b_hh), {})
+def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None):
+    """x (T, N, I), h0, c0 (N, H) or None -> out (T, N, H), h_n (N, H), c_n (N, H), cache.
+
+    ``lengths`` (N,) integers in [0, T] or None: sequence n has its first lengths[n] steps
+    (torch's packed semantics, as fastrnn.oracle states them): out is 0 after them, h_n and
+    c_n are its states after its last step; the padding is skipped, not computed.
+    """
+    out, (h_n, c_n), cache = _forward(_LSTM, False, x, (h0, c0), (w_ih, w_hh, b_ih, b_hh), {}, lengths)
     return out, h_n, c_n, cache
 
 
@@ -195,9 +222,10 @@ def lstm_cell_backward(dh1, dc1, cache):
     return dx, dh, dc, grads
 
 
-def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True):
-    """x (T, N, I), h0 (N, H) or None -> out (T, N, H), h_n (N, H), cache."""
-    out, (h_n,), cache = _forward(_GRU, False, x, (h0,), (w_ih, w_hh, b_ih, b_hh), {"reset_after": reset_after})
+def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True, lengths=None):
+    """x (T, N, I), h0 (N, H) or None -> out (T, N, H), h_n (N, H), cache; ``lengths`` as in lstm_forward."""
+    out, (h_n,), cache = _forward(_GRU, False, x, (h0,), (w_ih, w_hh, b_ih, b_hh), {"reset_after": reset_after},
+                                  lengths)
     return out, h_n, cache
 
 
@@ -219,10 +247,11 @@ def gru_cell_backward(dh1, cache):
     return dx, dh, grads
 
 
-def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
-    """x (T, N, I), h0 (N, H) or None -> out (T, N, H), h_n (N, H), cache; nonlinearity 'tanh' | 'relu'."""
+def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", lengths=None):
+    """x (T, N, I), h0 (N, H) or None -> out (T, N, H), h_n (N, H), cache; nonlinearity 'tanh' | 'relu';
+    ``lengths`` as in lstm_forward."""
     out, (h_n,), cache = _forward(_RNN, False, x, (h0,), (w_ih, w_hh, b_ih, b_hh),
-                                  {"nonlinearity": nonlinearity})
+                                  {"nonlinearity": nonlinearity}, lengths)
     return out, h_n, cache
 
 

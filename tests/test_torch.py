@@ -533,17 +533,64 @@ def test_proj_size_falls_back_with_one_warning():
         fast(x)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_packed_sequence_falls_back(kind):
-    ref, fast = pair(SEQ, kind, bidirectional=True)
-    x = seq_input(ref)
-    packed = pack_padded_sequence(x, torch.tensor([T, T - 1, 2]), enforce_sorted=False)
-    with pytest.warns(ft.FallbackWarning, match="PackedSequence"), kernel_calls() as calls:
-        got = fast(packed)
-    assert calls["forward"] == 0
-    want = ref(packed)
-    assert_same(flat(want[1:]), flat(got[1:]), 1e-12)
-    assert_same([want[0].data], [got[0].data], 1e-12)
+PACKED = [
+    ("lstm", dict(num_layers=2, bidirectional=True), False),
+    ("gru", dict(num_layers=2, bidirectional=True, batch_first=True), True),
+    ("rnn_tanh", dict(bidirectional=True), False),
+    ("rnn_relu", dict(num_layers=2), True),
+    ("lstm", dict(batch_first=True, bias=False), True),
+    ("gru", dict(), False),
+]
+
+
+@pytest.mark.parametrize("kind,kw,enforce_sorted", PACKED, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(PACKED)])
+def test_packed_sequence_runs_the_kernels_and_matches_torch(kind, kw, enforce_sorted):
+    """A PackedSequence through the kernels (no fallback): the packed output, each sequence's
+    final states in the caller's order and every gradient as torch.nn gives them."""
+    ref, fast = pair(SEQ, kind, **kw)
+    g = torch.Generator().manual_seed(3)
+    n, t = 4, 6
+    lengths = torch.tensor([6, 5, 3, 1]) if enforce_sorted else torch.tensor([3, 6, 1, 5])
+    x = torch.randn((n, t, I) if fast.batch_first else (t, n, I), generator=g, dtype=F64)
+    d = 2 if fast.bidirectional else 1
+    states = [torch.randn(fast.num_layers * d, n, H, generator=g, dtype=F64) for _ in range(SEQ[kind][3])]
+
+    def run(module):
+        xl = leaf(x)
+        st = [leaf(s) for s in states]
+        packed = pack_padded_sequence(xl, lengths, batch_first=fast.batch_first, enforce_sorted=enforce_sorted)
+        out, hn = module(packed, tuple(st) if len(st) == 2 else st[0])
+        outs = [out.data] + flat(hn)
+        gw = torch.Generator().manual_seed(4)
+        loss = sum((o * torch.randn(o.shape, generator=gw, dtype=F64)).sum() for o in outs)
+        module.zero_grad(set_to_none=True)
+        loss.backward()
+        return out, outs, [xl.grad] + [s.grad for s in st] + [p.grad for p in module.parameters()]
+
+    want_packed, want, want_grads = run(ref)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ft.FallbackWarning)
+        with kernel_calls() as calls:
+            got_packed, got, got_grads = run(fast)
+    assert calls["forward"] == fast.num_layers * d and calls["backward"] == fast.num_layers * d
+    assert type(got_packed) is type(want_packed)
+    assert torch.equal(got_packed.batch_sizes, want_packed.batch_sizes)
+    for a, b in ((got_packed.sorted_indices, want_packed.sorted_indices),
+                 (got_packed.unsorted_indices, want_packed.unsorted_indices)):
+        assert (a is None and b is None) or torch.equal(a, b)
+    assert_same(want, got, 1e-10)
+    assert_same(want_grads, got_grads, 1e-10)
+
+
+def test_packed_sequence_float32_and_cells_by_name():
+    ref, fast = pair(SEQ, "lstm", dtype=torch.float32, num_layers=2)
+    x = torch.randn(5, 3, I)
+    packed = pack_padded_sequence(x, torch.tensor([2, 5, 4]), enforce_sorted=False)
+    with kernel_calls() as calls:
+        got, (h, c) = fast(packed)
+    assert calls["forward"] == 2
+    want, (h2, c2) = ref(packed)
+    assert_same([want.data, h2, c2], [got.data, h, c], 2e-5)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 
 from . import impls as _impls
+from . import varlen as _varlen
 from .sizes import CELLS, MODES, SIZES, step_flops
 from .threads import blas_info, coretype_note, pin_threads, thread_info
 from .timing import gemm_rate, interleaved, median
@@ -31,6 +32,7 @@ class Options:
     min_time: float = 0.1          # seconds per timed loop
     gemm_n: int = 2048
     impls: tuple = _impls.IMPLS
+    varlen: bool = True            # the variable-length section (training steps, padding skipped or not)
 
     @classmethod
     def quick(cls, **kw):
@@ -116,6 +118,8 @@ def run(opts, progress=True, log=print):
         log(note)
     groups = plan(opts)
     ticks = 2 * len(opts.dtypes) + len(groups) * len(opts.modes) * opts.repeats * len(names)
+    if opts.varlen:
+        ticks += len(groups) * opts.repeats * len(_varlen.available())
     results, gemm = [], {}
     with pin_threads(opts.threads), tqdm(total=ticks, desc="fastrnn bench", unit="run",
                                          disable=not progress, file=sys.stderr, leave=False) as bar:
@@ -128,13 +132,20 @@ def run(opts, progress=True, log=print):
                 fns = {n: (a.train_step if mode == "train" else a.forward) for n, a in adapters.items()}
                 samples = interleaved(fns, opts.repeats, opts.min_time, tick=lambda: bar.update(1))
                 results.append(_entry(cell, size, dtype, mode, samples))
+        varlen = []
+        for cell, size, dtype in groups if opts.varlen else ():
+            bar.set_postfix_str(f"{cell} {size} {dtype} variable length")
+            steps, lengths = _varlen.make_steps(cell, size, DTYPES[dtype])
+            samples = interleaved({n: s.train_step for n, s in steps.items()}, opts.repeats, opts.min_time,
+                                  tick=lambda: bar.update(1))
+            varlen.append(_varlen.entry(cell, size, dtype, lengths, {n: 1e3 * median(v) for n, v in samples.items()}))
         _measure_gemm(opts, gemm, bar)
     for e in results:
         _add_roof(e, gemm)
     return {"fastrnn_version": _version(), "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "machine": machine_info(), "threads": opts.threads, "thread_info": threads,
             "options": dataclasses.asdict(opts), "implementations": names,
-            "sizes": {k: SIZES[k] for k in opts.sizes}, "gemm": gemm, "results": results}
+            "sizes": {k: SIZES[k] for k in opts.sizes}, "gemm": gemm, "results": results, "varlen": varlen}
 
 
 def _version():

@@ -11,8 +11,8 @@ import numpy as np
 from .. import oracle
 from .._kernels import blas as _blas
 from .._kernels import gru as _kernels
-from .spec import (Cell, Layout, Option, SequenceCache, bias_or_empty, book_params, layout_flag,
-                   recurrent_weight, torch_params, zeros_if_none)
+from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params, final_states,
+                   in_layout, layout_flag, recurrent_weight, rows_in_layout, torch_params, zeros_if_none)
 
 BLENDS = ("torch", "book")
 
@@ -22,51 +22,53 @@ def _biases(params, layout):
     return (params[2], params[3]) if layout == "torch" else (params[2], None)
 
 
-def forward(x, states, params, layout, options):
-    """x (T, N, I), (h0,) (N, H) -> out (T, N, H), (h_n,), cache."""
+def forward(x, states, params, layout, options, batch_sizes=None):
+    """x (T, N, I) or packed (R, I), (h0,) (N, H) -> out like x with H features, (h_n,), cache."""
     torch_layout = layout_flag(layout)
     (h0,) = states
     reset_after = bool(options["reset_after"])
-    T, N, _ = x.shape
-    H = h0.shape[1]
-    dtype = x.dtype
-    gates = np.empty((T, N, 3 * H), dtype)
-    saved = np.empty((T, N, H), dtype)
-    out = np.empty((T, N, H), dtype)
+    rows, sizes, padded = as_rows(x, batch_sizes)
+    R = rows.shape[0]
+    N, H = h0.shape
+    dtype = rows.dtype
+    gates = np.empty((R, 3 * H), dtype)
+    saved = np.empty((R, H), dtype)
+    out = np.empty((R, H), dtype)
     hproj = np.empty((N, 3 * H), dtype)
     b_x, b_h = _biases(params, layout)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
     z_keeps_h = options["blend"] == "torch"
-    _kernels.gru_forward(x, h0, w_x, w_rec, zeros_if_none(b_x, 3 * H, dtype), zeros_if_none(b_h, 3 * H, dtype),
-                         torch_layout, GRU.layouts[layout].blocks, reset_after, z_keeps_h, gates, hproj,
-                         np.empty(4 * H * N, dtype), saved, out, _blas.SMALL_KERNELS)
-    cache = SequenceCache("gru", layout, (x, h0, w_x, w_rec, gates, saved, out),
-                          {"reset_after": reset_after, "z_keeps_h": z_keeps_h})
-    return out, (out[-1].copy(),), cache
+    _kernels.gru_forward(rows, sizes, h0, w_x, w_rec, zeros_if_none(b_x, 3 * H, dtype),
+                         zeros_if_none(b_h, 3 * H, dtype), torch_layout, GRU.layouts[layout].blocks, reset_after,
+                         z_keeps_h, gates, hproj, np.empty(4 * H * N, dtype), saved, out, _blas.SMALL_KERNELS)
+    cache = SequenceCache("gru", layout, (rows, sizes, h0, w_x, w_rec, gates, saved, out),
+                          {"reset_after": reset_after, "z_keeps_h": z_keeps_h, "padded": padded})
+    return in_layout(out, padded), (final_states(out, h0, sizes, padded),), cache
 
 
 def backward(cache, dout, dstates, grads, accumulate):
-    """-> dx (T, N, I), (dh0,); weight gradients written into ``grads``."""
-    x, h0, w_x, w_rec, gates, saved, out = cache.take("gru")
-    reset_after = cache.options["reset_after"]
-    layout, dtype = cache.layout, x.dtype
-    T, N, _ = x.shape
-    H = h0.shape[1]
-    dx = np.empty(x.shape, dtype)
+    """-> dx like the forward's x, (dh0,); weight gradients written into ``grads``."""
+    rows, sizes, h0, w_x, w_rec, gates, saved, out = cache.take("gru")
+    reset_after, padded = cache.options["reset_after"], cache.options["padded"]
+    layout, dtype = cache.layout, rows.dtype
+    R = rows.shape[0]
+    N, H = h0.shape
+    dx = np.empty(rows.shape, dtype)
     dh0 = np.empty(h0.shape, dtype)
-    dgates_h = np.empty((T, N, 3 * H) if reset_after else (1, 1, 3 * H), dtype)
+    dgates_h = np.empty((R, 3 * H) if reset_after else (1, 3 * H), dtype)
     db_x, db_h = _biases(grads, layout)
-    _kernels.gru_backward(x, h0, w_x, w_rec, layout == "torch", GRU.layouts[layout].blocks, reset_after,
-                          cache.options["z_keeps_h"], gates, saved, out, zeros_if_none(dout, out.shape, dtype),
+    dout = zeros_if_none(rows_in_layout(dout, R, padded), out.shape, dtype)
+    _kernels.gru_backward(rows, sizes, h0, w_x, w_rec, layout == "torch", GRU.layouts[layout].blocks, reset_after,
+                          cache.options["z_keeps_h"], gates, saved, out, dout,
                           zeros_if_none(dstates[0], h0.shape, dtype), dx, dh0, dgates_h, np.empty((N, H), dtype),
                           grads[0], grads[1], bias_or_empty(db_x, dtype), bias_or_empty(db_h, dtype),
                           bool(accumulate), _blas.SMALL_KERNELS)
-    return dx, (dh0,)
+    return in_layout(dx, padded), (dh0,)
 
 
-def oracle_forward(x, states, params, options):
+def oracle_forward(x, states, params, options, lengths=None):
     out, h_n, cache = oracle.gru_forward(x, *states, *params, reset_after=options["reset_after"],
-                                         blend=options["blend"])
+                                         blend=options["blend"], lengths=lengths)
     return out, (h_n,), cache
 
 

@@ -7,50 +7,52 @@ import numpy as np
 from .. import oracle
 from .._kernels import blas as _blas
 from .._kernels import lstm as _kernels
-from .spec import (Cell, Layout, SequenceCache, bias_or_empty, book_params, combined_bias,
-                   combined_bias_grad, layout_flag, recurrent_weight, split_bias_grad, torch_params,
-                   zeros_if_none)
+from .spec import (Cell, Layout, SequenceCache, as_rows, bias_or_empty, book_params, combined_bias,
+                   combined_bias_grad, final_states, in_layout, layout_flag, recurrent_weight, rows_in_layout,
+                   split_bias_grad, torch_params, zeros_if_none)
 
 
-def forward(x, states, params, layout, options):
-    """x (T, N, I), (h0, c0) (N, H) -> out (T, N, H), (h_n, c_n), cache."""
+def forward(x, states, params, layout, options, batch_sizes=None):
+    """x (T, N, I) or packed (R, I), (h0, c0) (N, H) -> out like x with H features, (h_n, c_n), cache."""
     torch_layout = layout_flag(layout)
     h0, c0 = states
-    T, N, _ = x.shape
-    H = h0.shape[1]
-    dtype = x.dtype
-    gates = np.empty((T, N, 4 * H), dtype)
+    rows, sizes, padded = as_rows(x, batch_sizes)
+    R = rows.shape[0]
+    N, H = h0.shape
+    dtype = rows.dtype
+    gates = np.empty((R, 4 * H), dtype)
     scratch = np.empty(5 * H * N, dtype)      # (G + H) N: see blas.recurrent_add
-    cs = np.empty((T, N, H), dtype)
-    out = np.empty((T, N, H), dtype)
+    cs = np.empty((R, H), dtype)
+    out = np.empty((R, H), dtype)
     bias = combined_bias(params, layout)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
-    _kernels.lstm_forward(x, h0, c0, w_x, w_rec, np.zeros(4 * H, dtype) if bias is None else bias,
+    _kernels.lstm_forward(rows, sizes, h0, c0, w_x, w_rec, np.zeros(4 * H, dtype) if bias is None else bias,
                           torch_layout, LSTM.layouts[layout].blocks, gates, scratch, cs, out,
                           _blas.SMALL_KERNELS)
-    cache = SequenceCache("lstm", layout, (x, h0, c0, w_x, w_rec, gates, cs, out))
-    return out, (out[-1].copy(), cs[-1].copy()), cache
+    cache = SequenceCache("lstm", layout, (rows, sizes, h0, c0, w_x, w_rec, gates, cs, out), {"padded": padded})
+    finals = (final_states(out, h0, sizes, padded), final_states(cs, c0, sizes, padded))
+    return in_layout(out, padded), finals, cache
 
 
 def backward(cache, dout, dstates, grads, accumulate):
-    """-> dx (T, N, I), (dh0, dc0); weight gradients written into ``grads``."""
-    x, h0, c0, w_x, w_rec, gates, cs, out = cache.take("lstm")
-    layout, dtype = cache.layout, x.dtype
+    """-> dx like the forward's x, (dh0, dc0); weight gradients written into ``grads``."""
+    rows, sizes, h0, c0, w_x, w_rec, gates, cs, out = cache.take("lstm")
+    layout, dtype, padded = cache.layout, rows.dtype, cache.options["padded"]
     dh_n, dc_n = (zeros_if_none(d, h0.shape, dtype) for d in dstates)
-    dx = np.empty(x.shape, dtype)
+    dout = zeros_if_none(rows_in_layout(dout, out.shape[0], padded), out.shape, dtype)
+    dx = np.empty(rows.shape, dtype)
     dh0 = np.empty(h0.shape, dtype)
     dc0 = np.empty(h0.shape, dtype)
     db = combined_bias_grad(grads, layout, accumulate)
-    _kernels.lstm_backward(x, h0, c0, w_x, w_rec, layout == "torch", LSTM.layouts[layout].blocks,
-                           gates, cs, out, zeros_if_none(dout, out.shape, dtype), dh_n, dc_n, dx, dh0,
-                           dc0, grads[0], grads[1], bias_or_empty(db, dtype), bool(accumulate),
-                           _blas.SMALL_KERNELS)
+    _kernels.lstm_backward(rows, sizes, h0, c0, w_x, w_rec, layout == "torch", LSTM.layouts[layout].blocks,
+                           gates, cs, out, dout, dh_n, dc_n, dx, dh0, dc0, grads[0], grads[1],
+                           bias_or_empty(db, dtype), bool(accumulate), _blas.SMALL_KERNELS)
     split_bias_grad(db, grads, layout, accumulate)
-    return dx, (dh0, dc0)
+    return in_layout(dx, padded), (dh0, dc0)
 
 
-def oracle_forward(x, states, params, options):
-    out, h_n, c_n, cache = oracle.lstm_forward(x, *states, *params)
+def oracle_forward(x, states, params, options, lengths=None):
+    out, h_n, c_n, cache = oracle.lstm_forward(x, *states, *params, lengths=lengths)
     return out, (h_n, c_n), cache
 
 

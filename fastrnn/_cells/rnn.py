@@ -7,45 +7,45 @@ import numpy as np
 from .. import oracle
 from .._kernels import blas as _blas
 from .._kernels import rnn as _kernels
-from .spec import (Cell, Layout, Option, SequenceCache, bias_or_empty, book_params, combined_bias,
-                   combined_bias_grad, layout_flag, recurrent_weight, split_bias_grad, torch_params,
-                   zeros_if_none)
+from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params, combined_bias,
+                   combined_bias_grad, final_states, in_layout, layout_flag, recurrent_weight, rows_in_layout,
+                   split_bias_grad, torch_params, zeros_if_none)
 
 
-def forward(x, states, params, layout, options):
-    """x (T, N, I), (h0,) (N, H) -> out (T, N, H), (h_n,), cache."""
+def forward(x, states, params, layout, options, batch_sizes=None):
+    """x (T, N, I) or packed (R, I), (h0,) (N, H) -> out like x with H features, (h_n,), cache."""
     torch_layout = layout_flag(layout)
     (h0,) = states
-    T, N, _ = x.shape
-    H = h0.shape[1]
-    dtype = x.dtype
+    rows, sizes, padded = as_rows(x, batch_sizes)
+    N, H = h0.shape
+    dtype = rows.dtype
     relu = options["nonlinearity"] == "relu"
-    out = np.empty((T, N, H), dtype)
+    out = np.empty((rows.shape[0], H), dtype)
     bias = combined_bias(params, layout)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
-    _kernels.rnn_forward(x, h0, w_x, w_rec, np.zeros(H, dtype) if bias is None else bias, torch_layout,
+    _kernels.rnn_forward(rows, sizes, h0, w_x, w_rec, np.zeros(H, dtype) if bias is None else bias, torch_layout,
                          relu, np.empty(2 * H * N, dtype), out, _blas.SMALL_KERNELS)
-    cache = SequenceCache("rnn", layout, (x, h0, w_x, w_rec, out), {"relu": relu})
-    return out, (out[-1].copy(),), cache
+    cache = SequenceCache("rnn", layout, (rows, sizes, h0, w_x, w_rec, out), {"relu": relu, "padded": padded})
+    return in_layout(out, padded), (final_states(out, h0, sizes, padded),), cache
 
 
 def backward(cache, dout, dstates, grads, accumulate):
-    """-> dx (T, N, I), (dh0,); weight gradients written into ``grads``."""
-    x, h0, w_x, w_rec, out = cache.take("rnn")
-    layout, dtype = cache.layout, x.dtype
-    dx = np.empty(x.shape, dtype)
+    """-> dx like the forward's x, (dh0,); weight gradients written into ``grads``."""
+    rows, sizes, h0, w_x, w_rec, out = cache.take("rnn")
+    layout, dtype, padded = cache.layout, rows.dtype, cache.options["padded"]
+    dx = np.empty(rows.shape, dtype)
     dh0 = np.empty(h0.shape, dtype)
     db = combined_bias_grad(grads, layout, accumulate)
-    _kernels.rnn_backward(x, h0, w_x, w_rec, layout == "torch", cache.options["relu"], out,
-                          zeros_if_none(dout, out.shape, dtype), zeros_if_none(dstates[0], h0.shape, dtype),
-                          dx, dh0, np.empty(out.shape, dtype), grads[0], grads[1], bias_or_empty(db, dtype),
-                          bool(accumulate), _blas.SMALL_KERNELS)
+    dout = zeros_if_none(rows_in_layout(dout, out.shape[0], padded), out.shape, dtype)
+    _kernels.rnn_backward(rows, sizes, h0, w_x, w_rec, layout == "torch", cache.options["relu"], out, dout,
+                          zeros_if_none(dstates[0], h0.shape, dtype), dx, dh0, np.empty(out.shape, dtype),
+                          grads[0], grads[1], bias_or_empty(db, dtype), bool(accumulate), _blas.SMALL_KERNELS)
     split_bias_grad(db, grads, layout, accumulate)
-    return dx, (dh0,)
+    return in_layout(dx, padded), (dh0,)
 
 
-def oracle_forward(x, states, params, options):
-    out, h_n, cache = oracle.rnn_forward(x, *states, *params, nonlinearity=options["nonlinearity"])
+def oracle_forward(x, states, params, options, lengths=None):
+    out, h_n, cache = oracle.rnn_forward(x, *states, *params, nonlinearity=options["nonlinearity"], lengths=lengths)
     return out, (h_n,), cache
 
 

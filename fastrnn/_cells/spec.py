@@ -118,19 +118,23 @@ class Layout:
 class Cell:
     """A registry entry: one recurrent cell and every call the faces make for it.
 
-    Sequence calls (kernels; time-major, C-contiguous arrays of one float dtype, T >= 1;
-    callers validate):
+    Sequence calls (kernels; C-contiguous arrays of one float dtype, T >= 1; callers validate):
 
-    - ``forward(x (T, N, I), states, params, layout, options) -> (out (T, N, H), finals, cache)``
-      where ``states`` is a tuple in ``state_names`` order of ``(N, H)`` arrays, ``params``
-      the layout's parameter tuple (``None`` for a left-out bias);
-    - ``backward(cache, dout, dstates, grads, accumulate) -> (dx, dstates0)``: ``dout`` and
-      ``dstates`` entries may be None (zeros); ``grads`` is aligned with ``params``
+    - ``forward(x, states, params, layout, options, batch_sizes=None) -> (out, finals, cache)``
+      where ``x`` is time-major padded (T, N, I) and ``out`` (T, N, H), or, with
+      ``batch_sizes`` (T,) int64, packed (R, I) and (R, H) (fastrnn/_kernels/packed.py:
+      sequences sorted by length, longest first, b_t >= 1 rows a step); ``states`` is a
+      tuple in ``state_names`` order of ``(N, H)`` arrays (sorted like the rows), ``finals``
+      each sequence's states after its last step; ``params`` the layout's parameter tuple
+      (``None`` for a left-out bias);
+    - ``backward(cache, dout, dstates, grads, accumulate) -> (dx, dstates0)``: ``dout`` (in
+      the forward's layout) and ``dstates`` entries may be None (zeros); ``grads`` is aligned with ``params``
       (C-contiguous, the dtype); ``accumulate`` adds into them, else overwrites.
 
     Oracle calls (torch layout, ``fastrnn.oracle``'s readable NumPy):
 
-    - ``oracle_forward(x, states, params, options) -> (out, finals, cache)``;
+    - ``oracle_forward(x, states, params, options, lengths=None) -> (out, finals, cache)``
+      (padded x (T, N, I); ``lengths`` (N,): fastrnn.oracle's variable-length semantics);
     - ``oracle_backward(cache, dout, dstates) -> (dx, dstates0, grads)``.
     """
     name: str
@@ -245,6 +249,51 @@ class SequenceCache:
     def __repr__(self):
         state = "consumed" if self.consumed else "ready"
         return f"<SequenceCache {self.cell} layout={self.layout!r} {state}>"
+
+
+# --- packed and padded rows (see fastrnn/_kernels/packed.py) ---------------------------------------
+
+def as_rows(x, batch_sizes):
+    """A sequence call's input as the kernels' rows -> (rows (R, F), batch_sizes (T,) int64, padded).
+
+    ``x`` is padded (T, N, F) when ``batch_sizes`` is None (``padded`` is then (T, N), and
+    every step has N rows), else already packed (R, F) with its batch sizes (``padded``
+    None).
+    """
+    if batch_sizes is None:
+        T, N = x.shape[0], x.shape[1]
+        return x.reshape(T * N, x.shape[2]), np.full(T, N, np.int64), (T, N)
+    return x, batch_sizes, None
+
+
+def in_layout(rows, padded):
+    """Kernel rows (R, F) back in the call's layout: (T, N, F) when padded."""
+    return rows if padded is None else rows.reshape(padded + rows.shape[1:])
+
+
+def rows_in_layout(array, rows_count, padded):
+    """A caller's (T, N, F) gradient as rows (R, F) when padded, else as given (None stays None)."""
+    if array is None or padded is None:
+        return array
+    return array.reshape(rows_count, array.shape[-1])
+
+
+def last_rows(batch_sizes):
+    """The row of each sequence's last step, for the b_0 sequences that have one."""
+    offsets = np.zeros(batch_sizes.shape[0] + 1, np.int64)
+    np.cumsum(batch_sizes, out=offsets[1:])
+    running = np.arange(batch_sizes[0])
+    lengths = (batch_sizes[None, :] > running[:, None]).sum(axis=1)
+    return offsets[lengths - 1] + running
+
+
+def final_states(rows, initial, batch_sizes, padded):
+    """Each sequence's state after its last step (rows (R, H)); its initial state when it has none."""
+    if padded is not None:
+        return rows[rows.shape[0] - padded[1]:].copy()
+    final = initial.copy()
+    final[:batch_sizes[0]] = rows[last_rows(batch_sizes)]
+    return final
 
 
 # --- helpers shared by the entries' sequence calls ---------------------------------------------

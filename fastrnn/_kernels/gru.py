@@ -1,14 +1,14 @@
 """Fused GRU sequence kernels.
 
-Layout (one layer, one direction, time-major, 3 gate blocks of width H):
+Layout (one layer, one direction; a packed batch, see packed.py; 3 gate blocks of width H):
 
-    x      (T, N, I)     input, C-contiguous
-    gates  (T, N, 3H)    forward: x w_x by one GEMM, then the activated r, z, n;
-                         backward: overwritten with the gradients of the x-side
-                         pre-activations (dA_x)
-    saved  (T, N, H)     reset_after: h w_hn + b_hn (the term r multiplies);
-                         reset before: r ⊙ h_prev (the input of the n-block matmul)
-    out    (T, N, H)     hidden state after each step
+    x      (R, I)      input rows, C-contiguous; step t is rows offsets[t]:offsets[t+1]
+    gates  (R, 3H)     forward: x w_x by one GEMM, then the activated r, z, n;
+                       backward: overwritten with the gradients of the x-side
+                       pre-activations (dA_x)
+    saved  (R, H)      reset_after: h w_hn + b_hn (the term r multiplies);
+                       reset before: r ⊙ h_prev (the input of the n-block matmul)
+    out    (R, H)      hidden state after each step
 
 ``torch_layout``: True -> w_x (3H, I) used transposed; False -> w_x (I, 3H). The
 recurrent weight arrives as w_rec (3H, H) in PyTorch's layout (the book's (H, 3H) w_h as
@@ -24,41 +24,42 @@ from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import gemm, recurrent_add, recurrent_grad
-from .lstm import column_sums_into
+from .packed import column_sums_into, grads_against_prev, input_grads, recurrent_ld, step_offsets
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def gru_forward(x, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, z_keeps_h,
+def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, z_keeps_h,
                 gates, hproj, scratch, saved, out, small_kernels):
     """Run the sequence; fill gates (activated r, z, n), saved and out.
 
     hproj (N, 3H) is a per-step workspace for h w_recᵀ, scratch (4H·N) the product's.
     """
-    T, N, I = x.shape
+    R, I = x.shape
     H = h0.shape[1]
     G = 3 * H
     ld_wx = I if torch_layout else G
-    gemm(False, torch_layout, T * N, G, I, 1.0, x, I, w_x, ld_wx, 0.0, gates, G)
+    gemm(False, torch_layout, R, G, I, 1.0, x, I, w_x, ld_wx, 0.0, gates, G)
     o_r, o_z, o_n = blocks[0] * H, blocks[1] * H, 2 * H
     bx_r, bx_z, bx_n = b_x[o_r:o_r + H], b_x[o_z:o_z + H], b_x[o_n:o_n + H]
     bh_r, bh_z, bh_n = b_h[o_r:o_r + H], b_h[o_z:o_z + H], b_h[o_n:o_n + H]
     w_rz, w_hn = w_rec[:2 * H], w_rec[2 * H:]
-    for t in range(T):
-        h_prev = h0 if t == 0 else out[t - 1]
-        gate_t = gates[t]
-        save_t = saved[t]
+    offsets = step_offsets(batch_sizes)
+    for t in range(batch_sizes.shape[0]):
+        off, b = offsets[t], batch_sizes[t]
+        prev = offsets[t - 1] if t > 0 else 0
+        h_prev = h0[:b] if t == 0 else out[prev:prev + b]
         if reset_after:
-            recurrent_add(h_prev, w_rec, scratch, hproj, False, small_kernels)
+            recurrent_add(h_prev, w_rec, scratch, hproj[:b], False, small_kernels)
         else:
-            recurrent_add(h_prev, w_rz, scratch, hproj[:, :2 * H], False, small_kernels)
+            recurrent_add(h_prev, w_rz, scratch, hproj[:b, :2 * H], False, small_kernels)
         # Loops index per-gate slice views with the loop counter only, and loop-invariant
         # branches sit outside the inner loops, so that LLVM vectorises them.
-        for n in range(N):
-            row = gate_t[n]
+        for n in range(b):
+            row = gates[off + n]
             a_r, a_z = row[o_r:o_r + H], row[o_z:o_z + H]
             hp = hproj[n]
             hp_r, hp_z, hp_n = hp[o_r:o_r + H], hp[o_z:o_z + H], hp[o_n:o_n + H]
-            s = save_t[n]
+            s = saved[off + n]
             h_old = h_prev[n]
             for j in range(H):
                 a_r[j] = fast_sigmoid(a_r[j] + bx_r[j] + hp_r[j] + bh_r[j])
@@ -70,15 +71,14 @@ def gru_forward(x, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, 
                 for j in range(H):
                     s[j] = a_r[j] * h_old[j]
         if not reset_after:
-            # a_xn += (r h) w_hnᵀ, added straight into the n block of gates[t]
-            recurrent_add(save_t, w_hn, scratch, gate_t[:, o_n:], True, small_kernels)
-        h_all = out[t]
-        for n in range(N):
-            row = gate_t[n]
+            # a_xn += (r h) w_hnᵀ, added straight into the n block of this step's gates
+            recurrent_add(saved[off:off + b], w_hn, scratch, gates[off:off + b, o_n:], True, small_kernels)
+        for n in range(b):
+            row = gates[off + n]
             a_r, a_z, a_n = row[o_r:o_r + H], row[o_z:o_z + H], row[o_n:o_n + H]
-            s = save_t[n]
+            s = saved[off + n]
             h_old = h_prev[n]
-            h_new = h_all[n]
+            h_new = out[off + n]
             if reset_after:
                 for j in range(H):
                     a_n[j] = fast_tanh(a_n[j] + bx_n[j] + a_r[j] * s[j])
@@ -94,30 +94,29 @@ def gru_forward(x, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, 
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def gru_backward(x, h0, w_x, w_rec, torch_layout, blocks, reset_after, z_keeps_h,
+def gru_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, blocks, reset_after, z_keeps_h,
                  gates, saved, out, dout, dh_n, dx, dh0, dgates_h, d_rh,
                  dw_x, dw_h, db_x, db_h, accumulate, small_kernels):
     """Backward through the sequence saved by gru_forward.
 
-    dout (T, N, H), dh_n (N, H) in; dx (T, N, I), dh0 (N, H) out. Workspaces:
-    dgates_h (T, N, 3H) (reset_after: gradients of the h-side pre-activations),
+    dout (R, H), dh_n (N, H) in; dx (R, I), dh0 (N, H) out. Workspaces:
+    dgates_h (R, 3H) (reset_after: gradients of the h-side pre-activations),
     d_rh (N, H) (reset before: gradient of r ⊙ h). Weight grads written or added.
     """
-    T, N, I = x.shape
     H = h0.shape[1]
     o_r, o_z, o_n = blocks[0] * H, blocks[1] * H, 2 * H
     w_hn = w_rec[2 * H:]
     dh0[:, :] = dh_n          # dh0 carries dh backwards through time
-    for t in range(T - 1, -1, -1):
-        h_prev = h0 if t == 0 else out[t - 1]
-        gate_t = gates[t]
-        save_t = saved[t]
-        dgh_t = dgates_h[t]
-        for n in range(N):
-            row = gate_t[n]
+    offsets = step_offsets(batch_sizes)
+    for t in range(batch_sizes.shape[0] - 1, -1, -1):
+        off, b = offsets[t], batch_sizes[t]
+        prev = offsets[t - 1] if t > 0 else 0
+        h_prev = h0[:b] if t == 0 else out[prev:prev + b]
+        for n in range(b):
+            row = gates[off + n]
             a_r, a_z, a_n = row[o_r:o_r + H], row[o_z:o_z + H], row[o_n:o_n + H]
             h_old = h_prev[n]
-            d_out = dout[t, n]
+            d_out = dout[off + n]
             dh_row = dh0[n]
             for j in range(H):
                 dh_row[j] += d_out[j]
@@ -139,8 +138,8 @@ def gru_backward(x, h0, w_x, w_rec, torch_layout, blocks, reset_after, z_keeps_h
                     a_n[j] = dh * z * (1 - nn * nn)
                     dh_row[j] = dh * (1 - z)
             if reset_after:
-                s = save_t[n]
-                dgh = dgh_t[n]
+                s = saved[off + n]
+                dgh = dgates_h[off + n]
                 g_r, g_z, g_n = dgh[o_r:o_r + H], dgh[o_z:o_z + H], dgh[o_n:o_n + H]
                 for j in range(H):
                     r = a_r[j]
@@ -152,12 +151,12 @@ def gru_backward(x, h0, w_x, w_rec, torch_layout, blocks, reset_after, z_keeps_h
                     g_n[j] = dan * r
         if reset_after:
             # dh_prev += dA_h w_rec (all three blocks in one GEMM)
-            recurrent_grad(dgh_t, w_rec, 1.0, dh0, small_kernels)
+            recurrent_grad(dgates_h[off:off + b], w_rec, 1.0, dh0[:b], small_kernels)
         else:
             # d(r h) = dA_n w_hn
-            recurrent_grad(gate_t[:, o_n:], w_hn, 0.0, d_rh, small_kernels)
-            for n in range(N):
-                a_r = gate_t[n][o_r:o_r + H]
+            recurrent_grad(gates[off:off + b, o_n:], w_hn, 0.0, d_rh[:b], small_kernels)
+            for n in range(b):
+                a_r = gates[off + n][o_r:o_r + H]
                 h_old = h_prev[n]
                 drh = d_rh[n]
                 dh_row = dh0[n]
@@ -166,49 +165,34 @@ def gru_backward(x, h0, w_x, w_rec, torch_layout, blocks, reset_after, z_keeps_h
                     a_r[j] = drh[j] * h_old[j] * r * (1 - r)
                     dh_row[j] += drh[j] * r
             # dh_prev += dA_rz w_rec[rz]
-            recurrent_grad(gate_t[:, :2 * H], w_rec[:2 * H], 1.0, dh0, small_kernels)
-    _gru_weight_grads(x, h0, w_x, torch_layout, reset_after, gates, saved, out, dgates_h,
-                      dx, dw_x, dw_h, db_x, db_h, accumulate)
+            recurrent_grad(gates[off:off + b, :2 * H], w_rec[:2 * H], 1.0, dh0[:b], small_kernels)
+    _gru_weight_grads(x, batch_sizes, offsets, h0, w_x, torch_layout, reset_after, gates, saved, out,
+                      dgates_h, dx, dw_x, dw_h, db_x, db_h, accumulate)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def _gru_weight_grads(x, h0, w_x, torch_layout, reset_after, dgates, saved, out, dgates_h,
-                      dx, dw_x, dw_h, db_x, db_h, accumulate):
-    """After the time loop: dx, dw_x, dw_h as GEMMs over all T·N rows; bias sums."""
-    T, N, I = x.shape
+def _gru_weight_grads(x, batch_sizes, offsets, h0, w_x, torch_layout, reset_after, dgates, saved, out,
+                      dgates_h, dx, dw_x, dw_h, db_x, db_h, accumulate):
+    """After the time loop: dx, dw_x, dw_h as GEMMs over the R rows; bias sums."""
+    R = x.shape[0]
     H = h0.shape[1]
     G = 3 * H
-    rows = T * N
     beta = 1.0 if accumulate else 0.0
-    if torch_layout:
-        gemm(False, False, rows, I, G, 1.0, dgates, G, w_x, I, 0.0, dx, I)
-        gemm(True, False, G, I, rows, 1.0, dgates, G, x, I, beta, dw_x, I)
-    else:
-        gemm(False, True, rows, I, G, 1.0, dgates, G, w_x, G, 0.0, dx, I)
-        gemm(True, False, I, G, rows, 1.0, x, I, dgates, G, beta, dw_x, G)
-    dw_h_flat = dw_h.reshape(-1)
+    input_grads(x, w_x, torch_layout, dgates, dx, dw_x, accumulate)
+    ld_w = recurrent_ld(torch_layout, H, G)
     if reset_after:
-        # dw_h = Σ_t dA_h[t]ᵀ h_prev[t]: steps 1..T-1 against out, step 0 against h0
-        if torch_layout:
-            gemm(True, False, G, H, rows - N, 1.0, dgates_h[1:], G, out, H, beta, dw_h, H)
-            gemm(True, False, G, H, N, 1.0, dgates_h, G, h0, H, 1.0, dw_h, H)
-        else:
-            gemm(True, False, H, G, rows - N, 1.0, out, H, dgates_h[1:], G, beta, dw_h, G)
-            gemm(True, False, H, G, N, 1.0, h0, H, dgates_h, G, 1.0, dw_h, G)
+        # dw_h = Σ dA_hᵀ h_prev over the rows
+        grads_against_prev(torch_layout, G, dgates_h, G, h0, out, batch_sizes, offsets, beta, dw_h, ld_w)
     else:
         # r and z blocks against h_prev; n block against the saved r ⊙ h_prev
+        grads_against_prev(torch_layout, 2 * H, dgates, G, h0, out, batch_sizes, offsets, beta, dw_h, ld_w)
+        dw_h_flat = dw_h.reshape(-1)
+        d_n = dgates.reshape(-1)[2 * H:]
         if torch_layout:
-            dw_hn = dw_h_flat[2 * H * H:]
-            gemm(True, False, 2 * H, H, rows - N, 1.0, dgates[1:], G, out, H, beta, dw_h, H)
-            gemm(True, False, 2 * H, H, N, 1.0, dgates, G, h0, H, 1.0, dw_h, H)
-            gemm(True, False, H, H, rows, 1.0, dgates.reshape(-1)[2 * H:], G, saved, H, beta, dw_hn, H)
+            gemm(True, False, H, H, R, 1.0, d_n, G, saved, H, beta, dw_h_flat[2 * H * H:], H)
         else:
-            dw_hn = dw_h_flat[2 * H:]
-            gemm(True, False, H, 2 * H, rows - N, 1.0, out, H, dgates[1:], G, beta, dw_h, G)
-            gemm(True, False, H, 2 * H, N, 1.0, h0, H, dgates, G, 1.0, dw_h, G)
-            gemm(True, False, H, H, rows, 1.0, saved, H, dgates.reshape(-1)[2 * H:], G, beta, dw_hn, G)
+            gemm(True, False, H, H, R, 1.0, saved, H, d_n, G, beta, dw_h_flat[2 * H:], G)
     if db_x.shape[0] > 0:
-        column_sums_into(dgates.reshape(rows, G), db_x, accumulate)
+        column_sums_into(dgates, db_x, accumulate)
     if db_h.shape[0] > 0:
-        source = dgates_h if reset_after else dgates
-        column_sums_into(source.reshape(rows, G), db_h, accumulate)
+        column_sums_into(dgates_h if reset_after else dgates, db_h, accumulate)

@@ -14,10 +14,10 @@ from .dropout import Dropout, TimeDropout
 from .embedding import Embedding, TimeEmbedding
 from .losses import SoftmaxWithLoss, SigmoidWithLoss, TimeSoftmaxWithLoss, TimeSigmoidWithLoss
 from .recurrent import RNN, LSTM, GRU
-from .time_recurrent import TimeRNN, TimeLSTM, TimeGRU, TimeBiLSTM, TimeRecurrent
+from .time_recurrent import TimeRNN, TimeLSTM, TimeGRU, TimeBiLSTM, TimeRecurrent, TimeBiRecurrent
 
 __all__ = [
-    "RNN", "LSTM", "GRU", "TimeRNN", "TimeLSTM", "TimeGRU", "TimeBiLSTM", "TimeRecurrent",
+    "RNN", "LSTM", "GRU", "TimeRNN", "TimeLSTM", "TimeGRU", "TimeBiLSTM", "TimeRecurrent", "TimeBiRecurrent",
     "Embedding", "TimeEmbedding", "MatMul", "Affine", "TimeAffine",
     "Softmax", "Sigmoid", "SoftmaxWithLoss", "SigmoidWithLoss",
     "TimeSoftmaxWithLoss", "TimeSigmoidWithLoss", "Dropout", "TimeDropout",

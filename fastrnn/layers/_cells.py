@@ -54,12 +54,13 @@ class BookCell:
             _checks.shape(where, p.name, a, expected, letters)
         return sizes["I"], sizes["H"]
 
-    def forward(self, x, states, params):
-        """x (T, N, D), states tuple of (N, H) -> out (T, N, H), final states tuple, cache."""
-        return self.cell.forward(x, states, params, "book", self.options)
+    def forward(self, x, states, params, batch_sizes=None):
+        """x (T, N, D) or packed (R, D) with ``batch_sizes``, states tuple of (N, H) -> out like x
+        with H features, final states tuple, cache."""
+        return self.cell.forward(x, states, params, "book", self.options, batch_sizes)
 
     def backward(self, cache, dout, dstates, grads):
-        """Gradients overwrite ``grads``; returns dx (T, N, D), initial-state grads tuple."""
+        """Gradients overwrite ``grads``; returns dx like the forward's x, initial-state grads tuple."""
         return self.cell.backward(cache, dout, dstates, grads, False)
 
 

@@ -5,6 +5,8 @@ what was expected and what was received.
 """
 import numpy as np
 
+from .._validation import check_lengths
+
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 
@@ -63,3 +65,11 @@ def compute_dtype(*arrays):
 def ready(a, dtype):
     """C-contiguous array of ``dtype`` (no copy when ``a`` already is one); never written to."""
     return np.ascontiguousarray(a, dtype=dtype)
+
+
+def lengths(where, value, T, N):
+    """Sequence lengths (N,) integers in [0, T] as int64, or None; errors name ``lengths``."""
+    try:
+        return check_lengths(value, T, N)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{where}: {exc}") from None

@@ -11,6 +11,7 @@ runs the fused kernel, and copies the result back to ``(N, T, H)`` float32.
 """
 import numpy as np
 
+from .._packing import Packing, Padded
 from . import _checks
 from ._cells import BookCell, Weights
 
@@ -59,7 +60,11 @@ class TimeRecurrent:
                              f"got {value.shape} (call reset_state() when the batch size changes)")
         return _checks.ready(value, dt)
 
-    def forward(self, xs):
+    def forward(self, xs, lengths=None):
+        """xs (N, T, D) -> hs (N, T, H) float32. ``lengths`` (N,) integers in [0, T]: sequence n
+        has its first lengths[n] steps (fastrnn.oracle's semantics): hs is 0 after them and
+        the final states (``h``, ``c``) are those after its last step; the kernels skip the
+        padding."""
         where = self._where + ".forward"
         self._check_weights()
         D, H = self._w.shapes()
@@ -68,37 +73,53 @@ class TimeRecurrent:
             _checks.shape(where, "xs", xs, (None, None, D), ("N", "T", "D"))
             _checks.nonempty(where, "xs", xs, ("N", "T", "D"))
         N, T, _ = xs.shape
+        lengths = _checks.lengths(where, lengths, T, N)
         dt = self._w.dtype
         states = tuple(self._state(name, getattr(self, name), N, H, dt) for name in self._cell.state_names)
 
         x = np.ascontiguousarray(xs.transpose(1, 0, 2), dtype=dt)
-        out, finals, cache = self._cell.forward(x, states, self._w.for_kernel())
+        layout = Padded(T, N) if lengths is None else Packing(lengths, T)
+        if layout.rows == 0 and lengths is not None:      # every length 0: nothing runs
+            out, finals, cache = np.zeros((T, N, H), dt), tuple(s.copy() for s in states), None
+        else:
+            out, finals, cache = self._run(layout, x, states)
         hs = np.empty((N, T, H), _F32)
         hs[...] = out.transpose(1, 0, 2)
         for name, final in zip(self._cell.state_names, finals):
             setattr(self, name, final)
-        self._cache = (cache, (x, states), N, T, D, H)
+        self._cache = (cache, (x, states, layout), N, T, D, H)
         self._fresh = True
         return hs
+
+    def _run(self, layout, x, states):
+        """The kernel forward in ``layout`` -> out (T, N, H), final states (caller's order), cache."""
+        out, finals, cache = self._cell.forward(layout.pack(x), tuple(layout.sort(s) for s in states),
+                                                self._w.for_kernel(), layout.batch_sizes)
+        return layout.unpack(out), tuple(layout.unsort(f) for f in finals), cache
 
     def backward(self, dhs):
         where = self._where + ".backward"
         if self._cache is None:
             raise RuntimeError(f"{where} called before forward")
-        cache, (x, states), N, T, D, H = self._cache
+        cache, (x, states, layout), N, T, D, H = self._cache
         dhs = _checks.float_array(where, "dhs", dhs)
         if dhs.shape != (N, T, H):
             _checks.shape(where, "dhs", dhs, (N, T, H), ("N", "T", "H"))
         dout = np.ascontiguousarray(dhs.transpose(1, 0, 2), dtype=self._w.dtype)
+        if layout.rows == 0 and not isinstance(layout, Padded):     # nothing ran: no gradient
+            for g in self.grads:
+                g[...] = 0
+            self.dh = np.zeros((N, H), self._w.dtype)
+            return np.zeros((N, T, D), _F32)
         if not self._fresh:     # the kernel's backward consumed the forward's buffers: redo them
-            cache = self._cell.forward(x, states, self._w.for_kernel())[2]
+            cache = self._run(layout, x, states)[2]
         self._fresh = False
         targets = self._w.grad_targets()
-        dx, d0 = self._cell.backward(cache, dout, (None,) * len(states), targets)
+        dx, d0 = self._cell.backward(cache, layout.pack(dout), (None,) * len(states), targets)
         self._w.commit(targets)
-        self.dh = d0[0]
+        self.dh = layout.unsort(d0[0])
         dxs = np.empty((N, T, D), _F32)
-        dxs[...] = dx.transpose(1, 0, 2)
+        dxs[...] = layout.unpack(dx).transpose(1, 0, 2)
         return dxs
 
     def set_state(self, h):
@@ -152,36 +173,79 @@ class TimeGRU(TimeRecurrent):
     dWh = property(lambda self: self.grads[1])
 
 
-class TimeBiLSTM:
-    """``forward(xs) = concat(lstm1(xs), reverse_T(lstm2(reverse_T(xs))), axis=2)`` -> (N, T, 2H).
+def reverse_steps(xs, lengths):
+    """xs (N, T, ...) with each sequence's first lengths[n] steps reversed (all T without lengths)."""
+    if lengths is None:
+        return xs[:, ::-1]
+    T = xs.shape[1]
+    steps = np.arange(T)[None, :]
+    index = np.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)
+    return np.take_along_axis(xs, index.reshape(index.shape + (1,) * (xs.ndim - 2)), axis=1)
+
+
+class TimeBiRecurrent:
+    """Two time layers of a registered cell, one reading each sequence backwards:
+    ``forward(xs, lengths=None) = concat(fwd(xs), reverse(bwd(reverse(xs))), axis=2)`` -> (N, T, 2H).
+
+    With ``lengths`` the backward layer starts at each sequence's own last step. params: the
+    forward layer's ``Wx1, Wh1, b1`` then the backward layer's ``Wx2, Wh2, b2``.
+    """
+
+    def __init__(self, cell, Wx1, Wh1, b1, Wx2, Wh2, b2, stateful=False):
+        self.forward_layer = time_layer(cell, Wx1, Wh1, b1, stateful)
+        self.backward_layer = time_layer(cell, Wx2, Wh2, b2, stateful)
+        self.params = self.forward_layer.params + self.backward_layer.params
+        self.grads = self.forward_layer.grads + self.backward_layer.grads
+        self._lengths = None
+
+    def forward(self, xs, lengths=None):
+        where = f"{type(self).__name__}.forward"
+        xs = _checks.float_array(where, "xs", xs)
+        if xs.ndim != 3:
+            raise ValueError(f"{where}: xs must have shape (N, T, D), got {xs.shape}")
+        lengths = _checks.lengths(where, lengths, xs.shape[1], xs.shape[0])
+        self._lengths = lengths
+        o1 = self.forward_layer.forward(xs, lengths)
+        o2 = self.backward_layer.forward(reverse_steps(xs, lengths), lengths)
+        return np.concatenate((o1, reverse_steps(o2, lengths)), axis=2)
+
+    def backward(self, dhs):
+        where = f"{type(self).__name__}.backward"
+        dhs = _checks.float_array(where, "dhs", dhs)
+        H = self.forward_layer.params[1].shape[0]
+        if dhs.ndim != 3 or dhs.shape[2] != 2 * H:
+            raise ValueError(f"{where}: dhs must have shape (N, T, 2H={2 * H}), got {dhs.shape}")
+        lengths = self._lengths
+        dxs1 = self.forward_layer.backward(dhs[:, :, :H])
+        dxs2 = self.backward_layer.backward(reverse_steps(dhs[:, :, H:], lengths))
+        dxs1 += reverse_steps(dxs2, lengths)
+        return dxs1
+
+    def reset_state(self):
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+
+class TimeBiLSTM(TimeBiRecurrent):
+    """The book's ``TimeBiLSTM``: ``forward(xs) = concat(lstm1(xs), reverse_T(lstm2(reverse_T(xs))), axis=2)``
+    -> (N, T, 2H); ``forward(xs, lengths)`` reverses each sequence within its length.
 
     params: the forward LSTM's ``Wx1, Wh1, b1`` then the backward LSTM's ``Wx2, Wh2, b2``.
     """
 
     def __init__(self, Wx1, Wh1, b1, Wx2, Wh2, b2, stateful=False):
-        self.forward_lstm = TimeLSTM(Wx1, Wh1, b1, stateful)
-        self.backward_lstm = TimeLSTM(Wx2, Wh2, b2, stateful)
-        self.params = self.forward_lstm.params + self.backward_lstm.params
-        self.grads = self.forward_lstm.grads + self.backward_lstm.grads
+        super().__init__("lstm", Wx1, Wh1, b1, Wx2, Wh2, b2, stateful)
 
-    def forward(self, xs):
-        xs = _checks.float_array("TimeBiLSTM.forward", "xs", xs)
-        if xs.ndim != 3:
-            raise ValueError(f"TimeBiLSTM.forward: xs must have shape (N, T, D), got {xs.shape}")
-        o1 = self.forward_lstm.forward(xs)
-        o2 = self.backward_lstm.forward(xs[:, ::-1])
-        return np.concatenate((o1, o2[:, ::-1]), axis=2)
-
-    def backward(self, dhs):
-        dhs = _checks.float_array("TimeBiLSTM.backward", "dhs", dhs)
-        H = self.forward_lstm.params[1].shape[0]
-        if dhs.ndim != 3 or dhs.shape[2] != 2 * H:
-            raise ValueError(f"TimeBiLSTM.backward: dhs must have shape (N, T, 2H={2 * H}), got {dhs.shape}")
-        dxs1 = self.forward_lstm.backward(dhs[:, :, :H])
-        dxs2 = self.backward_lstm.backward(dhs[:, ::-1, H:])
-        dxs1 += dxs2[:, ::-1]
-        return dxs1
+    forward_lstm = property(lambda self: self.forward_layer)
+    backward_lstm = property(lambda self: self.backward_layer)
 
 
-#: The book's time layer of each registry cell, by cell name.
+#: The book's own time layer classes, by cell name.
 TIME_LAYERS = {cls.cell: cls for cls in (TimeRNN, TimeLSTM, TimeGRU)}
+
+
+def time_layer(cell, Wx, Wh, b=None, stateful=False):
+    """The time layer of a registered cell: the book's class where it has one, else TimeRecurrent."""
+    if cell in TIME_LAYERS:
+        return TIME_LAYERS[cell](Wx, Wh, b, stateful=stateful)
+    return TimeRecurrent(cell, Wx, Wh, b, stateful)

@@ -1,16 +1,12 @@
-"""A book time layer (TimeLSTM / TimeGRU / TimeRNN) with the book's initialisation, chosen by cell name."""
+"""The recurrent layer of a model: a book time layer (TimeLSTM / TimeGRU / TimeRNN, or the
+bidirectional pair) with the book's initialisation, chosen by cell name."""
 import numpy as np
 
 from .. import _cells
-from ..layers.time_recurrent import TIME_LAYERS
+from ..layers.time_recurrent import TimeBiRecurrent, time_layer
 
 
-def make_recurrent(cell, D, H, init, stateful=False):
-    """The time layer of ``cell`` ('lstm', 'gru', 'rnn') with each book parameter drawn by its
-    registry init: ``Wx = randn(D, G·H)/√D``, ``Wh = randn(H, G·H)/√H``, ``b = 0``."""
-    if cell not in TIME_LAYERS:
-        raise ValueError(f"cell: expected one of {sorted(TIME_LAYERS)}, got {cell!r}")
-    entry = _cells.get(cell)
+def _draw(entry, D, H, init):
     params = []
     for p in entry.params("book"):
         shape = p.shape(D, H, entry.gates)
@@ -18,4 +14,17 @@ def make_recurrent(cell, D, H, init, stateful=False):
             params.append(init.randn(*shape, div=np.sqrt(shape[0])))
         else:                                  # "zeros" / "ones"
             params.append(init.zeros(*shape) + (p.init == "ones"))
-    return TIME_LAYERS[cell](*params, stateful=stateful)
+    return params
+
+
+def make_recurrent(cell, D, H, init, stateful=False, bidirectional=False):
+    """The time layer of ``cell`` (a registered cell name: 'lstm', 'gru', 'rnn') with each book
+    parameter drawn by its registry init: ``Wx = randn(D, G·H)/√D``, ``Wh = randn(H, G·H)/√H``,
+    ``b = 0``; with ``bidirectional`` a TimeBiRecurrent of two such layers."""
+    if cell not in _cells.CELLS or "book" not in _cells.get(cell).layouts:
+        names = sorted(n for n, c in _cells.CELLS.items() if "book" in c.layouts)
+        raise ValueError(f"cell: expected one of {names}, got {cell!r}")
+    entry = _cells.get(cell)
+    if bidirectional:
+        return TimeBiRecurrent(cell, *_draw(entry, D, H, init), *_draw(entry, D, H, init), stateful=stateful)
+    return time_layer(cell, *_draw(entry, D, H, init), stateful=stateful)

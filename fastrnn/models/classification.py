@@ -13,28 +13,32 @@ class SequenceClassifier(BaseModel):
     """Classify id sequences ``xs (N, T)``, padded at the end, each of its own length.
 
     A sequence's length is ``lengths[n]`` if given, else the number of ids before the first
-    ``pad_id`` (default -1, which no vocabulary id equals). The representation is the hidden
-    state at the last real step (padding after it cannot change it). ``num_classes=2`` uses one
+    ``pad_id`` (default -1, which no vocabulary id equals). The recurrent layer runs each
+    sequence over its own steps only (the kernels skip the padding); the representation is
+    its hidden state after its last real step, and with ``bidirectional=True`` also the
+    backward layer's state after it has read the sequence back to its first step. ``num_classes=2`` uses one
     logit and the sigmoid loss (``predict -> (N,)`` logits), more classes a softmax
     (``predict -> (N, C)``). ``forward(xs, ts, lengths=None) -> loss``; ``ts (N,)`` class ids.
     params: ``[embed_W, Wx, Wh, b, affine_W, affine_b]``.
     """
 
     def __init__(self, vocab_size, wordvec_size=32, hidden_size=64, num_classes=2, cell="lstm", pad_id=-1, *,
-                 seed=None, dtype=np.float32):
+                 bidirectional=False, seed=None, dtype=np.float32):
         V, D, H, C = check_sizes(vocab_size=vocab_size, wordvec_size=wordvec_size, hidden_size=hidden_size,
                                  num_classes=num_classes)
         if C < 2:
             raise ValueError(f"num_classes: expected an int >= 2, got {num_classes!r}")
         self._config = {"vocab_size": V, "wordvec_size": D, "hidden_size": H, "num_classes": C,
-                        "cell": cell, "pad_id": pad_id}
+                        "cell": cell, "pad_id": pad_id, "bidirectional": bool(bidirectional)}
         init = Init(seed, dtype)
         self.num_classes = C
         self.pad_id = pad_id
         self.embed = TimeEmbedding(init.randn(V, D, div=100))
-        self.rnn = make_recurrent(cell, D, H, init)
+        self.bidirectional = bool(bidirectional)
+        self.rnn = make_recurrent(cell, D, H, init, bidirectional=self.bidirectional)
         outputs = 1 if C == 2 else C
-        self.affine = Affine(init.randn(H, outputs, div=np.sqrt(H)), init.zeros(outputs))
+        width = 2 * H if self.bidirectional else H
+        self.affine = Affine(init.randn(width, outputs, div=np.sqrt(width)), init.zeros(outputs))
         self.loss_layer = SigmoidWithLoss() if C == 2 else SoftmaxWithLoss()
         self._collect([self.embed, self.rnn, self.affine])
         self._cache = None
@@ -58,11 +62,18 @@ class SequenceClassifier(BaseModel):
             raise ValueError(f"xs: expected (N, T) ids, got shape {xs.shape}")
         lengths = self._lengths(xs, lengths)
         ids = np.where(xs == self.pad_id, 0, xs) if self.pad_id is not None else xs
-        hs = self.rnn.forward(self.embed.forward(ids))
+        hs = self.rnn.forward(self.embed.forward(ids), lengths)
         rows = np.arange(len(xs))
         self._cache = (hs.shape, rows, lengths - 1)
-        score = self.affine.forward(hs[rows, lengths - 1])
+        score = self.affine.forward(self._representation(hs, rows, lengths - 1))
         return score[:, 0] if self.num_classes == 2 else score
+
+    def _representation(self, hs, rows, last):
+        """The forward layer's h after the last real step (and the backward layer's after step 0)."""
+        if not self.bidirectional:
+            return hs[rows, last]
+        H = hs.shape[2] // 2
+        return np.concatenate((hs[rows, last, :H], hs[:, 0, H:]), axis=1)
 
     def predict_proba(self, xs, lengths=None):
         """Class probabilities (N, C)."""
@@ -94,7 +105,12 @@ class SequenceClassifier(BaseModel):
         dh = self.affine.backward(dscore)
         hs_shape, rows, last = self._cache
         dhs = np.zeros(hs_shape, np.float32)
-        dhs[rows, last] = dh
+        if self.bidirectional:
+            H = hs_shape[2] // 2
+            dhs[rows, last, :H] = dh[:, :H]
+            dhs[:, 0, H:] = dh[:, H:]
+        else:
+            dhs[rows, last] = dh
         self.embed.backward(self.rnn.backward(dhs))
         return None
 

@@ -11,19 +11,26 @@ __all__ = ["SequenceRegressor"]
 class SequenceRegressor(BaseModel):
     """Many-to-one (the last step's h) or many-to-many (every step) regression.
 
-    ``forward(xs (N, T, input_size), ts) -> loss = mean((y - ts)**2)`` with ``ts (N, output_size)``
-    (many-to-one) or ``(N, T, output_size)`` (``many_to_many=True``); ``predict(xs) -> y`` of
-    that shape. params: the recurrent layer's ``[Wx, Wh, b]`` then ``[affine_W, affine_b]``.
+    ``forward(xs (N, T, input_size), ts, lengths=None) -> loss = mean((y - ts)**2)`` with
+    ``ts (N, output_size)`` (many-to-one) or ``(N, T, output_size)`` (``many_to_many=True``);
+    ``predict(xs, lengths=None) -> y`` of that shape. With ``lengths`` (N,) each sequence runs
+    over its own steps only (the kernels skip the padding): many-to-one reads its h after its
+    last real step, many-to-many predicts 0 in the padding and the loss averages over the
+    real steps. ``bidirectional=True`` adds a layer reading each sequence backwards
+    (many-to-one: its h after step 0). params: the recurrent layer's ``[Wx, Wh, b]`` (twice
+    when bidirectional) then ``[affine_W, affine_b]``.
     """
 
     def __init__(self, input_size=1, hidden_size=32, output_size=1, cell="lstm", many_to_many=False, *,
-                 seed=None, dtype=np.float32):
+                 bidirectional=False, seed=None, dtype=np.float32):
         D, H, O = check_sizes(input_size=input_size, hidden_size=hidden_size, output_size=output_size)
         self._config = {"input_size": D, "hidden_size": H, "output_size": O, "cell": cell,
-                        "many_to_many": bool(many_to_many)}
+                        "many_to_many": bool(many_to_many), "bidirectional": bool(bidirectional)}
         init = Init(seed, dtype)
-        self.rnn = make_recurrent(cell, D, H, init)
-        affine_W = init.randn(H, O, div=np.sqrt(H))
+        self.bidirectional = bool(bidirectional)
+        self.rnn = make_recurrent(cell, D, H, init, bidirectional=self.bidirectional)
+        width = 2 * H if self.bidirectional else H
+        affine_W = init.randn(width, O, div=np.sqrt(width))
         affine_b = init.zeros(O)
         self.many_to_many = bool(many_to_many)
         self.affine = TimeAffine(affine_W, affine_b) if self.many_to_many else Affine(affine_W, affine_b)
@@ -31,30 +38,55 @@ class SequenceRegressor(BaseModel):
         self.grads = self.rnn.grads + self.affine.grads
         self._cache = None
 
-    def predict(self, xs):
+    def predict(self, xs, lengths=None):
         """xs (N, T, input_size) -> (N, output_size), or (N, T, output_size) many-to-many."""
-        hs = self.rnn.forward(xs)
-        self._hs_shape = hs.shape
-        return self.affine.forward(hs if self.many_to_many else hs[:, -1])
+        xs = np.asarray(xs)
+        hs = self.rnn.forward(xs, lengths)
+        N, T = hs.shape[:2]
+        last = np.full(N, T - 1) if lengths is None else np.asarray(lengths) - 1
+        if (last < 0).any():
+            raise ValueError("lengths: expected every length >= 1 (a sequence with no step has no prediction), "
+                             f"got {int(last.min()) + 1}")
+        self._hs = (hs.shape, last, None if lengths is None else np.arange(T)[None, :] <= last[:, None])
+        if self.many_to_many:
+            y = self.affine.forward(hs)
+            mask = self._hs[2]
+            return y if mask is None else y * mask[:, :, None]
+        rows = np.arange(N)
+        if not self.bidirectional:
+            return self.affine.forward(hs[rows, last])
+        H = hs.shape[2] // 2
+        return self.affine.forward(np.concatenate((hs[rows, last, :H], hs[:, 0, H:]), axis=1))
 
-    def forward(self, xs, ts):
-        y = self.predict(xs)
+    def forward(self, xs, ts, lengths=None):
+        y = self.predict(xs, lengths)
         ts = np.asarray(ts)
         if ts.shape != y.shape:
             raise ValueError(f"ts: expected shape {y.shape} (that of the prediction), got {ts.shape}")
         diff = y - ts
-        self._cache = diff
-        return float(np.mean(np.square(diff, dtype=np.float64)))
+        mask = self._hs[2] if self.many_to_many else None
+        if mask is not None:
+            diff = diff * mask[:, :, None]
+        count = diff.size if mask is None else int(mask.sum()) * diff.shape[2]
+        self._cache = (diff, count)
+        return float(np.sum(np.square(diff, dtype=np.float64)) / count)
 
     def backward(self, dout=1):
-        diff = self._cache
-        dy = diff * (2.0 * dout / diff.size)
+        diff, count = self._cache
+        dy = diff * (2.0 * dout / count)
         dh = self.affine.backward(dy)
+        hs_shape, last, _ = self._hs
         if self.many_to_many:
             dhs = dh
         else:
-            dhs = np.zeros(self._hs_shape, np.float32)
-            dhs[:, -1] = dh
+            dhs = np.zeros(hs_shape, np.float32)
+            rows = np.arange(hs_shape[0])
+            if self.bidirectional:
+                H = hs_shape[2] // 2
+                dhs[rows, last, :H] = dh[:, :H]
+                dhs[:, 0, H:] = dh[:, H:]
+            else:
+                dhs[rows, last] = dh
         return self.rnn.backward(dhs)
 
     def reset_state(self):

@@ -13,8 +13,9 @@ import warnings
 import numpy as np
 
 from .. import _cells
-from .._validation import (as_compute_array, as_real_array, check_array, check_bool,
-                           check_float_dtype_arg, check_int, check_probability, check_shape, shape_error)
+from .._packing import Packing, Padded, add_reversed
+from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_float_dtype_arg,
+                           check_int, check_lengths, check_probability, check_shape, shape_error)
 from ._module import Module, _CONSUMED, pack_states, unpack_states
 
 
@@ -115,16 +116,23 @@ class Recurrent(Module):
         return check_array("dout", dout, (("T", T), ("N", N), DH), self.dtype)
 
     # --- forward / backward ----------------------------------------------------------------------
-    def forward(self, x, hx=None):
+    def forward(self, x, hx=None, lengths=None):
         """x (T, N, I) [(N, T, I) batch_first, (T, I) unbatched], hx: the initial state(s), each
-        (L*D, N, H) [(L*D, H) unbatched] or None -> out (T, N, D*H), the final state(s) like hx."""
-        out, finals = self._forward(x, unpack_states(self.cell, "hx", hx, "{}0"))
+        (L*D, N, H) [(L*D, H) unbatched] or None -> out (T, N, D*H), the final state(s) like hx.
+
+        ``lengths`` (N,) integers in [0, T]: sequence n has its first lengths[n] steps (torch's
+        packed semantics, fastrnn.oracle): its outputs after them are 0, its final states are
+        those after its last step, and a reverse direction starts at its own last step. The
+        kernels then skip the padding (each step runs only the sequences still going).
+        """
+        out, finals = self._forward(x, unpack_states(self.cell, "hx", hx, "{}0"), lengths)
         return out, pack_states(self.cell, finals)
 
     def backward(self, dout=None, dhx=None, **named):
         """dout like out, dhx like hx (each or None = zeros) -> dx like x, the initial states'
         gradients like hx; adds the weight gradients into ``grads``. A one-state cell also
-        takes its gradient by name (``gru.backward(dout, dh_n=...)``)."""
+        takes its gradient by name (``gru.backward(dout, dh_n=...)``). After a forward with
+        ``lengths``, dout in the padding is ignored and dx there is 0."""
         if named:
             dhx = self._named_state_grad(dhx, named)
         dx, d0 = self._backward(dout, unpack_states(self.cell, "dhx", dhx, "d{}_n"))
@@ -138,40 +146,47 @@ class Recurrent(Module):
                             f"(expected dout and dhx{'' if len(names) != 1 else ' or ' + key})")
         return named[key]
 
-    def _forward(self, x, hx):
+    def _forward(self, x, hx, lengths):
         x, batched = self._check_x(x)
         T, N = x.shape[0], x.shape[1]
+        lengths = check_lengths(lengths, T, N, batched)
         cell, dt = self.cell, self.dtype
         L, D, H = self.num_layers, 2 if self.bidirectional else 1, self.hidden_size
         states = tuple(self._check_state(name + "0", s, N, batched)
                        for name, s in zip(cell.state_names, hx))
         # validated: from here on nothing can fail on the caller's input
         states = tuple(np.zeros((L * D, N, H), dt) if s is None else s for s in states)
+        layout = Padded(T, N) if lengths is None else Packing(lengths, T)
         params, options = self.params, self._options
         p_drop = self.dropout if self.training else 0.0
         caches, masks, finals = [], [], [[] for _ in states]
-        layer_in = x
-        for layer in range(L):
+        layer_in = layout.pack(x)
+        empty = isinstance(layout, Packing) and layout.rows == 0      # every length 0: no step runs
+        for layer in range(0 if empty else L):
             outs = []
             for direction in range(D):
                 k = layer * D + direction
                 p = tuple(None if n is None else params[n] for n in self._names[k])
-                xin = layer_in if direction == 0 else np.ascontiguousarray(layer_in[::-1])
-                out, final, cache = cell.forward(xin, tuple(s[k] for s in states), p, "torch", options)
+                xin = layer_in if direction == 0 else layout.reverse(layer_in)
+                init = tuple(layout.sort(s[k]) for s in states)
+                out, final, cache = cell.forward(xin, init, p, "torch", options, layout.batch_sizes)
                 caches.append(cache)
-                outs.append(out if direction == 0 else out[::-1])
+                outs.append(out if direction == 0 else layout.reverse(out))
                 for lst, f in zip(finals, final):
-                    lst.append(f)
-            layer_in = outs[0] if D == 1 else np.concatenate(outs, axis=2)
+                    lst.append(layout.unsort(f))
+            layer_in = outs[0] if D == 1 else np.concatenate(outs, axis=-1)
             mask = None
             if p_drop > 0 and layer < L - 1:
                 mask = self._dropout_mask(layer_in.shape, p_drop)
                 layer_in = layer_in * mask
             masks.append(mask)
-        # the last layer's kernel output is saved for backward: hand out our own array
-        out = layer_in.copy() if D == 1 else layer_in
-        final = tuple(f[0][None] if L * D == 1 else np.stack(f) for f in finals)
-        self._ctx = (caches, masks, batched, T, N)
+        if empty:
+            out, final = np.zeros((T, N, D * H), dt), tuple(s.copy() for s in states)
+        else:
+            # the last layer's kernel output is saved for backward: hand out our own array
+            out = layer_in.copy() if (D == 1 and isinstance(layout, Padded)) else layout.unpack(layer_in)
+            final = tuple(f[0][None] if L * D == 1 else np.stack(f) for f in finals)
+        self._ctx = (caches, masks, batched, T, N, layout, empty)
         if not batched:
             return out[:, 0], tuple(f[:, 0] for f in final)
         if self.batch_first:
@@ -187,16 +202,30 @@ class Recurrent(Module):
         return mask
 
     def _backward(self, dout, dhx):
-        caches, masks, batched, T, N = self._saved()
+        caches, masks, batched, T, N, layout, empty = self._saved()
         cell = self.cell
         L, D, H = self.num_layers, 2 if self.bidirectional else 1, self.hidden_size
         dout = self._check_dout(dout, T, N, batched)
         dstates = tuple(self._check_state("d" + name + "_n", d, N, batched)
                         for name, d in zip(cell.state_names, dhx))
         self._ctx = _CONSUMED
-        grads = self.grads
+        if empty:
+            dx = np.zeros((T, N, self.input_size), self.dtype)
+            d0 = tuple(np.zeros((L * D, N, H), self.dtype) if s is None else s.copy() for s in dstates)
+        else:
+            dx, d0 = self._backward_layers(caches, masks, layout, dout, dstates)
+        if not batched:
+            return dx[:, 0], tuple(s[:, 0] for s in d0)
+        if self.batch_first:
+            dx = dx.transpose(1, 0, 2)
+        return dx, tuple(d0)
+
+    def _backward_layers(self, caches, masks, layout, dout, dstates):
+        cell, grads = self.cell, self.grads
+        L, D, H = self.num_layers, 2 if self.bidirectional else 1, self.hidden_size
+        N = layout.N
         d0 = [None] * len(dstates) if L * D == 1 else [np.empty((L * D, N, H), self.dtype) for _ in dstates]
-        dlayer = dout
+        dlayer = None if dout is None else layout.pack(dout)
         for layer in reversed(range(L)):
             if masks[layer] is not None:
                 dlayer = dlayer * masks[layer]
@@ -206,27 +235,20 @@ class Recurrent(Module):
                 if dlayer is None or D == 1:
                     dout_k = dlayer
                 else:
-                    dout_k = dlayer[:, :, direction * H:(direction + 1) * H]
-                    dout_k = np.ascontiguousarray(dout_k if direction == 0 else dout_k[::-1])
+                    dout_k = dlayer[..., direction * H:(direction + 1) * H]
+                    dout_k = np.ascontiguousarray(dout_k) if direction == 0 else layout.reverse(dout_k)
                 g = tuple(None if n is None else grads[n] for n in self._names[k])
-                dx_k, ds0 = cell.backward(caches[k], dout_k, tuple(None if s is None else s[k] for s in dstates),
-                                          g, True)
-                if direction == 0:
-                    dx = dx_k
-                else:
-                    dx += dx_k[::-1]
+                dfinal = tuple(None if s is None else layout.sort(s[k]) for s in dstates)
+                dx_k, ds0 = cell.backward(caches[k], dout_k, dfinal, g, True)
+                dx = dx_k if direction == 0 else add_reversed(layout, dx, dx_k)
+                ds0 = tuple(layout.unsort(s) for s in ds0)
                 if L * D == 1:
                     d0 = [s[None] for s in ds0]
                 else:
                     for arr, s in zip(d0, ds0):
                         arr[k] = s
             dlayer = dx
-        dx = dlayer
-        if not batched:
-            return dx[:, 0], tuple(s[:, 0] for s in d0)
-        if self.batch_first:
-            dx = dx.transpose(1, 0, 2)
-        return dx, tuple(d0)
+        return layout.unpack(dlayer), d0
 
 
 class LSTM(Recurrent):

@@ -24,19 +24,53 @@ def add_grads(total, step):
     return [None if t is None else t + s for t, s in zip(total, step)]
 
 
-def unroll_forward(step, x, states):
+def check_lengths(lengths, T, N):
+    """``lengths`` (N,) integers in [0, T] as an int64 array, or None (every sequence has T steps)."""
+    if lengths is None:
+        return None
+    lengths = np.asarray(lengths)
+    if lengths.shape != (N,) or lengths.dtype.kind not in "iu" or (lengths < 0).any() or (lengths > T).any():
+        raise ValueError(f"lengths must be {N} integers in [0, {T}], got {lengths!r}")
+    return lengths.astype(np.int64)
+
+
+def reverse_sequences(x, lengths=None):
+    """x (T, N, ...) with each sequence's first lengths[n] steps in reverse order (the rest as
+    they are): the input, and the output, of a reverse direction (all T steps without lengths)."""
+    if lengths is None:
+        return x[::-1].copy()
+    lengths = check_lengths(lengths, x.shape[0], x.shape[1])
+    out = x.copy()
+    for n, L in enumerate(lengths):
+        out[:L, n] = x[:L, n][::-1]
+    return out
+
+
+def unroll_forward(step, x, states, lengths=None):
     """Run ``step(x_t, *states) -> (new_states, step_cache)`` over x (T, N, I).
 
     Returns out (T, N, H) (the first state after each step), the final states and a
     cache holding every step's cache.
+
+    With ``lengths`` (N,), sequence n runs steps 0..lengths[n]−1 only (torch's packed
+    semantics): at a later step its states stay as they are and its output is 0, so its
+    final states are those after its last step (the initial ones for length 0).
     """
+    T, N = x.shape[0], x.shape[1]
+    lengths = check_lengths(lengths, T, N)
     outs, caches = [], []
     for t in range(x.shape[0]):
-        states, step_cache = step(x[t], *states)
-        outs.append(states[0])
+        new_states, step_cache = step(x[t], *states)
+        if lengths is not None:
+            running = (lengths > t)[:, None]
+            new_states = tuple(np.where(running, s_new, s_old) for s_new, s_old in zip(new_states, states))
+            outs.append(np.where(running, new_states[0], 0))
+        else:
+            outs.append(new_states[0])
+        states = new_states
         caches.append(step_cache)
     out = np.stack(outs) if outs else np.zeros((0,) + states[0].shape, states[0].dtype)
-    return out, states, dict(steps=caches, x_shape=x.shape, dtype=states[0].dtype)
+    return out, states, dict(steps=caches, x_shape=x.shape, dtype=states[0].dtype, lengths=lengths)
 
 
 def unroll_backward(step_backward, dout, dstates, cache):
@@ -44,16 +78,27 @@ def unroll_backward(step_backward, dout, dstates, cache):
 
     dout (T, N, H) or None is added to the first state's gradient at each step; None
     entries of dstates are zeros. Returns dx (T, N, I), the initial states' gradients and
-    the weight gradients summed over time.
+    the weight gradients summed over time. With the forward's ``lengths``, a sequence's
+    gradients flow through its own steps only: ``dout`` after its last step is ignored, and
+    at a later step its state gradients pass through unchanged (and add nothing to dx or
+    the weight gradients, the step being linear in them).
     """
     steps = cache["steps"]
+    lengths = cache["lengths"]
     shape = steps[-1]["h"].shape
     dstates = tuple(np.zeros(shape, cache["dtype"]) if d is None else d for d in dstates)
     dx = np.zeros(cache["x_shape"], cache["dtype"])
     total = None
     for t in reversed(range(len(steps))):
+        running = None if lengths is None else (lengths > t)[:, None]
         if dout is not None:
-            dstates = (dstates[0] + dout[t],) + dstates[1:]
-        dx[t], dstates, step_grads = step_backward(dstates, steps[t])
+            d_out = dout[t] if running is None else np.where(running, dout[t], 0)
+            dstates = (dstates[0] + d_out,) + dstates[1:]
+        if running is None:
+            dx[t], dstates, step_grads = step_backward(dstates, steps[t])
+        else:
+            through = tuple(np.where(running, d, 0) for d in dstates)
+            dx[t], dprev, step_grads = step_backward(through, steps[t])
+            dstates = tuple(np.where(running, dp, d) for dp, d in zip(dprev, dstates))
         total = add_grads(total, step_grads)
     return dx, dstates, tuple(total)

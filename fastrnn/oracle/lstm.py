@@ -44,12 +44,13 @@ def lstm_cell_backward(dh1, dc1, cache):
     return dx, dh, dc, grads
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
-    """x (T, N, I), h0, c0 (N, H) -> out (T, N, H), h_n (N, H), c_n (N, H), cache."""
+def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None):
+    """x (T, N, I), h0, c0 (N, H) -> out (T, N, H), h_n (N, H), c_n (N, H), cache; ``lengths`` (N,) or None: see
+    ``_common.unroll_forward`` (sequence n runs its first lengths[n] steps)."""
     def step(x_t, h, c):
         h1, c1, step_cache = lstm_cell_forward(x_t, h, c, w_ih, w_hh, b_ih, b_hh)
         return (h1, c1), step_cache
-    out, (h_n, c_n), cache = unroll_forward(step, x, (h0, c0))
+    out, (h_n, c_n), cache = unroll_forward(step, x, (h0, c0), lengths)
     return out, h_n, c_n, cache
 
 

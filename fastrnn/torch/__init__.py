@@ -4,9 +4,9 @@
 subclasses of the torch.nn classes of the same name: same constructor arguments,
 parameter names, initialisation and state_dict (``load_state_dict`` works both ways),
 forward and backward through ``torch.autograd.Function`` over the Numba kernels for CPU
-float32/float64 tensors. Other inputs (CUDA, half/bfloat16, ``proj_size > 0``,
-``PackedSequence``, ...) run torch's implementation after a one-time
-:class:`FallbackWarning`.
+float32/float64 tensors, padded or packed (``PackedSequence`` in, ``PackedSequence`` out,
+the padding skipped). Other inputs (CUDA, half/bfloat16, ``proj_size > 0``, ...) run
+torch's implementation after a one-time :class:`FallbackWarning`.
 
     >>> import torch, fastrnn.torch as ft
     >>> gru = ft.GRU(8, 16, batch_first=True)

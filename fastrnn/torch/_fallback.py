@@ -1,7 +1,7 @@
 """When the drop-ins hand a call to torch's own implementation, and the one-time warning.
 
-The kernels run CPU, strided, float32/float64 tensors under plain eager autograd.
-Anything else (CUDA, half/bfloat16, ``proj_size > 0``, ``PackedSequence``, autocast,
+The kernels run CPU, strided, float32/float64 tensors under plain eager autograd, padded
+or in a PackedSequence. Anything else (CUDA, half/bfloat16, ``proj_size > 0``, autocast,
 ``torch.compile``/tracing, ``torch.func`` transforms, forward-mode AD, tensor
 subclasses) runs through ``torch.nn``'s implementation, with a
 :class:`FallbackWarning` issued once per reason per process.
@@ -15,7 +15,6 @@ from torch.nn.utils.rnn import PackedSequence
 KERNEL_DTYPES = (torch.float32, torch.float64)
 
 MESSAGES = {
-    "packed": "PackedSequence input",
     "proj_size": "LSTM with proj_size > 0",
     "compile": "torch.compile / TorchScript tracing",
     "functorch": "torch.func transforms (vmap, grad, jvp, ...)",
@@ -55,7 +54,7 @@ def fallback_reason(module, input, states, weights):
     (None entries allowed in both).
     """
     if isinstance(input, PackedSequence):
-        return "packed"
+        input = input.data                # runs on the kernels; its data decides the rest
     if getattr(module, "proj_size", 0) > 0:
         return "proj_size"
     if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting():

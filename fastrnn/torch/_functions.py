@@ -5,7 +5,8 @@
 the cell, and ``params`` the cell's torch-layout parameter tensors (``w_ih (G*H, I)``,
 ``w_hh (G*H, H)``, biases ``(G*H,)`` or None); ``out (T, N, H)``.
 ``spec.reverse`` runs the sequence backwards (torch's ``_reverse`` direction): ``out[t]``
-is the state after reading ``x[T-1], ..., x[t]``.
+is the state after reading ``x[T-1], ..., x[t]``. With ``spec.batch_sizes``, x is packed
+``(R, I)`` (a PackedSequence's data) and out ``(R, H)``; states are sorted like its rows.
 
 Tensors reach the kernels as NumPy views of their memory (no copy when already
 C-contiguous); kernel results come back through ``torch.from_numpy`` (no copy).
@@ -20,10 +21,13 @@ from fastrnn import _cells
 
 
 class LayerSpec(NamedTuple):
-    """cell: a registry entry; options: its option values (a dict); reverse: the direction."""
+    """cell: a registry entry; options: its option values (a dict); reverse: the direction
+    (padded input only); batch_sizes: None for padded (T, N, I) input, else the (T,) int64
+    batch sizes of packed (R, I) input (fastrnn/_kernels/packed.py: torch's PackedSequence)."""
     cell: _cells.Cell
     options: dict
     reverse: bool = False
+    batch_sizes: object = None
 
 
 def _np(t):
@@ -56,9 +60,11 @@ _NP_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
 def _forward(spec, x, states, params):
     """Kernel forward -> (out tensor, tuple of final-state tensors, cache)."""
     xa = _seq_np(x, spec.reverse)
-    n, h, dtype = xa.shape[1], params[1].shape[1], xa.dtype
+    n = xa.shape[1] if spec.batch_sizes is None else int(spec.batch_sizes[0])
+    h, dtype = params[1].shape[1], xa.dtype
     states_a = tuple(np.zeros((n, h), dtype) if s is None else _np(s) for s in states)
-    out, finals, cache = spec.cell.forward(xa, states_a, tuple(_np(p) for p in params), "torch", spec.options)
+    out, finals, cache = spec.cell.forward(xa, states_a, tuple(_np(p) for p in params), "torch", spec.options,
+                                           spec.batch_sizes)
     return _seq_tensor(out, spec.reverse), tuple(torch.from_numpy(s) for s in finals), cache
 
 

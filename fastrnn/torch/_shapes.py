@@ -6,6 +6,7 @@ state shapes, and weight shapes (a replaced parameter of the wrong shape must no
 reach a kernel).
 """
 import torch
+from torch.nn.utils.rnn import PackedSequence
 
 
 def _weights_ok(weights, shapes, dtype):
@@ -25,14 +26,23 @@ def _states_ok(states, shape, dtype):
 
 
 def sequence_call_ok(module, cell, input, states):
-    """module: a torch.nn.RNNBase drop-in; cell: its registry entry; states: tuple of tensors or Nones."""
-    if not isinstance(input, torch.Tensor) or input.dim() not in (2, 3):
+    """module: a torch.nn.RNNBase drop-in; cell: its registry entry; input: a tensor or a
+    PackedSequence; states: tuple of tensors or Nones."""
+    if isinstance(input, PackedSequence):
+        sizes = input.batch_sizes
+        if input.data.dim() != 2 or sizes.dim() != 1 or sizes.numel() == 0 or sizes.dtype != torch.int64:
+            return False
+        if sizes.device.type != "cpu" or int(sizes[0]) < 1 or int(sizes.sum()) != input.data.shape[0]:
+            return False
+        batched, t, n, input = True, sizes.numel(), int(sizes[0]), input.data
+    elif not isinstance(input, torch.Tensor) or input.dim() not in (2, 3):
         return False
-    batched = input.dim() == 3
-    if batched:
-        t, n = (input.shape[1], input.shape[0]) if module.batch_first else input.shape[:2]
     else:
-        t, n = input.shape[0], 1
+        batched = input.dim() == 3
+        if batched:
+            t, n = (input.shape[1], input.shape[0]) if module.batch_first else input.shape[:2]
+        else:
+            t, n = input.shape[0], 1
     if t == 0 or n == 0 or input.shape[-1] != module.input_size:
         return False
     h, d = module.hidden_size, 2 if module.bidirectional else 1

@@ -5,9 +5,12 @@ Shapes are torch's: input ``(T, N, I)`` (``(N, T, I)`` with batch_first, ``(T, I
 unbatched), states ``(L*D, N, H)`` (``(L*D, H)`` unbatched), output ``(T, N, D*H)``.
 Dropout between layers is torch's own op, so it draws from torch's RNG as torch.nn does.
 """
+import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.nn.utils.rnn import PackedSequence
 
+from fastrnn._packing import reverse_rows
 from fastrnn.torch._functions import LayerSpec, apply_layer
 
 
@@ -46,6 +49,42 @@ def run_sequence(module, cell, options, input, states):
         output = output.squeeze(batch_dim)
         finals = tuple(s.squeeze(1) for s in finals)
     return output, finals
+
+
+def run_packed(module, cell, options, packed, states):
+    """A PackedSequence through the stack -> (PackedSequence output, tuple of final states in the
+    caller's order). ``states``: the caller's initial states (L*D, N, H) or Nones."""
+    batch_sizes = packed.batch_sizes.numpy().astype(np.int64)
+    sorted_idx, unsorted_idx = packed.sorted_indices, packed.unsorted_indices
+    if sorted_idx is not None:
+        states = tuple(None if s is None else s.index_select(1, sorted_idx) for s in states)
+    directions = 2 if module.bidirectional else 1
+    mirror = torch.from_numpy(reverse_rows(batch_sizes)) if directions == 2 else None
+    names = [p.name for p in cell.params("torch", module.bias)]
+    per = len(names)
+    flat = module._flat_weights
+    finals = [[] for _ in states]
+    x = packed.data
+    for layer in range(module.num_layers):
+        outs = []
+        for direction in range(directions):
+            k = layer * directions + direction
+            given = dict(zip(names, flat[k * per:(k + 1) * per]))
+            params = tuple(given.get(p.name) for p in cell.params("torch"))
+            init = tuple(None if s is None else s[k] for s in states)
+            spec = LayerSpec(cell, options, False, batch_sizes)
+            xin = x if direction == 0 else x.index_select(0, mirror)
+            out, *last = apply_layer(spec, xin, init, params)
+            outs.append(out if direction == 0 else out.index_select(0, mirror))
+            for acc, s in zip(finals, last):
+                acc.append(s)
+        x = outs[0] if directions == 1 else torch.cat(outs, 1)
+        if module.dropout and module.training and layer < module.num_layers - 1:
+            x = F.dropout(x, module.dropout, True)
+    finals = tuple(acc[0].unsqueeze(0) if len(acc) == 1 else torch.stack(acc) for acc in finals)
+    if unsorted_idx is not None:
+        finals = tuple(f.index_select(1, unsorted_idx) for f in finals)
+    return PackedSequence(x, packed.batch_sizes, sorted_idx, unsorted_idx), finals
 
 
 def run_cell(module, cell, options, input, states):

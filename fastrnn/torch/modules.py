@@ -6,11 +6,12 @@ through ``torch.autograd.Function``; everything else runs torch's implementation
 (see ``fastrnn.torch._fallback``), as do malformed calls, so torch raises its own errors.
 """
 import torch
+from torch.nn.utils.rnn import PackedSequence
 
 from fastrnn import _cells
 from fastrnn.torch._fallback import fallback_reason, warn_once
 from fastrnn.torch._shapes import cell_call_ok, sequence_call_ok
-from fastrnn.torch._stack import run_cell, run_sequence
+from fastrnn.torch._stack import run_cell, run_packed, run_sequence
 
 
 def _states(hx, count):
@@ -36,7 +37,9 @@ class _Sequence:
 
     def forward(self, input, hx=None):
         """input (T, N, I) / (N, T, I) batch_first / (T, I) -> output (T, N, D*H), h_n (L*D, N, H)
-        (LSTM: (h_n, c_n)); hx: initial state(s) of h_n's shape, or None for zeros."""
+        (LSTM: (h_n, c_n)); hx: initial state(s) of h_n's shape, or None for zeros. A
+        PackedSequence input (sorted, or not with its sorted_indices) gives a PackedSequence
+        output and each sequence's final states, in the caller's order, as torch does."""
         cell = _cells.get(self._cell)
         count = len(cell.state_names)
         states = _states(hx, count)
@@ -47,7 +50,8 @@ class _Sequence:
             return super().forward(input, hx)
         if states is None or not sequence_call_ok(self, cell, input, states):
             return super().forward(input, hx)
-        output, finals = run_sequence(self, cell, _options(self, cell), input, states)
+        run = run_packed if isinstance(input, PackedSequence) else run_sequence
+        output, finals = run(self, cell, _options(self, cell), input, states)
         return output, (finals if count > 1 else finals[0])
 
 

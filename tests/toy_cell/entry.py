@@ -2,8 +2,8 @@
 import numpy as np
 
 from fastrnn._cells import Cell, Layout, SequenceCache
-from fastrnn._cells.spec import (bias_or_empty, book_params, layout_flag, recurrent_weight, torch_params,
-                                 zeros_if_none)
+from fastrnn._cells.spec import (as_rows, bias_or_empty, book_params, final_states, in_layout, layout_flag,
+                                 recurrent_weight, rows_in_layout, torch_params, zeros_if_none)
 from fastrnn._kernels import blas
 
 from . import kernel, oracle
@@ -13,39 +13,42 @@ def _biases(params, layout):
     return (params[2], params[3]) if layout == "torch" else (params[2], None)
 
 
-def forward(x, states, params, layout, options):
+def forward(x, states, params, layout, options, batch_sizes=None):
     torch_layout = layout_flag(layout)
     (h0,) = states
-    T, N, _ = x.shape
-    H = h0.shape[1]
-    dtype = x.dtype
-    gates = np.empty((T, N, 2 * H), dtype)
-    saved = np.empty((T, N, H), dtype)
-    out = np.empty((T, N, H), dtype)
+    rows, sizes, padded = as_rows(x, batch_sizes)
+    R = rows.shape[0]
+    N, H = h0.shape
+    dtype = rows.dtype
+    gates = np.empty((R, 2 * H), dtype)
+    saved = np.empty((R, H), dtype)
+    out = np.empty((R, H), dtype)
     b_x, b_h = _biases(params, layout)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
-    kernel.mgu_forward(x, h0, w_x, w_rec, zeros_if_none(b_x, 2 * H, dtype), zeros_if_none(b_h, 2 * H, dtype),
-                       torch_layout, MGU.layouts[layout].blocks, gates, np.empty((N, 2 * H), dtype),
-                       np.empty(3 * H * N, dtype), saved, out, blas.SMALL_KERNELS)
-    return out, (out[-1].copy(),), SequenceCache("mgu", layout, (x, h0, w_x, w_rec, gates, saved, out))
+    kernel.mgu_forward(rows, sizes, h0, w_x, w_rec, zeros_if_none(b_x, 2 * H, dtype),
+                       zeros_if_none(b_h, 2 * H, dtype), torch_layout, MGU.layouts[layout].blocks, gates,
+                       np.empty((N, 2 * H), dtype), np.empty(3 * H * N, dtype), saved, out, blas.SMALL_KERNELS)
+    cache = SequenceCache("mgu", layout, (rows, sizes, h0, w_x, w_rec, gates, saved, out), {"padded": padded})
+    return in_layout(out, padded), (final_states(out, h0, sizes, padded),), cache
 
 
 def backward(cache, dout, dstates, grads, accumulate):
-    x, h0, w_x, w_rec, gates, saved, out = cache.take("mgu")
-    layout, dtype = cache.layout, x.dtype
-    dx = np.empty(x.shape, dtype)
+    rows, sizes, h0, w_x, w_rec, gates, saved, out = cache.take("mgu")
+    layout, dtype, padded = cache.layout, rows.dtype, cache.options["padded"]
+    dx = np.empty(rows.shape, dtype)
     dh0 = np.empty(h0.shape, dtype)
     db_x, db_h = _biases(grads, layout)
-    kernel.mgu_backward(x, h0, w_x, w_rec, layout == "torch", MGU.layouts[layout].blocks, gates,
-                        np.empty(gates.shape, dtype), saved, out, zeros_if_none(dout, out.shape, dtype),
+    kernel.mgu_backward(rows, sizes, h0, w_x, w_rec, layout == "torch", MGU.layouts[layout].blocks, gates,
+                        np.empty(gates.shape, dtype), saved, out,
+                        zeros_if_none(rows_in_layout(dout, out.shape[0], padded), out.shape, dtype),
                         zeros_if_none(dstates[0], h0.shape, dtype), dx, dh0, grads[0], grads[1],
                         bias_or_empty(db_x, dtype), bias_or_empty(db_h, dtype), bool(accumulate),
                         blas.SMALL_KERNELS)
-    return dx, (dh0,)
+    return in_layout(dx, padded), (dh0,)
 
 
-def oracle_forward(x, states, params, options):
-    out, h_n, cache = oracle.mgu_forward(x, *states, *params)
+def oracle_forward(x, states, params, options, lengths=None):
+    out, h_n, cache = oracle.mgu_forward(x, *states, *params, lengths=lengths)
     return out, (h_n,), cache
 
 

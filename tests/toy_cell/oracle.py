@@ -34,12 +34,13 @@ def mgu_cell_backward(dh1, cache):
     return dx, dh, weight_grads(cache["x"], h, dpre_x, dpre_h, cache["has_bias"])
 
 
-def mgu_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
-    """x (T, N, I), h0 (N, H) -> out (T, N, H), h_n (N, H), cache."""
+def mgu_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None):
+    """x (T, N, I), h0 (N, H) -> out (T, N, H), h_n (N, H), cache; ``lengths`` (N,) or None: see
+    ``_common.unroll_forward`` (sequence n runs its first lengths[n] steps)."""
     def step(x_t, h):
         h1, step_cache = mgu_cell_forward(x_t, h, w_ih, w_hh, b_ih, b_hh)
         return (h1,), step_cache
-    out, (h_n,), cache = unroll_forward(step, x, (h0,))
+    out, (h_n,), cache = unroll_forward(step, x, (h0,), lengths)
     return out, h_n, cache
 
 

@@ -1,0 +1,113 @@
+"""Variable-length batches: padded ``(T, N, ·)`` arrays with ``lengths`` <-> the kernels' packed rows.
+
+The kernels run on packed rows (fastrnn/_kernels/packed.py): the sequences sorted by
+length, longest first, and step t holding the rows of the b_t sequences still running,
+so no padding enters a product or a pointwise pass. :class:`Packing` holds that layout for
+one batch: ``pack`` gathers the real rows of a padded array, ``unpack`` scatters rows back
+(zeros in the padding), ``sort``/``unsort`` reorder per-sequence states, and
+``reverse`` maps each row to its mirror within its own sequence (a reverse direction runs
+each sequence from its last step down to its first). The semantics are fastrnn.oracle's.
+"""
+import numpy as np
+
+
+def reverse_rows(batch_sizes):
+    """(R,) int64: for packed row (t, n) the row (L_n − 1 − t, n); an involution."""
+    batch_sizes = np.asarray(batch_sizes, np.int64)
+    T = batch_sizes.shape[0]
+    if T == 0:
+        return np.zeros(0, np.int64)
+    offsets = np.zeros(T + 1, np.int64)
+    np.cumsum(batch_sizes, out=offsets[1:])
+    lengths = (batch_sizes[None, :] > np.arange(batch_sizes[0])[:, None]).sum(axis=1)
+    steps = np.repeat(np.arange(T), batch_sizes)
+    seqs = np.arange(offsets[-1]) - offsets[steps]
+    return offsets[lengths[seqs] - 1 - steps] + seqs
+
+
+class Packing:
+    """The packed layout of a batch of N sequences of at most T steps with ``lengths`` (N,)."""
+
+    __slots__ = ("T", "N", "lengths", "order", "batch_sizes", "index", "_reverse")
+
+    def __init__(self, lengths, T):
+        self.T, self.N = T, lengths.shape[0]
+        self.lengths = lengths
+        self.order = np.argsort(-lengths, kind="stable")        # longest first, ties in caller's order
+        sorted_lengths = lengths[self.order]
+        steps = int(sorted_lengths[0]) if self.N else 0
+        self.batch_sizes = (sorted_lengths[None, :] > np.arange(steps)[:, None]).sum(axis=1).astype(np.int64)
+        # flat (t * N + n) index of each packed row in the padded array
+        self.index = np.concatenate([t * self.N + self.order[:b] for t, b in enumerate(self.batch_sizes)]) \
+            if steps else np.zeros(0, np.int64)
+        self._reverse = None
+
+    @property
+    def rows(self):
+        """R, the number of real rows."""
+        return self.index.shape[0]
+
+    def pack(self, padded):
+        """(T, N, F) -> (R, F), C-contiguous (the padding is left out)."""
+        return padded.reshape(self.T * self.N, padded.shape[2])[self.index]
+
+    def unpack(self, rows):
+        """(R, F) -> (T, N, F) with zeros in the padding."""
+        out = np.zeros((self.T * self.N, rows.shape[1]), rows.dtype)
+        out[self.index] = rows
+        return out.reshape(self.T, self.N, rows.shape[1])
+
+    def sort(self, states):
+        """(N, ...) in the caller's order -> sorted like the rows (C-contiguous)."""
+        return states[self.order]
+
+    def unsort(self, states):
+        """(N, ...) sorted like the rows -> the caller's order."""
+        out = np.empty_like(states)
+        out[self.order] = states
+        return out
+
+    def reverse(self, rows):
+        """(R, F) rows -> each sequence's rows in reverse step order (see :func:`reverse_rows`)."""
+        if self._reverse is None:
+            self._reverse = reverse_rows(self.batch_sizes)
+        return rows[self._reverse]
+
+
+class Padded:
+    """The layout of a batch whose sequences all have T steps: arrays stay padded (T, N, F),
+    nothing is reordered, and a reverse direction reads the whole batch backwards."""
+
+    __slots__ = ("T", "N")
+    batch_sizes = None
+
+    def __init__(self, T, N):
+        self.T, self.N = T, N
+
+    @property
+    def rows(self):
+        return self.T * self.N
+
+    def pack(self, padded):
+        return padded
+
+    def unpack(self, rows):
+        return rows
+
+    def sort(self, states):
+        return states
+
+    def unsort(self, states):
+        return states
+
+    def reverse(self, rows):
+        return np.ascontiguousarray(rows[::-1])
+
+
+def add_reversed(layout, total, rows):
+    """total += layout.reverse(rows), without a copy in the padded layout."""
+    if isinstance(layout, Padded):
+        total += rows[::-1]
+    else:
+        total += layout.reverse(rows)
+    return total

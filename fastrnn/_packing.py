@@ -10,6 +10,20 @@ each sequence from its last step down to its first). The semantics are fastrnn.o
 """
 import numpy as np
 
+from ._kernels.packed import layout_of
+
+
+def sequence_lengths(batch_sizes):
+    """(b_0,) int64: the length of each of the b_0 sequences with a step, from the batch sizes."""
+    return np.searchsorted(-batch_sizes, -np.arange(batch_sizes[0]), side="left")
+
+
+def offsets_of(batch_sizes):
+    """(T + 1,) int64: the first row of each step, then R."""
+    offsets = np.zeros(batch_sizes.shape[0] + 1, np.int64)
+    np.cumsum(batch_sizes, out=offsets[1:])
+    return offsets
+
 
 def reverse_rows(batch_sizes):
     """(R,) int64: for packed row (t, n) the row (L_n − 1 − t, n); an involution."""
@@ -17,9 +31,8 @@ def reverse_rows(batch_sizes):
     T = batch_sizes.shape[0]
     if T == 0:
         return np.zeros(0, np.int64)
-    offsets = np.zeros(T + 1, np.int64)
-    np.cumsum(batch_sizes, out=offsets[1:])
-    lengths = (batch_sizes[None, :] > np.arange(batch_sizes[0])[:, None]).sum(axis=1)
+    offsets = offsets_of(batch_sizes)
+    lengths = sequence_lengths(batch_sizes)
     steps = np.repeat(np.arange(T), batch_sizes)
     seqs = np.arange(offsets[-1]) - offsets[steps]
     return offsets[lengths[seqs] - 1 - steps] + seqs
@@ -28,18 +41,13 @@ def reverse_rows(batch_sizes):
 class Packing:
     """The packed layout of a batch of N sequences of at most T steps with ``lengths`` (N,)."""
 
-    __slots__ = ("T", "N", "lengths", "order", "batch_sizes", "index", "_reverse")
+    __slots__ = ("T", "N", "lengths", "order", "inverse", "batch_sizes", "index", "_reverse")
 
     def __init__(self, lengths, T):
         self.T, self.N = T, lengths.shape[0]
         self.lengths = lengths
-        self.order = np.argsort(-lengths, kind="stable")        # longest first, ties in caller's order
-        sorted_lengths = lengths[self.order]
-        steps = int(sorted_lengths[0]) if self.N else 0
-        self.batch_sizes = (sorted_lengths[None, :] > np.arange(steps)[:, None]).sum(axis=1).astype(np.int64)
-        # flat (t * N + n) index of each packed row in the padded array
-        self.index = np.concatenate([t * self.N + self.order[:b] for t, b in enumerate(self.batch_sizes)]) \
-            if steps else np.zeros(0, np.int64)
+        self.order, self.batch_sizes, self.index = layout_of(lengths, T)
+        self.inverse = np.argsort(self.order)
         self._reverse = None
 
     @property
@@ -63,9 +71,7 @@ class Packing:
 
     def unsort(self, states):
         """(N, ...) sorted like the rows -> the caller's order."""
-        out = np.empty_like(states)
-        out[self.order] = states
-        return out
+        return states[self.inverse]
 
     def reverse(self, rows):
         """(R, F) rows -> each sequence's rows in reverse step order (see :func:`reverse_rows`)."""

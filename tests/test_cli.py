@@ -72,6 +72,13 @@ def test_bench_writes_consistent_json(bench_record):
         roof = record["gemm"][e["dtype"]]["gflops"]
         assert e["pct_gemm"] == pytest.approx(100 * e["gflops"]["fastrnn"] / roof)
     assert record["threads"] == 1 and record["thread_info"]["numba"] == 1
+    # the variable-length section: padded vs lengths (vs torch.nn on a PackedSequence)
+    (v,) = record["varlen"]
+    assert (v["cell"], v["size"]) == ("rnn", "tiny")
+    assert set(v["ms"]) == {"padded", "lengths"} | ({"torch"} if torch else set())
+    assert v["lengths_over_padded"] == pytest.approx(v["ms"]["lengths"] / v["ms"]["padded"])
+    from fastrnn._bench.varlen import lengths_for
+    assert v["real_fraction"] == pytest.approx(lengths_for(T, N).sum() / (T * N))
 
 
 def test_bench_writes_png(bench_record):
@@ -92,6 +99,13 @@ def test_bench_prints_table(capsys):
     assert "fastrnn (fastrnn.nn)" in ran and "oracle (fastrnn.oracle" in ran
     assert "bench/reference/baseline.py" in ran
     assert "not available" not in out
+    varlen = next(line for line in out.splitlines() if line.startswith("cell") and "lengths/padded" in line)
+    assert "padded ms" in varlen and "lengths ms" in varlen
+
+
+def test_bench_without_varlen(capsys):
+    assert cli.main(FAST + ["--no-files", "--modes", "train", "--no-varlen"]) == 0
+    assert "lengths/padded" not in capsys.readouterr().out
 
 
 def test_bench_without_torch_says_so_once(capsys, monkeypatch):

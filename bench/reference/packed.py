@@ -20,17 +20,24 @@ class PackedStep:
         self.x = packed.data
 
     def train_step(self):
-        from torch.nn.utils.rnn import PackedSequence
+        """zero_grad, forward, loss, backward -> the packed output and the final states."""
         m = self.module
         m.zero_grad(set_to_none=True)
         self.x.grad = None
         p = self.packed
-        out, hn = m(PackedSequence(self.x, p.batch_sizes, p.sorted_indices, p.unsorted_indices))
-        finals = list(hn) if isinstance(hn, tuple) else [hn]
-        loss = (out.data * self.weights[0]).sum() + sum((f * w).sum() for f, w in zip(finals, self.weights[1:]))
+        out, hn = m(type(p)(self.x, p.batch_sizes, p.sorted_indices, p.unsorted_indices))
+        finals = hn if isinstance(hn, tuple) else (hn,)
+        loss = (out.data * self.weights[0]).sum()
+        for f, w in zip(finals, self.weights[1:]):
+            loss = loss + (f * w).sum()
         loss.backward()
-        self.last = [out.data.detach().clone()] + [f.detach().clone() for f in finals] + \
-            [self.x.grad.clone()] + [q.grad.clone() for q in m.parameters()]
+        return out, finals
+
+    def results(self):
+        """One step's packed output, final states, and gradients of the input and every parameter."""
+        out, finals = self.train_step()
+        return [out.data.detach()] + [f.detach() for f in finals] + [self.x.grad] + \
+            [q.grad for q in self.module.parameters()]
 
 
 def packed_pair(cell, size, seed=0):
@@ -63,9 +70,7 @@ def packed_pair(cell, size, seed=0):
 def check_packed_agreement(steps, tol=1e-4):
     """Both steps compute the same packed output, final states and gradients: float32, so
     |fastrnn − torch| <= tol · (1 + max|torch|) for each array."""
-    for s in steps.values():
-        s.train_step()
-    for a, b in zip(steps["torch"].last, steps["fastrnn"].last):
+    for a, b in zip(steps["torch"].results(), steps["fastrnn"].results()):
         a, b = a.numpy().astype(np.float64), b.numpy().astype(np.float64)
         scale = 1.0 + np.abs(a).max()
         assert np.abs(a - b).max() <= tol * scale, f"max |difference| {np.abs(a - b).max():.3g} > {tol * scale:.3g}"

@@ -11,7 +11,7 @@ import numpy as np
 from .. import oracle
 from .._kernels import blas as _blas
 from .._kernels import gru as _kernels
-from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params, final_states,
+from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params, 
                    in_layout, layout_flag, recurrent_weight, rows_in_layout, torch_params, zeros_if_none)
 
 BLENDS = ("torch", "book")
@@ -35,15 +35,16 @@ def forward(x, states, params, layout, options, batch_sizes=None):
     saved = np.empty((R, H), dtype)
     out = np.empty((R, H), dtype)
     hproj = np.empty((N, 3 * H), dtype)
+    h_n = np.empty((N, H), dtype)
     b_x, b_h = _biases(params, layout)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
     z_keeps_h = options["blend"] == "torch"
     _kernels.gru_forward(rows, sizes, h0, w_x, w_rec, zeros_if_none(b_x, 3 * H, dtype),
                          zeros_if_none(b_h, 3 * H, dtype), torch_layout, GRU.layouts[layout].blocks, reset_after,
-                         z_keeps_h, gates, hproj, np.empty(4 * H * N, dtype), saved, out, _blas.SMALL_KERNELS)
+                         z_keeps_h, gates, hproj, np.empty(4 * H * N, dtype), saved, out, h_n, _blas.SMALL_KERNELS)
     cache = SequenceCache("gru", layout, (rows, sizes, h0, w_x, w_rec, gates, saved, out),
                           {"reset_after": reset_after, "z_keeps_h": z_keeps_h, "padded": padded})
-    return in_layout(out, padded), (final_states(out, h0, sizes, padded),), cache
+    return in_layout(out, padded), (h_n,), cache
 
 
 def backward(cache, dout, dstates, grads, accumulate):

@@ -8,7 +8,7 @@ from .. import oracle
 from .._kernels import blas as _blas
 from .._kernels import lstm as _kernels
 from .spec import (Cell, Layout, SequenceCache, as_rows, bias_or_empty, book_params, combined_bias,
-                   combined_bias_grad, final_states, in_layout, layout_flag, recurrent_weight, rows_in_layout,
+                   combined_bias_grad, in_layout, layout_flag, recurrent_weight, rows_in_layout,
                    split_bias_grad, torch_params, zeros_if_none)
 
 
@@ -24,14 +24,15 @@ def forward(x, states, params, layout, options, batch_sizes=None):
     scratch = np.empty(5 * H * N, dtype)      # (G + H) N: see blas.recurrent_add
     cs = np.empty((R, H), dtype)
     out = np.empty((R, H), dtype)
+    h_n = np.empty((N, H), dtype)
+    c_n = np.empty((N, H), dtype)
     bias = combined_bias(params, layout)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
     _kernels.lstm_forward(rows, sizes, h0, c0, w_x, w_rec, np.zeros(4 * H, dtype) if bias is None else bias,
-                          torch_layout, LSTM.layouts[layout].blocks, gates, scratch, cs, out,
+                          torch_layout, LSTM.layouts[layout].blocks, gates, scratch, cs, out, h_n, c_n,
                           _blas.SMALL_KERNELS)
     cache = SequenceCache("lstm", layout, (rows, sizes, h0, c0, w_x, w_rec, gates, cs, out), {"padded": padded})
-    finals = (final_states(out, h0, sizes, padded), final_states(cs, c0, sizes, padded))
-    return in_layout(out, padded), finals, cache
+    return in_layout(out, padded), (h_n, c_n), cache
 
 
 def backward(cache, dout, dstates, grads, accumulate):

@@ -8,7 +8,7 @@ from .. import oracle
 from .._kernels import blas as _blas
 from .._kernels import rnn as _kernels
 from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params, combined_bias,
-                   combined_bias_grad, final_states, in_layout, layout_flag, recurrent_weight, rows_in_layout,
+                   combined_bias_grad, in_layout, layout_flag, recurrent_weight, rows_in_layout,
                    split_bias_grad, torch_params, zeros_if_none)
 
 
@@ -21,12 +21,13 @@ def forward(x, states, params, layout, options, batch_sizes=None):
     dtype = rows.dtype
     relu = options["nonlinearity"] == "relu"
     out = np.empty((rows.shape[0], H), dtype)
+    h_n = np.empty((N, H), dtype)
     bias = combined_bias(params, layout)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
     _kernels.rnn_forward(rows, sizes, h0, w_x, w_rec, np.zeros(H, dtype) if bias is None else bias, torch_layout,
-                         relu, np.empty(2 * H * N, dtype), out, _blas.SMALL_KERNELS)
+                         relu, np.empty(2 * H * N, dtype), out, h_n, _blas.SMALL_KERNELS)
     cache = SequenceCache("rnn", layout, (rows, sizes, h0, w_x, w_rec, out), {"relu": relu, "padded": padded})
-    return in_layout(out, padded), (final_states(out, h0, sizes, padded),), cache
+    return in_layout(out, padded), (h_n,), cache
 
 
 def backward(cache, dout, dstates, grads, accumulate):

@@ -22,6 +22,7 @@ layout     parameters (LSTM, GRU, RNN)                   sequences
 =========  ===========================================  =======================================
 """
 import dataclasses
+import functools
 import math
 from typing import Callable
 
@@ -262,8 +263,14 @@ def as_rows(x, batch_sizes):
     """
     if batch_sizes is None:
         T, N = x.shape[0], x.shape[1]
-        return x.reshape(T * N, x.shape[2]), np.full(T, N, np.int64), (T, N)
+        return x.reshape(T * N, x.shape[2]), _uniform_batch_sizes(T, N), (T, N)
     return x, batch_sizes, None
+
+
+@functools.lru_cache(maxsize=64)
+def _uniform_batch_sizes(T, N):
+    """(T,) int64 all N: a padded batch's batch sizes (shared, never written)."""
+    return np.full(T, N, np.int64)
 
 
 def in_layout(rows, padded):
@@ -276,24 +283,6 @@ def rows_in_layout(array, rows_count, padded):
     if array is None or padded is None:
         return array
     return array.reshape(rows_count, array.shape[-1])
-
-
-def last_rows(batch_sizes):
-    """The row of each sequence's last step, for the b_0 sequences that have one."""
-    offsets = np.zeros(batch_sizes.shape[0] + 1, np.int64)
-    np.cumsum(batch_sizes, out=offsets[1:])
-    running = np.arange(batch_sizes[0])
-    lengths = (batch_sizes[None, :] > running[:, None]).sum(axis=1)
-    return offsets[lengths - 1] + running
-
-
-def final_states(rows, initial, batch_sizes, padded):
-    """Each sequence's state after its last step (rows (R, H)); its initial state when it has none."""
-    if padded is not None:
-        return rows[rows.shape[0] - padded[1]:].copy()
-    final = initial.copy()
-    final[:batch_sizes[0]] = rows[last_rows(batch_sizes)]
-    return final
 
 
 # --- helpers shared by the entries' sequence calls ---------------------------------------------

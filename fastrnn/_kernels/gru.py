@@ -24,13 +24,14 @@ from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import gemm, recurrent_add, recurrent_grad
-from .packed import column_sums_into, grads_against_prev, input_grads, recurrent_ld, step_offsets
+from .packed import (column_sums_into, grads_against_prev, input_grads, keep_finished, keep_unstarted,
+                     recurrent_ld, step_offsets)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, z_keeps_h,
-                gates, hproj, scratch, saved, out, small_kernels):
-    """Run the sequence; fill gates (activated r, z, n), saved and out.
+                gates, hproj, scratch, saved, out, h_n, small_kernels):
+    """Run the sequence; fill gates (activated r, z, n), saved, out and each sequence's final h_n (N, H).
 
     hproj (N, 3H) is a per-step workspace for h w_recᵀ, scratch (4H·N) the product's.
     """
@@ -44,6 +45,7 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
     bh_r, bh_z, bh_n = b_h[o_r:o_r + H], b_h[o_z:o_z + H], b_h[o_n:o_n + H]
     w_rz, w_hn = w_rec[:2 * H], w_rec[2 * H:]
     offsets = step_offsets(batch_sizes)
+    keep_unstarted(batch_sizes, h0, h_n)
     for t in range(batch_sizes.shape[0]):
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
@@ -91,6 +93,7 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
             else:
                 for j in range(H):
                     h_new[j] = h_old[j] + a_z[j] * (a_n[j] - h_old[j])
+        keep_finished(t, batch_sizes, off, out, h_n)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)

@@ -27,13 +27,13 @@ from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import gemm, recurrent_add, recurrent_grad
-from .packed import step_offsets, weight_grads
+from .packed import keep_finished, keep_unstarted, step_offsets, weight_grads
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, bias, torch_layout, blocks, gates, scratch, cs, out,
-                 small_kernels):
-    """Run the sequence; fill gates (activated), cs and out. Returns nothing."""
+                 h_n, c_n, small_kernels):
+    """Run the sequence; fill gates (activated), cs, out and each sequence's final h_n, c_n (N, H)."""
     R, I = x.shape
     H = h0.shape[1]
     G = 4 * H
@@ -42,6 +42,8 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, bias, torch_layout, blocks,
     oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
     b_i, b_f, b_g, b_o = bias[oi:oi + H], bias[of:of + H], bias[og:og + H], bias[oo:oo + H]
     offsets = step_offsets(batch_sizes)
+    keep_unstarted(batch_sizes, h0, h_n)
+    keep_unstarted(batch_sizes, c0, c_n)
     for t in range(batch_sizes.shape[0]):
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
@@ -67,6 +69,8 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, bias, torch_layout, blocks,
                 a_f[j] = f
                 a_g[j] = g
                 a_o[j] = o
+        keep_finished(t, batch_sizes, off, out, h_n)
+        keep_finished(t, batch_sizes, off, cs, c_n)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)

@@ -33,6 +33,44 @@ def step_offsets(batch_sizes):
     return offsets
 
 
+@njit(cache=True)
+def keep_finished(t, batch_sizes, off, rows, final):
+    """After step t: copy the rows of the sequences whose last step it was into final (N, H)."""
+    T = batch_sizes.shape[0]
+    later = batch_sizes[t + 1] if t + 1 < T else 0
+    for n in range(later, batch_sizes[t]):
+        final[n, :] = rows[off + n]
+
+
+@njit(cache=True)
+def keep_unstarted(batch_sizes, initial, final):
+    """The sequences with no step (rows b_0..N-1) keep their initial state as final."""
+    b0 = batch_sizes[0] if batch_sizes.shape[0] > 0 else 0
+    for n in range(b0, initial.shape[0]):
+        final[n, :] = initial[n]
+
+
+@njit(cache=True)
+def layout_of(lengths, T):
+    """The packed layout of sequences with ``lengths`` (N,) in a padded (T, N) batch:
+    -> order (N,) (longest first, ties in order), batch_sizes (steps,), index (R,) of each
+    row in the padded array flattened (t·N + n)."""
+    N = lengths.shape[0]
+    order = np.argsort(-lengths, kind="mergesort")
+    steps = lengths[order[0]] if N > 0 else 0
+    batch_sizes = np.zeros(steps, np.int64)
+    for n in range(N):
+        for t in range(lengths[n]):
+            batch_sizes[t] += 1
+    index = np.empty(lengths.sum(), np.int64)
+    r = 0
+    for t in range(steps):
+        for k in range(batch_sizes[t]):
+            index[r] = t * N + order[k]
+            r += 1
+    return order, batch_sizes, index
+
+
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _prev_gemm(torch_layout, K, rows, d, ld_d, prev, H, beta, dw, ld_w):
     """dw (+)= d[:rows, :K]ᵀ prev[:rows]: torch layout dw (K, H); the book's (H, K) transposed."""

@@ -17,16 +17,17 @@ from numba import njit
 
 from .activations import FASTMATH, fast_tanh
 from .blas import gemm, recurrent_add, recurrent_grad
-from .packed import step_offsets, weight_grads
+from .packed import keep_finished, keep_unstarted, step_offsets, weight_grads
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def rnn_forward(x, batch_sizes, h0, w_x, w_rec, bias, torch_layout, relu, scratch, out, small_kernels):
-    """Run the sequence; fill out (R, H)."""
+def rnn_forward(x, batch_sizes, h0, w_x, w_rec, bias, torch_layout, relu, scratch, out, h_n, small_kernels):
+    """Run the sequence; fill out (R, H) and each sequence's final h_n (N, H)."""
     R, I = x.shape
     H = h0.shape[1]
     gemm(False, torch_layout, R, H, I, 1.0, x, I, w_x, I if torch_layout else H, 0.0, out, H)
     offsets = step_offsets(batch_sizes)
+    keep_unstarted(batch_sizes, h0, h_n)
     for t in range(batch_sizes.shape[0]):
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
@@ -41,6 +42,7 @@ def rnn_forward(x, batch_sizes, h0, w_x, w_rec, bias, torch_layout, relu, scratc
             else:
                 for j in range(H):
                     row[j] = fast_tanh(row[j] + bias[j])
+        keep_finished(t, batch_sizes, off, out, h_n)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)

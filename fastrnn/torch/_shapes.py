@@ -5,8 +5,12 @@ feature size, non-empty batch and sequence, one dtype for input, states and weig
 state shapes, and weight shapes (a replaced parameter of the wrong shape must not
 reach a kernel).
 """
+import functools
+
 import torch
 from torch.nn.utils.rnn import PackedSequence
+
+from fastrnn import _cells
 
 
 def _weights_ok(weights, shapes, dtype):
@@ -30,11 +34,13 @@ def sequence_call_ok(module, cell, input, states):
     PackedSequence; states: tuple of tensors or Nones."""
     if isinstance(input, PackedSequence):
         sizes = input.batch_sizes
-        if input.data.dim() != 2 or sizes.dim() != 1 or sizes.numel() == 0 or sizes.dtype != torch.int64:
+        if input.data.dim() != 2 or sizes.dim() != 1 or sizes.numel() == 0 or sizes.dtype != torch.int64 \
+                or sizes.device.type != "cpu":
             return False
-        if sizes.device.type != "cpu" or int(sizes[0]) < 1 or int(sizes.sum()) != input.data.shape[0]:
+        b = sizes.numpy()
+        if b[0] < 1 or b.sum() != input.data.shape[0] or (b[1:] > b[:-1]).any():
             return False
-        batched, t, n, input = True, sizes.numel(), int(sizes[0]), input.data
+        batched, t, n, input = True, b.shape[0], int(b[0]), input.data
     elif not isinstance(input, torch.Tensor) or input.dim() not in (2, 3):
         return False
     else:
@@ -50,12 +56,20 @@ def sequence_call_ok(module, cell, input, states):
     dtype = input.dtype
     if not _states_ok(states, state_shape, dtype):
         return False
-    shapes = []
-    for layer in range(module.num_layers):
-        i = module.input_size if layer == 0 else d * h
-        for _ in range(d):
-            shapes += [shape for _, shape in cell.param_shapes("torch", i, h, module.bias)]
+    shapes = _stack_shapes(cell.name, module.num_layers, d, module.input_size, h, bool(module.bias))
     return _weights_ok(module._flat_weights, shapes, dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def _stack_shapes(cell_name, num_layers, directions, input_size, hidden_size, bias):
+    """The parameter shapes of a stack, layer by layer and direction by direction."""
+    cell = _cells.get(cell_name)
+    shapes = []
+    for layer in range(num_layers):
+        i = input_size if layer == 0 else directions * hidden_size
+        for _ in range(directions):
+            shapes += [shape for _, shape in cell.param_shapes("torch", i, hidden_size, bias)]
+    return tuple(shapes)
 
 
 def cell_call_ok(module, cell, input, states):

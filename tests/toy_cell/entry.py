@@ -2,7 +2,7 @@
 import numpy as np
 
 from fastrnn._cells import Cell, Layout, SequenceCache
-from fastrnn._cells.spec import (as_rows, bias_or_empty, book_params, final_states, in_layout, layout_flag,
+from fastrnn._cells.spec import (as_rows, bias_or_empty, book_params, in_layout, layout_flag,
                                  recurrent_weight, rows_in_layout, torch_params, zeros_if_none)
 from fastrnn._kernels import blas
 
@@ -23,13 +23,14 @@ def forward(x, states, params, layout, options, batch_sizes=None):
     gates = np.empty((R, 2 * H), dtype)
     saved = np.empty((R, H), dtype)
     out = np.empty((R, H), dtype)
+    h_n = np.empty((N, H), dtype)
     b_x, b_h = _biases(params, layout)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
     kernel.mgu_forward(rows, sizes, h0, w_x, w_rec, zeros_if_none(b_x, 2 * H, dtype),
                        zeros_if_none(b_h, 2 * H, dtype), torch_layout, MGU.layouts[layout].blocks, gates,
-                       np.empty((N, 2 * H), dtype), np.empty(3 * H * N, dtype), saved, out, blas.SMALL_KERNELS)
+                       np.empty((N, 2 * H), dtype), np.empty(3 * H * N, dtype), saved, out, h_n, blas.SMALL_KERNELS)
     cache = SequenceCache("mgu", layout, (rows, sizes, h0, w_x, w_rec, gates, saved, out), {"padded": padded})
-    return in_layout(out, padded), (final_states(out, h0, sizes, padded),), cache
+    return in_layout(out, padded), (h_n,), cache
 
 
 def backward(cache, dout, dstates, grads, accumulate):

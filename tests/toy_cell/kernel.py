@@ -15,19 +15,21 @@ from numba import njit
 
 from fastrnn._kernels.activations import FASTMATH, fast_sigmoid, fast_tanh
 from fastrnn._kernels.blas import gemm, recurrent_add, recurrent_grad
-from fastrnn._kernels.packed import column_sums_into, grads_against_prev, input_grads, recurrent_ld, step_offsets
+from fastrnn._kernels.packed import (column_sums_into, grads_against_prev, input_grads, keep_finished,
+                                     keep_unstarted, recurrent_ld, step_offsets)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def mgu_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, gates, hproj, scratch, saved,
-                out, small_kernels):
-    """Fill gates (activated f, n), saved and out; hproj (N, 2H) and scratch are workspaces."""
+                out, h_n, small_kernels):
+    """Fill gates (activated f, n), saved, out and the final h_n; hproj (N, 2H) and scratch are workspaces."""
     R, I = x.shape
     H = h0.shape[1]
     G = 2 * H
     gemm(False, torch_layout, R, G, I, 1.0, x, I, w_x, I if torch_layout else G, 0.0, gates, G)
     bf, bn = blocks[0] * H, blocks[1] * H
     offsets = step_offsets(batch_sizes)
+    keep_unstarted(batch_sizes, h0, h_n)
     for t in range(batch_sizes.shape[0]):
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
@@ -43,6 +45,7 @@ def mgu_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
                 g[bf + j] = f
                 g[bn + j] = cand
                 s[j] = ah_n
+        keep_finished(t, batch_sizes, off, out, h_n)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)

@@ -163,3 +163,11 @@ def check_lengths(lengths, T, N, batched=True):
         bad = arr[(arr < 0) | (arr > T)][0]
         raise ValueError(f"lengths: expected every length in [0, T={T}], got {bad}")
     return arr.astype(np.int64)
+
+
+def check_device(device):
+    """torch's ``device=`` argument: fastrnn computes on the CPU, so None, 'cpu' or a CPU
+    torch.device (anything whose str is 'cpu' or 'cpu:N'); else ValueError."""
+    if device is None or str(device).split(":")[0] == "cpu":
+        return "cpu"
+    raise ValueError(f"device: expected None or 'cpu' (fastrnn runs on the CPU), got {device!r}")

@@ -64,27 +64,40 @@ def total_norm(grads, norm_type=2.0):
     return _total_norm(grads, norm_type)
 
 
+def _extreme(grads, largest):
+    """max |g| (``largest``) or min |g| over all the arrays, NaN if any is NaN."""
+    best = 0.0 if largest else math.inf
+    for g in grads:
+        if not g.size:
+            continue
+        flat = _flat_view(g)
+        if flat is not None:
+            value = _clip.max_abs(flat) if largest else _clip.min_abs(flat)
+        else:
+            a = np.abs(g.astype(np.float64))
+            value = float(np.max(a) if largest else np.min(a))
+        if value != value:
+            return value
+        best = max(best, value) if largest else min(best, value)
+    return best
+
+
 def _total_norm(grads, norm_type):
-    if norm_type <= 0 and not math.isinf(norm_type):
-        raise ValueError(f"norm_type: expected a positive number or inf, got {norm_type}")
+    if norm_type == 0 or (norm_type < 0 and not math.isinf(norm_type)):
+        raise ValueError(f"norm_type: expected a positive number, inf or -inf, got {norm_type}")
     if math.isinf(norm_type):
-        best = 0.0
-        for g in grads:
-            flat = _flat_view(g)
-            value = _clip.max_abs(flat) if flat is not None else (
-                float(np.max(np.abs(g))) if g.size else 0.0)
-            if value != value:
-                return value
-            best = max(best, value)
-        return best
+        return _extreme(grads, largest=norm_type > 0)
+    scale = _extreme(grads, largest=True)
+    if scale == 0.0 or not math.isfinite(scale):
+        return scale                            # all zero, or an Inf/NaN that the norm inherits
     total = 0.0
     for g in grads:
         flat = _flat_view(g)
         if flat is not None:
-            total += _clip.sum_of_powers(flat, norm_type)
+            total += _clip.sum_of_powers(flat, norm_type, scale)
         else:
-            total += float(np.sum(np.abs(g.astype(np.float64)) ** norm_type))
-    return total ** (1.0 / norm_type)
+            total += float(np.sum((np.abs(g.astype(np.float64)) / scale) ** norm_type))
+    return scale * total ** (1.0 / norm_type)
 
 
 def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
@@ -92,11 +105,16 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
 
     grads: an array or an iterable of arrays (e.g. ``module.grads.values()``), taken
     together as one vector. Each is multiplied by ``min(1, max_norm / (total + 1e-6))``.
-    Returns the total norm before clipping (a float). With ``error_if_nonfinite=True`` a
-    NaN/Inf total raises ``FloatingPointError`` and leaves every array untouched.
+    Returns the total norm before clipping (a float). The norm is accumulated in float64 over
+    |g| / max|g|, so neither huge nor tiny entries overflow or underflow; ``norm_type`` inf is
+    the largest |g|, -inf the smallest. With ``error_if_nonfinite=True`` a NaN/Inf total
+    raises ``FloatingPointError`` and leaves every array untouched; a negative or NaN
+    ``max_norm`` is a ValueError.
     """
     grads = _as_grad_list(grads)
     max_norm = _check_number("max_norm", max_norm, allow_inf=True)
+    if max_norm < 0:
+        raise ValueError(f"max_norm: expected a non-negative number, got {max_norm}")
     norm_type = _check_number("norm_type", norm_type, allow_inf=True)
     total = _total_norm(grads, norm_type)
     if error_if_nonfinite and not math.isfinite(total):

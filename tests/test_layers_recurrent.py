@@ -479,9 +479,9 @@ def test_bad_shapes_are_named_errors():
     with pytest.raises(TypeError, match="Wx must be a numpy.ndarray"):
         L.TimeLSTM(Wx.tolist(), Wh, b)
     layer = L.TimeLSTM(Wx, Wh, b)
-    with pytest.raises(ValueError, match=r"xs must have shape \(N, T, D=3\), got \(2, 5, 4\)"):
+    with pytest.raises(ValueError, match=r"xs must have shape \(N, T, D=3\) \(D: the rows of Wx, params\[0\]\), got \(2, 5, 4\)"):
         layer.forward(np.zeros((2, 5, 4), np.float32))
-    with pytest.raises(ValueError, match=r"xs must have shape \(N, T, D=3\), got \(5, 3\)"):
+    with pytest.raises(ValueError, match=r"xs must have shape \(N, T, D=3\) \(D: the rows of Wx, params\[0\]\), got \(5, 3\)"):
         layer.forward(np.zeros((5, 3), np.float32))
     with pytest.raises(ValueError, match="xs must not be empty"):
         layer.forward(np.zeros((2, 0, 3), np.float32))

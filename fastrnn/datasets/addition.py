@@ -7,6 +7,7 @@ __all__ = ["addition_lines"]
 
 QUESTION_WIDTH = 7       # '999+999'
 ANSWER_WIDTH = 4         # '1998' (after the '_')
+MAX_LINES = 1000 * 1001 // 2     # unordered pairs of operands 0..999
 
 
 def _random_numbers(rs, n):
@@ -25,8 +26,12 @@ def addition_lines(size=50000, seed=0):
     Operands have 1 to 3 digits; a pair is used once in either order (``a+b`` excludes ``b+a``).
     The first k lines do not depend on ``size``.
     Deterministic: a private legacy ``RandomState(seed)`` (its stream is frozen across NumPy versions).
+    There are :data:`MAX_LINES` distinct lines; a larger ``size`` is a ValueError.
     """
-    return _addition_lines(int(size), int(seed))
+    size = int(size)
+    if not 1 <= size <= MAX_LINES:
+        raise ValueError(f"size: expected 1 to {MAX_LINES} lines (the distinct pairs of 0..999 there are), got {size}")
+    return _addition_lines(size, int(seed))
 
 
 @functools.lru_cache(maxsize=4)

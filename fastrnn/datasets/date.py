@@ -45,9 +45,32 @@ def date_lines(size=50000, seed=0):
 
     Days uniform in 1970-01-01 .. 2029-12-31, a format from :data:`FORMATS` and a casing
     (as written, lower, upper) uniform each. Deterministic: a private legacy ``RandomState(seed)``;
-    the first k lines do not depend on ``size``.
+    the first k lines do not depend on ``size``. A ``size`` beyond the number of distinct
+    questions (:func:`max_lines`, about 0.6 million) is a ValueError.
     """
-    return _date_lines(int(size), int(seed))
+    size = int(size)
+    if size < 1 or (size > _SURELY_AVAILABLE and size > max_lines()):
+        limit = max_lines() if size >= 1 else "the number of distinct questions"
+        raise ValueError(f"size: expected 1 to {limit} lines (the distinct questions there are), got {size}")
+    return _date_lines(size, int(seed))
+
+
+# every day in every format in one casing: certainly available without counting
+_SURELY_AVAILABLE = ((LAST_DAY - FIRST_DAY).days + 1) * len(FORMATS) // 2
+
+
+@functools.lru_cache(maxsize=1)
+def max_lines():
+    """How many distinct questions there are (counted once, on first use: about a second)."""
+    seen = set()
+    day = FIRST_DAY
+    while day <= LAST_DAY:
+        fields = _fields(day)
+        for f in FORMATS:
+            text = f.format(**fields)
+            seen.update(case(text) for case in CASES)
+        day += datetime.timedelta(days=1)
+    return len(seen)
 
 
 @functools.lru_cache(maxsize=4)

@@ -32,6 +32,10 @@ class BookCell:
         if not len(required) <= len(params) <= len(specs):
             raise ValueError(f"{where}: params must hold {', '.join(p.name for p in specs)}, "
                              f"got {len(params)} arrays")
+        for i, (p, a) in enumerate(zip(specs, params)):
+            if a is None:
+                raise TypeError(f"{where}: {p.name} (params[{i}]) must be a numpy.ndarray, got None "
+                                "(a layer without bias has no entry for it)")
         arrays = list(params) + [None] * (len(specs) - len(params))
         for p, a in zip(specs, arrays):
             if a is not None or not p.bias:
@@ -70,15 +74,22 @@ def _dim_letters(dim, gates):
 
 
 class Weights:
-    """The params of a recurrent layer, read at every call, and its grads written in place."""
+    """The params of a recurrent layer, read at every call, and its grads written in place.
 
-    __slots__ = ("params", "grads", "dtype", "size")
+    Both lists are the user's: before a kernel writes, every gradient is checked (an ndarray
+    of a float dtype, shaped like its parameter, writeable, sharing memory with no other
+    gradient or parameter); one of another dtype or memory order is written through a
+    C-contiguous copy, so nothing outside it is written.
+    """
+
+    __slots__ = ("params", "grads", "dtype", "size", "_grads_ok")
 
     def __init__(self, params, size):
         self.params = params
         self.grads = [np.zeros_like(p) for p in params]
         self.dtype = _checks.compute_dtype(*params)
         self.size = size          # the number of parameter arrays the cell takes (bias included)
+        self._grads_ok = None     # the grads (and params) that passed the full check, by identity
 
     def shapes(self):
         """(D, H) of the current params."""
@@ -92,11 +103,42 @@ class Weights:
         ready = [_checks.ready(p, dt) for p in self.params]
         return tuple(ready) + (None,) * (self.size - len(ready))
 
-    def grad_targets(self):
-        """Arrays the kernel writes into: the grads themselves when they fit, else temporaries."""
+    def grad_targets(self, where, shapes):
+        """Arrays the kernel writes into: the grads themselves when they fit, else temporaries.
+        ``shapes``: the params' shapes at the forward, which the kernel's gradients have.
+        Raises before anything is written when a parameter changed shape since the forward or
+        a gradient is not a fit for its parameter."""
         dt = self.dtype
-        targets = [g if (g.dtype == dt and g.flags.c_contiguous) else np.empty(g.shape, dt)
-                   for g in self.grads]
+        grads, params = self.grads, self.params
+        now = tuple(getattr(p, "shape", None) for p in params)
+        if now != tuple(shapes):
+            raise ValueError(f"{where}: params changed from shapes {tuple(shapes)} to {now} since the forward; "
+                             "run the forward again")
+        if len(grads) != len(params):
+            raise ValueError(f"{where}: grads must hold {len(params)} arrays (one per parameter), got {len(grads)}")
+        for i, (g, p) in enumerate(zip(grads, params)):
+            if not isinstance(g, np.ndarray) or g.dtype.kind != "f":
+                raise TypeError(f"{where}: grads[{i}] must be a float numpy.ndarray shaped like params[{i}] "
+                                f"{p.shape}, got {type(g).__name__ if not isinstance(g, np.ndarray) else g.dtype}")
+            if g.shape != p.shape:
+                raise ValueError(f"{where}: grads[{i}] must have the shape of params[{i}], {p.shape}, "
+                                 f"got {g.shape}")
+            if not g.flags.writeable:
+                raise ValueError(f"{where}: grads[{i}] must be writeable (backward writes into it), "
+                                 "got a read-only array")
+        known = self._grads_ok
+        if known is None or len(known) != len(grads) + len(params) or \
+                any(a is not b for a, b in zip(known, list(grads) + list(params))):
+            for i, g in enumerate(grads):
+                others = [(f"grads[{j}]", h) for j, h in enumerate(grads) if j != i] + \
+                         [(f"params[{j}]", q) for j, q in enumerate(params)]
+                for name, other in others:
+                    if np.may_share_memory(g, other):
+                        raise ValueError(f"{where}: grads[{i}] must be an array of its own, got one that "
+                                         f"shares memory with {name}")
+            self._grads_ok = tuple(grads) + tuple(params)
+        targets = [g if (g.dtype == dt and g.flags.c_contiguous and g.flags.aligned) else np.empty(g.shape, dt)
+                   for g in grads]
         return tuple(targets) + (None,) * (self.size - len(targets))
 
     def commit(self, targets):

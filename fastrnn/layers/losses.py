@@ -105,7 +105,8 @@ class TimeSoftmaxWithLoss:
     """``forward(xs (N, T, V), ts (N, T) labels or (N, T, V) one-hot) -> loss``.
 
     ``loss = −Σ mask·log(softmax(xs)[ts]) / Σ mask`` with ``mask = ts != ignore_label``;
-    ``backward(dout=1) -> (ys − onehot(ts))·dout / Σ mask`` (N, T, V), masked rows zero.
+    ``backward(dout=1) -> (ys − onehot(ts))·dout / Σ mask`` (N, T, V), masked rows zero. When
+    every label is ignored the loss is 0 and the gradient 0.
     """
 
     def __init__(self):
@@ -139,7 +140,7 @@ class TimeSoftmaxWithLoss:
         ls = np.log(ys[rows, ts])
         if not all_kept:
             ls[~mask] = 0
-        n_kept = mask.sum()
+        n_kept = np.maximum(mask.sum(), 1)          # every label ignored: loss 0, gradient 0 (not 0/0)
         with np.errstate(invalid="ignore", divide="ignore"):
             loss = -np.sum(ls) / n_kept
         self.cache = (ts, ys, mask, all_kept, n_kept, (N, T, V))

@@ -36,14 +36,14 @@ class _Step:
         D, H = self._w.shapes()
         dt = self._w.dtype
         x = _checks.float_array(where, "x", x)
-        _checks.shape(where, "x", x, (None, D), ("N", "D"))
+        _checks.shape(where, "x", x, (None, D), ("N", "D"), " (D: the rows of Wx, params[0])")
         _checks.nonempty(where, "x", x, ("N", "D"))
         N = x.shape[0]
         states = tuple(self._array(where, f"{name}_prev", s, N, H, dt, ("N", "H"))
                        for name, s in zip(self._cell.state_names, prev))
         x = _checks.ready(x, dt)[np.newaxis]
         _, finals, cache = self._cell.forward(x, states, self._w.for_kernel())
-        self.cache = (cache, (x, states), N, H)
+        self.cache = (cache, (x, states), N, H, tuple(p.shape for p in self.params))
         self._fresh = True
         return finals
 
@@ -52,14 +52,14 @@ class _Step:
         where = f"{self._where}.backward"
         if self.cache is None:
             raise RuntimeError(f"{where} called before forward")
-        cache, (x, states), N, H = self.cache
+        cache, (x, states), N, H, shapes = self.cache
         dt = self._w.dtype
         dstates = tuple(self._grad(where, f"d{name}_next", d, N, H, dt)
                         for name, d in zip(self._cell.state_names, dnext))
+        targets = self._w.grad_targets(where, shapes)
         if not self._fresh:     # a second backward: the first consumed the forward's buffers
             cache = self._cell.forward(x, states, self._w.for_kernel())[2]
         self._fresh = False
-        targets = self._w.grad_targets()
         dx, d0 = self._cell.backward(cache, None, dstates, targets)
         self._w.commit(targets)
         return (dx[0],) + tuple(d0)

@@ -46,7 +46,8 @@ class TimeRecurrent:
 
     def _check_weights(self):
         p = self.params
-        if len(p) != len(self._shapes) or any(a.shape != s for a, s in zip(p, self._shapes)):
+        if len(p) != len(self._shapes) or any(getattr(a, "shape", None) != s for a, s in zip(p, self._shapes)) \
+                or any(not isinstance(a, np.ndarray) or a.dtype.kind != "f" for a in p):
             self._cell.check_params(self._where, p)
             self._shapes = tuple(a.shape for a in p)
             self._w.dtype = _checks.compute_dtype(*p)
@@ -70,7 +71,7 @@ class TimeRecurrent:
         D, H = self._w.shapes()
         xs = _checks.float_array(where, "xs", xs)
         if xs.ndim != 3 or xs.shape[2] != D or xs.size == 0:
-            _checks.shape(where, "xs", xs, (None, None, D), ("N", "T", "D"))
+            _checks.shape(where, "xs", xs, (None, None, D), ("N", "T", "D"), " (D: the rows of Wx, params[0])")
             _checks.nonempty(where, "xs", xs, ("N", "T", "D"))
         N, T, _ = xs.shape
         lengths = _checks.lengths(where, lengths, T, N)
@@ -87,7 +88,7 @@ class TimeRecurrent:
         hs[...] = out.transpose(1, 0, 2)
         for name, final in zip(self._cell.state_names, finals):
             setattr(self, name, final)
-        self._cache = (cache, (x, states, layout), N, T, D, H)
+        self._cache = (cache, (x, states, layout), N, T, D, H, tuple(p.shape for p in self.params))
         self._fresh = True
         return hs
 
@@ -101,11 +102,12 @@ class TimeRecurrent:
         where = self._where + ".backward"
         if self._cache is None:
             raise RuntimeError(f"{where} called before forward")
-        cache, (x, states, layout), N, T, D, H = self._cache
+        cache, (x, states, layout), N, T, D, H, shapes = self._cache
         dhs = _checks.float_array(where, "dhs", dhs)
         if dhs.shape != (N, T, H):
             _checks.shape(where, "dhs", dhs, (N, T, H), ("N", "T", "H"))
         dout = np.ascontiguousarray(dhs.transpose(1, 0, 2), dtype=self._w.dtype)
+        targets = self._w.grad_targets(where, shapes)
         if layout.rows == 0 and not isinstance(layout, Padded):     # nothing ran: no gradient
             for g in self.grads:
                 g[...] = 0
@@ -114,7 +116,6 @@ class TimeRecurrent:
         if not self._fresh:     # the kernel's backward consumed the forward's buffers: redo them
             cache = self._run(layout, x, states)[2]
         self._fresh = False
-        targets = self._w.grad_targets()
         dx, d0 = self._cell.backward(cache, layout.pack(dout), (None,) * len(states), targets)
         self._w.commit(targets)
         self.dh = layout.unsort(d0[0])

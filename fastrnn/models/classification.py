@@ -96,6 +96,11 @@ class SequenceClassifier(BaseModel):
         ts = np.asarray(ts)
         if ts.shape != (len(score),):
             raise ValueError(f"ts: expected {len(score)} class ids, got shape {ts.shape}")
+        if ts.dtype.kind not in "iub":
+            raise TypeError(f"ts: expected integer class ids, got dtype {ts.dtype}")
+        if ts.size and (ts.min() < 0 or ts.max() >= self.num_classes):
+            bad = ts.min() if ts.min() < 0 else ts.max()
+            raise ValueError(f"ts: expected class ids in [0, {self.num_classes}), got {bad}")
         return self.loss_layer.forward(score, ts)
 
     def backward(self, dout=1):

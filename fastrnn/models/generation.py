@@ -20,14 +20,20 @@ def _sample(model, start_id, skip_ids, sample_size, rng):
     V = model.params[0].shape[0]
     if isinstance(start_id, bool) or not isinstance(start_id, numbers.Integral) or not 0 <= start_id < V:
         raise ValueError(f"start_id: expected an int id in [0, {V}), got {start_id!r}")
+    if isinstance(sample_size, bool) or not isinstance(sample_size, numbers.Integral) or sample_size < 1:
+        raise ValueError(f"sample_size: expected an int >= 1 (the start id counts as the first), got {sample_size!r}")
     skip = set() if skip_ids is None else {int(i) for i in skip_ids}
     if len(skip & set(range(V))) == V:
         raise ValueError(f"skip_ids: expected to leave at least one of the {V} ids, got all of them")
+    skipped = np.array(sorted(i for i in skip if 0 <= i < V), dtype=np.int64)
     word_ids = [int(start_id)]
     x = np.array([[start_id]], dtype=np.int32)
     while len(word_ids) < sample_size:
         score = model.predict(x)
         p = softmax(score.reshape(-1).astype(np.float64))
+        if not np.isfinite(p).all() or p.sum() - p[skipped].sum() <= 0:
+            raise ValueError("skip_ids: every id that is not skipped has probability 0 (or the scores are "
+                             f"not finite) after {len(word_ids)} ids: nothing can be sampled")
         sampled = int(rng.choice(len(p), p=p))
         if sampled not in skip:
             x = np.array([[sampled]], dtype=np.int32)

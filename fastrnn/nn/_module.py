@@ -4,6 +4,7 @@ from collections import namedtuple
 import numpy as np
 
 from .._validation import as_real_array
+from ._guard import Guard
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -47,6 +48,7 @@ class Module:
         self._rng = rng
         self.params = params
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self._guard = Guard(params, self.dtype)
         self.training = True
         self._ctx = None
 

@@ -6,8 +6,8 @@
 import numpy as np
 
 from .. import _cells
-from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_float_dtype_arg,
-                           check_int, check_shape, shape_error)
+from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_device,
+                           check_float_dtype_arg, check_int, check_shape, shape_error)
 from ._module import Module, _CONSUMED, pack_states, unpack_states
 
 
@@ -18,8 +18,10 @@ class RecurrentCell(Module):
     ``forward(x, hx)`` takes and returns the state(s) as torch does (the LSTM's as a pair).
     """
 
-    def __init__(self, cell, input_size, hidden_size, bias=True, dtype=np.float32, seed=None, **options):
+    def __init__(self, cell, input_size, hidden_size, bias=True, dtype=np.float32, seed=None, device=None,
+                 **options):
         self.cell = _cells.get(cell)
+        self.device = check_device(device)
         self.input_size = check_int("input_size", input_size, 1)
         self.hidden_size = check_int("hidden_size", hidden_size, 1)
         self.bias = check_bool("bias", bias)
@@ -82,7 +84,7 @@ class RecurrentCell(Module):
         states = tuple(self._check_state(name + "0", s, N, batched) for name, s in zip(cell.state_names, hx))
         x = as_compute_array(x, self.dtype)[None]
         states = tuple(np.zeros((N, self.hidden_size), self.dtype) if s is None else s for s in states)
-        p = tuple(None if n is None else self.params[n] for n in self._names)
+        p = self._guard.params(self.params, self._names)
         _, final, cache = cell.forward(x, states, p, "torch", self._options)
         self._ctx = (cache, N, batched)
         return final if batched else tuple(f[0] for f in final)
@@ -92,9 +94,10 @@ class RecurrentCell(Module):
         cell = self.cell
         dstates = tuple(self._check_state("d" + name + "1", d, N, batched)
                         for name, d in zip(cell.state_names, dstates))
+        g, commit = self._guard.grads(self.grads, self.params, self._names)
         self._ctx = _CONSUMED
-        g = tuple(None if n is None else self.grads[n] for n in self._names)
         dx, ds0 = cell.backward(cache, None, dstates, g, True)
+        commit()
         if batched:
             return dx[0], ds0
         return dx[0, 0], tuple(s[0] for s in ds0)
@@ -103,20 +106,22 @@ class RecurrentCell(Module):
 class LSTMCell(RecurrentCell):
     """One LSTM step: ``h1, c1 = cell(x, (h0, c0))``; ``dx, (dh0, dc0) = cell.backward(dh1, dc1)``."""
 
-    def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32, seed=None):
-        super().__init__("lstm", input_size, hidden_size, bias, dtype, seed)
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=np.float32, seed=None):
+        super().__init__("lstm", input_size, hidden_size, bias, dtype, seed, device)
 
 
 class GRUCell(RecurrentCell):
     """One GRU step: ``h1 = cell(x, h0)``; ``dx, dh0 = cell.backward(dh1)``; options as ``GRU``."""
 
-    def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32, seed=None, reset_after=True,
-                 blend="torch"):
-        super().__init__("gru", input_size, hidden_size, bias, dtype, seed, reset_after=reset_after, blend=blend)
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=np.float32, seed=None,
+                 reset_after=True, blend="torch"):
+        super().__init__("gru", input_size, hidden_size, bias, dtype, seed, device, reset_after=reset_after,
+                         blend=blend)
 
 
 class RNNCell(RecurrentCell):
     """One Elman step (nonlinearity 'tanh' or 'relu'): ``h1 = cell(x, h0)``; ``dx, dh0 = cell.backward(dh1)``."""
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=np.float32, seed=None):
-        super().__init__("rnn", input_size, hidden_size, bias, dtype, seed, nonlinearity=nonlinearity)
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=np.float32,
+                 seed=None):
+        super().__init__("rnn", input_size, hidden_size, bias, dtype, seed, device, nonlinearity=nonlinearity)

@@ -15,7 +15,8 @@ import numpy as np
 from .. import _cells
 from .._packing import Packing, Padded, add_reversed
 from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_float_dtype_arg,
-                           check_int, check_lengths, check_probability, check_shape, shape_error)
+                           check_device, check_int, check_lengths, check_probability, check_shape,
+                           shape_error)
 from ._module import Module, _CONSUMED, pack_states, unpack_states
 
 
@@ -28,8 +29,9 @@ class Recurrent(Module):
     """
 
     def __init__(self, cell, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, **options):
+                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, device=None, **options):
         self.cell = _cells.get(cell)
+        self.device = check_device(device)
         self.input_size = check_int("input_size", input_size, 1)
         self.hidden_size = check_int("hidden_size", hidden_size, 1)
         self.num_layers = check_int("num_layers", num_layers, 1)
@@ -166,7 +168,7 @@ class Recurrent(Module):
             outs = []
             for direction in range(D):
                 k = layer * D + direction
-                p = tuple(None if n is None else params[n] for n in self._names[k])
+                p = self._guard.params(params, self._names[k])
                 xin = layer_in if direction == 0 else layout.reverse(layer_in)
                 init = tuple(layout.sort(s[k]) for s in states)
                 out, final, cache = cell.forward(xin, init, p, "torch", options, layout.batch_sizes)
@@ -208,20 +210,23 @@ class Recurrent(Module):
         dout = self._check_dout(dout, T, N, batched)
         dstates = tuple(self._check_state("d" + name + "_n", d, N, batched)
                         for name, d in zip(cell.state_names, dhx))
+        targets = [self._guard.grads(self.grads, self.params, names) for names in self._names]
         self._ctx = _CONSUMED
         if empty:
             dx = np.zeros((T, N, self.input_size), self.dtype)
             d0 = tuple(np.zeros((L * D, N, H), self.dtype) if s is None else s.copy() for s in dstates)
         else:
-            dx, d0 = self._backward_layers(caches, masks, layout, dout, dstates)
+            dx, d0 = self._backward_layers(caches, masks, layout, dout, dstates, targets)
         if not batched:
             return dx[:, 0], tuple(s[:, 0] for s in d0)
         if self.batch_first:
             dx = dx.transpose(1, 0, 2)
         return dx, tuple(d0)
 
-    def _backward_layers(self, caches, masks, layout, dout, dstates):
-        cell, grads = self.cell, self.grads
+    def _backward_layers(self, caches, masks, layout, dout, dstates, targets):
+        """The layers' kernel backwards; ``targets[k]``: layer/direction k's checked gradient
+        buffers and their commit."""
+        cell = self.cell
         L, D, H = self.num_layers, 2 if self.bidirectional else 1, self.hidden_size
         N = layout.N
         d0 = [None] * len(dstates) if L * D == 1 else [np.empty((L * D, N, H), self.dtype) for _ in dstates]
@@ -237,9 +242,10 @@ class Recurrent(Module):
                 else:
                     dout_k = dlayer[..., direction * H:(direction + 1) * H]
                     dout_k = np.ascontiguousarray(dout_k) if direction == 0 else layout.reverse(dout_k)
-                g = tuple(None if n is None else grads[n] for n in self._names[k])
+                g, commit = targets[k]
                 dfinal = tuple(None if s is None else layout.sort(s[k]) for s in dstates)
                 dx_k, ds0 = cell.backward(caches[k], dout_k, dfinal, g, True)
+                commit()
                 dx = dx_k if direction == 0 else add_reversed(layout, dx, dx_k)
                 ds0 = tuple(layout.unsort(s) for s in ds0)
                 if L * D == 1:
@@ -258,9 +264,11 @@ class LSTM(Recurrent):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=np.float32, seed=None):
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size != 0:
+            raise ValueError(f"proj_size: expected 0 (LSTM projections are not supported yet), got {proj_size!r}")
         super().__init__("lstm", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, seed)
+                         bidirectional, dtype, seed, device)
 
 
 class GRU(Recurrent):
@@ -272,10 +280,10 @@ class GRU(Recurrent):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, reset_after=True,
+                 dropout=0.0, bidirectional=False, device=None, dtype=np.float32, seed=None, reset_after=True,
                  blend="torch"):
         super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, seed, reset_after=reset_after, blend=blend)
+                         bidirectional, dtype, seed, device, reset_after=reset_after, blend=blend)
 
 
 class RNN(Recurrent):
@@ -286,6 +294,6 @@ class RNN(Recurrent):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=np.float32, seed=None):
         super().__init__("rnn", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, seed, nonlinearity=nonlinearity)
+                         bidirectional, dtype, seed, device, nonlinearity=nonlinearity)

@@ -10,6 +10,8 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
         return 0.0
     if norm_type == np.inf:
         total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
+    elif norm_type == -np.inf:
+        total = min(float(np.min(np.abs(g))) if g.size else np.inf for g in grads)
     else:
         total = float(sum(np.sum(np.abs(g.astype(np.float64)) ** norm_type) for g in grads) ** (1.0 / norm_type))
     if error_if_nonfinite and not np.isfinite(total):

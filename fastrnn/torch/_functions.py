@@ -95,8 +95,17 @@ class LayerFunction(torch.autograd.Function):
         return (out, *finals)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, dout, *dfinals):
+        if torch.is_grad_enabled():          # create_graph=True: a graph of the gradient is wanted
+            raise RuntimeError(
+                "fastrnn.torch: the fused kernels' backward is not differentiable, so a gradient with "
+                "create_graph=True (double backward, e.g. a gradient penalty) is not available; use the "
+                "torch.nn module for that term")
+        return LayerFunction._backward_once(ctx, dout, *dfinals)
+
+    @staticmethod
+    @once_differentiable
+    def _backward_once(ctx, dout, *dfinals):
         spec = ctx.spec
         count = len(spec.cell.state_names)
         x, *tensors = ctx.saved_tensors[:-1]

@@ -35,3 +35,14 @@ def test_help_lists_common_options(capsys):
     out = capsys.readouterr().out
     for option in ("--epochs", "--seed", "--quick", "--threads"):
         assert option in out
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_help_names_the_command_defaults_and_duration(name, capsys):
+    with pytest.raises(SystemExit):
+        run(name, ["--help"])
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: python -m fastrnn train {name} ")
+    assert "A default run takes " in out
+    assert "--epochs EPOCHS       training epochs (default: " in out
+    assert "(default: 0)" in out                                   # --seed

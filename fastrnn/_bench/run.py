@@ -103,6 +103,15 @@ def _entry(cell, size, dtype, mode, samples):
     return entry
 
 
+def _warm_up(bar, what, fns):
+    """Call each function once before timing (the first call of a kernel compiles it, or loads it
+    from Numba's cache), saying so on the progress bar and keeping that time out of its estimate."""
+    bar.set_postfix_str(f"{what}: compiling kernels (first run only) / warming up")
+    for fn in fns:
+        fn()
+    bar.unpause()
+
+
 def run(opts, progress=True, log=print):
     """Measure every group of ``plan(opts)``; returns the record written to JSON."""
     from tqdm.auto import tqdm
@@ -127,6 +136,8 @@ def run(opts, progress=True, log=print):
         _measure_gemm(opts, gemm, bar)
         for cell, size, dtype in groups:
             adapters = _impls.make_impls(cell, size, DTYPES[dtype], names)
+            _warm_up(bar, f"{cell} {size} {dtype}", [a.train_step for a in adapters.values()]
+                     + [a.forward for a in adapters.values()])
             for mode in opts.modes:
                 bar.set_postfix_str(f"{cell} {size} {dtype} {mode}")
                 fns = {n: (a.train_step if mode == "train" else a.forward) for n, a in adapters.items()}
@@ -136,6 +147,7 @@ def run(opts, progress=True, log=print):
         for cell, size, dtype in groups if opts.varlen else ():
             bar.set_postfix_str(f"{cell} {size} {dtype} variable length")
             steps, lengths = _varlen.make_steps(cell, size, DTYPES[dtype])
+            _warm_up(bar, f"{cell} {size} {dtype} variable length", [s.train_step for s in steps.values()])
             samples = interleaved({n: s.train_step for n, s in steps.items()}, opts.repeats, opts.min_time,
                                   tick=lambda: bar.update(1))
             varlen.append(_varlen.entry(cell, size, dtype, lengths, {n: 1e3 * median(v) for n, v in samples.items()}))

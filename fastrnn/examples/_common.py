@@ -4,16 +4,29 @@ import contextlib
 import time
 
 
-def parser(description, epochs):
-    """An ArgumentParser with --epochs, --seed, --quick, --threads, --no-progress."""
-    p = argparse.ArgumentParser(description=description)
-    p.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
+def parser(description, epochs, name, duration):
+    """An ArgumentParser for ``python -m fastrnn train NAME``: every option's help shows its
+    default, the description ends with the rough duration of a default run; --epochs, --seed,
+    --quick, --threads, --no-progress."""
+    p = argparse.ArgumentParser(prog=f"python -m fastrnn train {name}",
+                                description=f"{description.strip()}\n\nA default run takes {duration}.",
+                                formatter_class=_Formatter)
+    p.add_argument("--epochs", type=int, default=epochs, help="training epochs")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation, shuffling and sampling")
     p.add_argument("--quick", action="store_true", help="a tiny, fast smoke run (small data and model)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="limit numba's and the BLAS thread pools to N threads")
+                   help="limit numba's and the BLAS thread pools to N threads (default: no limit)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each option's help; the description's own line breaks kept."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 @contextlib.contextmanager

@@ -20,12 +20,13 @@ He made his tea, he sat by the window, and he watched the gulls over the water u
 
 
 def main(argv=None):
-    p = _common.parser(__doc__, epochs=60)
-    p.add_argument("--batch-size", type=int, default=10)
-    p.add_argument("--time-size", type=int, default=35)
-    p.add_argument("--wordvec", type=int, default=32)
-    p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.01)
+    p = _common.parser(__doc__, epochs=60, name="charlm",
+                       duration="under 10 s on one core")
+    p.add_argument("--batch-size", type=int, default=10, help="sequences per batch")
+    p.add_argument("--time-size", type=int, default=35, help="time steps per batch (truncated BPTT)")
+    p.add_argument("--wordvec", type=int, default=32, help="embedding size")
+    p.add_argument("--hidden", type=int, default=128, help="hidden size of the recurrent layer")
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate")
     p.add_argument("--sample-size", type=int, default=300, help="characters to generate")
     p.add_argument("--text", metavar="PATH", help="train on this text file instead of the built-in passage")
     args = p.parse_args(argv)

@@ -26,11 +26,12 @@ def make_data(n, vocab_size=12, num_classes=3, min_len=5, max_len=30, seed=0):
 
 
 def main(argv=None):
-    p = _common.parser(__doc__, epochs=30)
-    p.add_argument("--batch-size", type=int, default=32)
+    p = _common.parser(__doc__, epochs=30, name="classify",
+                       duration="about 20 s on one core")
+    p.add_argument("--batch-size", type=int, default=32, help="sequences per batch")
     p.add_argument("--classes", type=int, default=3, help="number of marker tokens / classes (2 = binary)")
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm")
+    p.add_argument("--hidden", type=int, default=64, help="hidden size of the recurrent layer")
+    p.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm", help="the recurrent cell")
     args = p.parse_args(argv)
 
     from ..models import SequenceClassifier

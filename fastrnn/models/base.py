@@ -6,6 +6,7 @@ optimizer and the trainer work on them in place). The file format is a NumPy ``.
 model's name) and ``config`` (its constructor arguments as JSON), both plain strings.
 """
 import json
+import zipfile
 import numbers
 import os
 
@@ -93,8 +94,9 @@ class BaseModel:
                 files = {k: data[k] for k in data.files}
         except FileNotFoundError:
             raise
-        except (ValueError, OSError) as exc:
-            raise ValueError(f"path: {path!r} is not a fastrnn .npz parameter file ({exc})") from exc
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+            raise ValueError(f"path: {path!r} is not a fastrnn .npz parameter file "
+                             f"({type(exc).__name__}: {exc})") from exc
         name = str(files["model"]) if "model" in files else None
         if name != self._name():
             raise ValueError(f"path: expected a file of {self._name()} parameters, "

@@ -5,10 +5,15 @@ layers) and the single-step ``LSTMCell``, ``GRUCell``, ``RNNCell``: torch's cons
 arguments, parameter names and shapes, plus ``dtype`` and ``seed``. ``params`` and
 ``grads`` are dicts of arrays keyed by torch's names; ``backward`` accumulates into
 ``grads``. ``Recurrent(cell, ...)`` and ``RecurrentCell(cell, ...)`` build the same
-modules for any registered cell by name.
+modules for any registered cell by name. ``Linear``, ``Embedding`` and the losses
+``CrossEntropyLoss``, ``MSELoss`` and ``BCEWithLogitsLoss`` complete a model with the same
+forward/backward/params/grads contract.
 """
 from ._module import Module
 from .rnn import LSTM, GRU, RNN, Recurrent
 from .cell import LSTMCell, GRUCell, RNNCell, RecurrentCell
+from .linear import Linear, Embedding
+from .loss import CrossEntropyLoss, MSELoss, BCEWithLogitsLoss
 
-__all__ = ["Module", "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "Recurrent", "RecurrentCell"]
+__all__ = ["Module", "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "Recurrent", "RecurrentCell",
+           "Linear", "Embedding", "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss"]

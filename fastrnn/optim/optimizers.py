@@ -48,6 +48,10 @@ class _Optimizer:
                 raise ValueError(f"grads[{i}]: expected shape {p.shape} (that of params[{i}]), got {g.shape}")
             if p.dtype.kind != "f":
                 raise TypeError(f"params[{i}]: expected a float array, got dtype {p.dtype}")
+            if g.dtype.kind not in "fiu":
+                raise TypeError(f"grads[{i}]: expected a float array, got dtype {g.dtype}")
+            if not p.flags.writeable:
+                raise ValueError(f"params[{i}]: expected a writeable array (updated in place), got a read-only one")
         shapes = [p.shape for p in params]
         if self._shapes is None:
             self._shapes = shapes

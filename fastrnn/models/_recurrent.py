@@ -28,3 +28,26 @@ def make_recurrent(cell, D, H, init, stateful=False, bidirectional=False):
     if bidirectional:
         return TimeBiRecurrent(cell, *_draw(entry, D, H, init), *_draw(entry, D, H, init), stateful=stateful)
     return time_layer(cell, *_draw(entry, D, H, init), stateful=stateful)
+
+
+def last_hidden(hs, last, bidirectional):
+    """Each sequence's representation from the layer's hs (N, T, H or 2H): h after its last real
+    step ``last[n]``, and with ``bidirectional`` the backward layer's h after step 0 beside it."""
+    rows = np.arange(hs.shape[0])
+    if not bidirectional:
+        return hs[rows, last]
+    H = hs.shape[2] // 2
+    return np.concatenate((hs[rows, last, :H], hs[:, 0, H:]), axis=1)
+
+
+def last_hidden_grad(dh, hs_shape, last, bidirectional):
+    """The gradient of hs (zeros but where :func:`last_hidden` read) from that of its result."""
+    dhs = np.zeros(hs_shape, np.float32)
+    rows = np.arange(hs_shape[0])
+    if bidirectional:
+        H = hs_shape[2] // 2
+        dhs[rows, last, :H] = dh[:, :H]
+        dhs[:, 0, H:] = dh[:, H:]
+    else:
+        dhs[rows, last] = dh
+    return dhs

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..layers import TimeEmbedding, Affine, SoftmaxWithLoss, SigmoidWithLoss
 from ..layers.activations import softmax, sigmoid
-from ._recurrent import make_recurrent
+from ._recurrent import last_hidden, last_hidden_grad, make_recurrent
 from .base import BaseModel, Init, check_sizes
 
 __all__ = ["SequenceClassifier"]
@@ -63,17 +63,9 @@ class SequenceClassifier(BaseModel):
         lengths = self._lengths(xs, lengths)
         ids = np.where(xs == self.pad_id, 0, xs) if self.pad_id is not None else xs
         hs = self.rnn.forward(self.embed.forward(ids), lengths)
-        rows = np.arange(len(xs))
-        self._cache = (hs.shape, rows, lengths - 1)
-        score = self.affine.forward(self._representation(hs, rows, lengths - 1))
+        self._cache = (hs.shape, lengths - 1)
+        score = self.affine.forward(last_hidden(hs, lengths - 1, self.bidirectional))
         return score[:, 0] if self.num_classes == 2 else score
-
-    def _representation(self, hs, rows, last):
-        """The forward layer's h after the last real step (and the backward layer's after step 0)."""
-        if not self.bidirectional:
-            return hs[rows, last]
-        H = hs.shape[2] // 2
-        return np.concatenate((hs[rows, last, :H], hs[:, 0, H:]), axis=1)
 
     def predict_proba(self, xs, lengths=None):
         """Class probabilities (N, C)."""
@@ -108,14 +100,8 @@ class SequenceClassifier(BaseModel):
         if self.num_classes == 2:
             dscore = dscore[:, None]
         dh = self.affine.backward(dscore)
-        hs_shape, rows, last = self._cache
-        dhs = np.zeros(hs_shape, np.float32)
-        if self.bidirectional:
-            H = hs_shape[2] // 2
-            dhs[rows, last, :H] = dh[:, :H]
-            dhs[:, 0, H:] = dh[:, H:]
-        else:
-            dhs[rows, last] = dh
+        hs_shape, last = self._cache
+        dhs = last_hidden_grad(dh, hs_shape, last, self.bidirectional)
         self.embed.backward(self.rnn.backward(dhs))
         return None
 

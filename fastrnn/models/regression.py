@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..layers import Affine, TimeAffine
-from ._recurrent import make_recurrent
+from ._recurrent import last_hidden, last_hidden_grad, make_recurrent
 from .base import BaseModel, Init, check_sizes
 
 __all__ = ["SequenceRegressor"]
@@ -52,11 +52,7 @@ class SequenceRegressor(BaseModel):
             y = self.affine.forward(hs)
             mask = self._hs[2]
             return y if mask is None else y * mask[:, :, None]
-        rows = np.arange(N)
-        if not self.bidirectional:
-            return self.affine.forward(hs[rows, last])
-        H = hs.shape[2] // 2
-        return self.affine.forward(np.concatenate((hs[rows, last, :H], hs[:, 0, H:]), axis=1))
+        return self.affine.forward(last_hidden(hs, last, self.bidirectional))
 
     def forward(self, xs, ts, lengths=None):
         y = self.predict(xs, lengths)
@@ -76,17 +72,7 @@ class SequenceRegressor(BaseModel):
         dy = diff * (2.0 * dout / count)
         dh = self.affine.backward(dy)
         hs_shape, last, _ = self._hs
-        if self.many_to_many:
-            dhs = dh
-        else:
-            dhs = np.zeros(hs_shape, np.float32)
-            rows = np.arange(hs_shape[0])
-            if self.bidirectional:
-                H = hs_shape[2] // 2
-                dhs[rows, last, :H] = dh[:, :H]
-                dhs[:, 0, H:] = dh[:, H:]
-            else:
-                dhs[rows, last] = dh
+        dhs = dh if self.many_to_many else last_hidden_grad(dh, hs_shape, last, self.bidirectional)
         return self.rnn.backward(dhs)
 
     def reset_state(self):

@@ -14,16 +14,15 @@ from fastrnn._packing import reverse_rows
 from fastrnn.torch._functions import LayerSpec, apply_layer
 
 
-def run_sequence(module, cell, options, input, states):
-    """-> (output, tuple of final states). ``cell``: the registry entry; ``states``: one tensor
-    or None per state of the cell."""
-    batched = input.dim() == 3
-    batch_dim = 0 if module.batch_first else 1
-    if not batched:
-        input = input.unsqueeze(batch_dim)
-        states = tuple(None if s is None else s.unsqueeze(1) for s in states)
-    x = input.transpose(0, 1) if module.batch_first else input
+def _run_layers(module, cell, options, x, states, batch_sizes=None):
+    """The stack over time-major padded x (T, N, I), or packed rows (R, I) with ``batch_sizes``
+    -> (last layer's output, tuple of final states (L*D, N, H)). The reverse direction reads
+    each sequence backwards: inside the autograd node when padded, through an index of the
+    rows (each sequence's steps mirrored within its length) when packed."""
     directions = 2 if module.bidirectional else 1
+    mirror = None
+    if batch_sizes is not None and directions == 2:
+        mirror = torch.from_numpy(reverse_rows(batch_sizes))
     names = [p.name for p in cell.params("torch", module.bias)]
     per = len(names)
     flat = module._flat_weights
@@ -35,16 +34,29 @@ def run_sequence(module, cell, options, input, states):
             given = dict(zip(names, flat[k * per:(k + 1) * per]))
             params = tuple(given.get(p.name) for p in cell.params("torch"))
             init = tuple(None if s is None else s[k] for s in states)
-            spec = LayerSpec(cell, options, direction == 1)
-            out, *last = apply_layer(spec, x, init, params)
-            outs.append(out)
+            flip = direction == 1 and mirror is not None
+            spec = LayerSpec(cell, options, direction == 1 and mirror is None, batch_sizes)
+            out, *last = apply_layer(spec, x.index_select(0, mirror) if flip else x, init, params)
+            outs.append(out.index_select(0, mirror) if flip else out)
             for acc, s in zip(finals, last):
                 acc.append(s)
-        x = outs[0] if directions == 1 else torch.cat(outs, 2)
+        x = outs[0] if directions == 1 else torch.cat(outs, -1)
         if module.dropout and module.training and layer < module.num_layers - 1:
             x = F.dropout(x, module.dropout, True)
+    return x, tuple(acc[0].unsqueeze(0) if len(acc) == 1 else torch.stack(acc) for acc in finals)
+
+
+def run_sequence(module, cell, options, input, states):
+    """-> (output, tuple of final states). ``cell``: the registry entry; ``states``: one tensor
+    or None per state of the cell."""
+    batched = input.dim() == 3
+    batch_dim = 0 if module.batch_first else 1
+    if not batched:
+        input = input.unsqueeze(batch_dim)
+        states = tuple(None if s is None else s.unsqueeze(1) for s in states)
+    x = input.transpose(0, 1) if module.batch_first else input
+    x, finals = _run_layers(module, cell, options, x, states)
     output = x.transpose(0, 1) if module.batch_first else x
-    finals = tuple(acc[0].unsqueeze(0) if len(acc) == 1 else torch.stack(acc) for acc in finals)
     if not batched:
         output = output.squeeze(batch_dim)
         finals = tuple(s.squeeze(1) for s in finals)
@@ -58,30 +70,7 @@ def run_packed(module, cell, options, packed, states):
     sorted_idx, unsorted_idx = packed.sorted_indices, packed.unsorted_indices
     if sorted_idx is not None:
         states = tuple(None if s is None else s.index_select(1, sorted_idx) for s in states)
-    directions = 2 if module.bidirectional else 1
-    mirror = torch.from_numpy(reverse_rows(batch_sizes)) if directions == 2 else None
-    names = [p.name for p in cell.params("torch", module.bias)]
-    per = len(names)
-    flat = module._flat_weights
-    finals = [[] for _ in states]
-    x = packed.data
-    for layer in range(module.num_layers):
-        outs = []
-        for direction in range(directions):
-            k = layer * directions + direction
-            given = dict(zip(names, flat[k * per:(k + 1) * per]))
-            params = tuple(given.get(p.name) for p in cell.params("torch"))
-            init = tuple(None if s is None else s[k] for s in states)
-            spec = LayerSpec(cell, options, False, batch_sizes)
-            xin = x if direction == 0 else x.index_select(0, mirror)
-            out, *last = apply_layer(spec, xin, init, params)
-            outs.append(out if direction == 0 else out.index_select(0, mirror))
-            for acc, s in zip(finals, last):
-                acc.append(s)
-        x = outs[0] if directions == 1 else torch.cat(outs, 1)
-        if module.dropout and module.training and layer < module.num_layers - 1:
-            x = F.dropout(x, module.dropout, True)
-    finals = tuple(acc[0].unsqueeze(0) if len(acc) == 1 else torch.stack(acc) for acc in finals)
+    x, finals = _run_layers(module, cell, options, packed.data, states, batch_sizes)
     if unsorted_idx is not None:
         finals = tuple(f.index_select(1, unsorted_idx) for f in finals)
     return PackedSequence(x, packed.batch_sizes, sorted_idx, unsorted_idx), finals

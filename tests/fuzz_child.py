@@ -15,7 +15,8 @@ import fastrnn.layers as L
 NN = {"LSTM": fastrnn.LSTM, "GRU": fastrnn.GRU, "RNN": fastrnn.RNN,
       "LSTMCell": fastrnn.LSTMCell, "GRUCell": fastrnn.GRUCell, "RNNCell": fastrnn.RNNCell}
 BOOK = {"TimeLSTM": (L.TimeLSTM, 4), "TimeGRU": (L.TimeGRU, 3), "TimeRNN": (L.TimeRNN, 1),
-        "LSTM": (L.LSTM, 4), "GRU": (L.GRU, 3), "RNN": (L.RNN, 1), "TimeEmbedding": (L.TimeEmbedding, 0)}
+        "LSTM": (L.LSTM, 4), "GRU": (L.GRU, 3), "RNN": (L.RNN, 1), "TimeEmbedding": (L.TimeEmbedding, 0),
+        "Affine": (L.Affine, -1), "TimeAffine": (L.TimeAffine, -1), "MatMul": (L.MatMul, -2)}
 I, H, T, N, V = 3, 4, 5, 2, 7
 
 
@@ -53,6 +54,10 @@ def build(case):
     rng = np.random.default_rng(seed)
     if G == 0:
         return cls(rng.standard_normal((V, I)).astype(np.float32))
+    if G == -1:
+        return cls(rng.standard_normal((I, H)).astype(np.float32), rng.standard_normal(H).astype(np.float32))
+    if G == -2:
+        return cls(rng.standard_normal((I, H)).astype(np.float32))
     return cls((rng.standard_normal((I, G * H)) / 2).astype(np.float32),
                (rng.standard_normal((H, G * H)) / 2).astype(np.float32), np.zeros(G * H, np.float32))
 
@@ -75,6 +80,9 @@ def step(layer, case):
         hs = layer.forward(rng.integers(0, V, (N, T)))
         layer.backward(np.ones_like(hs))
         return [hs] + [np.array(g) for g in layer.grads]
+    if name in ("Affine", "MatMul"):
+        y = layer.forward(rng.standard_normal((N, I)).astype(np.float32))
+        return [y, layer.backward(np.ones_like(y))] + [np.array(g) for g in layer.grads]
     if name.startswith("Time"):
         hs = layer.forward(rng.standard_normal((N, T, I)).astype(np.float32))
         return [hs, layer.backward(np.ones_like(hs))] + [np.array(g) for g in layer.grads]

@@ -26,7 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NN_KEYS = {"LSTM": ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l1_reverse"],
            "GRU": ["weight_hh_l0", "bias_hh_l0", "weight_ih_l1"], "RNN": ["weight_ih_l0", "bias_ih_l0"],
            "LSTMCell": ["weight_hh", "bias_ih"], "GRUCell": ["weight_ih"], "RNNCell": ["bias_hh"]}
-BOOK = {"TimeLSTM": 3, "TimeGRU": 3, "TimeRNN": 3, "LSTM": 3, "GRU": 3, "RNN": 3, "TimeEmbedding": 1}
+BOOK = {"TimeLSTM": 3, "TimeGRU": 3, "TimeRNN": 3, "LSTM": 3, "GRU": 3, "RNN": 3, "TimeEmbedding": 1,
+        "Affine": 2, "TimeAffine": 2, "MatMul": 1}
 MUTATIONS = [   # (dtype, shape: None = the entry's, order)
     ("same", None, "F"), ("same", None, "strided"), ("same", None, "readonly"), ("same", None, "C"),
     ("same", "smaller", "C"), ("same", "larger", "C"), ("same", "1x1", "C"),
@@ -101,7 +102,7 @@ def fuzz_results():
 def test_no_case_crashes_the_process(fuzz_results):
     all_cases, results, crashed, proc = fuzz_results
     assert crashed is None, f"the process died (exit {proc.returncode}) in case {crashed}: {proc.stderr[-2000:]}"
-    assert len(results) == len(all_cases) >= 400
+    assert len(results) == len(all_cases) >= 800
 
 
 def test_each_case_is_the_same_result_or_a_named_error(fuzz_results):
@@ -114,7 +115,8 @@ def test_each_case_is_the_same_result_or_a_named_error(fuzz_results):
         key = case["key"]
         names = [f"{case['kind']}[{key!r}]"] if case["face"] == "nn" else \
             [f"{case['kind']}[{key}]", "Wx", "Wh", " b ", "b must", "W,", "W a 2-D", "params must", "grads must",
-             "vocabulary of W", "grads[0] must have the shape of W"]
+             "vocabulary of W", "grads[0] must have the shape of W", "x must have shape",
+             "(b) must have shape"]
         if r["outcome"] == "error":
             named = r["type"] in ("TypeError", "ValueError") and any(n in r["message"] for n in names)
             if want == "same" or not named:

@@ -74,3 +74,30 @@ def lengths(where, value, T, N):
         return check_lengths(value, T, N)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{where}: {exc}") from None
+
+
+def params_for(where, params, ndims):
+    """A layer's ``params`` list, checked at every call: float ndarrays of the given ranks."""
+    if len(params) != len(ndims):
+        raise ValueError(f"{where}: params must hold {len(ndims)} arrays, got {len(params)}")
+    for i, (p, nd) in enumerate(zip(params, ndims)):
+        if not isinstance(p, np.ndarray) or p.dtype.kind != "f" or p.ndim != nd:
+            got = f"{p.dtype} array of shape {p.shape}" if isinstance(p, np.ndarray) else type(p).__name__
+            raise TypeError(f"{where}: params[{i}] must be a {nd}-D float numpy.ndarray, got {got}")
+    return params
+
+
+def grads_for(where, grads, shapes):
+    """A layer's ``grads`` list before a backward writes it: writeable float ndarrays of the
+    parameters' shapes at the forward (``shapes``); a TypeError/ValueError naming the entry else."""
+    if len(grads) != len(shapes):
+        raise ValueError(f"{where}: grads must hold {len(shapes)} arrays (one per parameter), got {len(grads)}")
+    for i, (g, s) in enumerate(zip(grads, shapes)):
+        if not isinstance(g, np.ndarray) or g.dtype.kind != "f":
+            got = g.dtype if isinstance(g, np.ndarray) else type(g).__name__
+            raise TypeError(f"{where}: grads[{i}] must be a float numpy.ndarray of shape {s}, got {got}")
+        if g.shape != s:
+            raise ValueError(f"{where}: grads[{i}] must have the shape of params[{i}] at the forward, {s}, "
+                             f"got {g.shape}")
+        if not g.flags.writeable:
+            raise ValueError(f"{where}: grads[{i}] must be writeable (backward writes into it), got a read-only array")

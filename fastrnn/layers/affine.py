@@ -48,15 +48,16 @@ class MatMul:
         self.x = None
 
     def forward(self, x):
-        W, = self.params
+        W, = _checks.params_for("MatMul.forward", self.params, (2,))
         x = _input("MatMul.forward", x, W, 2, ("N", "D"))
-        self.x = x
+        self.x, self._shapes = x, (W.shape,)
         return np.dot(x, W)
 
     def backward(self, dout):
         if self.x is None:
             raise RuntimeError("MatMul.backward called before forward")
-        W, = self.params
+        W, = _unchanged("MatMul.backward", self.params, self._shapes, (2,))
+        _checks.grads_for("MatMul.backward", self.grads, self._shapes)
         dout = _dout("MatMul.backward", dout, (self.x.shape[0], W.shape[1]), ("N", "M"))
         dx = np.dot(dout, W.T)
         _dot_into(self.grads[0], self.x.T, dout)
@@ -75,15 +76,16 @@ class Affine:
         self.x = None
 
     def forward(self, x):
-        W, b = self.params
+        W, b = _weights("Affine.forward", self.params)
         x = _input("Affine.forward", x, W, 2, ("N", "D"))
-        self.x = x
+        self.x, self._shapes = x, (W.shape, b.shape)
         return _add_bias(np.dot(x, W), b)
 
     def backward(self, dout):
         if self.x is None:
             raise RuntimeError("Affine.backward called before forward")
-        W, b = self.params
+        W, b = _unchanged("Affine.backward", self.params, self._shapes, (2, 1))
+        _checks.grads_for("Affine.backward", self.grads, self._shapes)
         dout = _dout("Affine.backward", dout, (self.x.shape[0], W.shape[1]), ("N", "M"))
         dx = np.dot(dout, W.T)
         _dot_into(self.grads[0], self.x.T, dout)
@@ -107,23 +109,42 @@ class TimeAffine:
         self._rx = None
 
     def forward(self, x):
-        W, b = self.params
+        W, b = _weights("TimeAffine.forward", self.params)
         x = _input("TimeAffine.forward", x, W, 3, ("N", "T", "D"))
         N, T, D = x.shape
         rx = x.reshape(N * T, D)
-        self.x, self._rx = x, rx
+        self.x, self._rx, self._shapes = x, rx, (W.shape, b.shape)
         return _add_bias(np.dot(rx, W), b).reshape(N, T, -1)
 
     def backward(self, dout):
         if self.x is None:
             raise RuntimeError("TimeAffine.backward called before forward")
-        W, b = self.params
+        W, b = _unchanged("TimeAffine.backward", self.params, self._shapes, (2, 1))
+        _checks.grads_for("TimeAffine.backward", self.grads, self._shapes)
         N, T, D = self.x.shape
         dout = _dout("TimeAffine.backward", dout, (N, T, W.shape[1]), ("N", "T", "M"))
         dout = dout.reshape(N * T, -1)
         _sum_into(self.grads[1], dout)
         _dot_into(self.grads[0], self._rx.T, dout)
         return np.dot(dout, W.T).reshape(N, T, D)
+
+
+def _weights(where, params):
+    """params [W (D, M), b (M,)], checked at every call (the lists are the user's)."""
+    W, b = _checks.params_for(where, params, (2, 1))
+    if b.shape != (W.shape[1],):
+        raise ValueError(f"{where}: params[1] (b) must have shape (M={W.shape[1]},), got {b.shape}")
+    return W, b
+
+
+def _unchanged(where, params, shapes, ndims):
+    """The params at a backward: as checked at the forward, with the same shapes."""
+    params = _checks.params_for(where, params, ndims)
+    now = tuple(p.shape for p in params)
+    if now != shapes:
+        raise ValueError(f"{where}: params changed from shapes {shapes} to {now} since the forward; "
+                         "run the forward again")
+    return params
 
 
 def _add_bias(out, b):

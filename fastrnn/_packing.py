@@ -110,6 +110,42 @@ class Padded:
         return np.ascontiguousarray(rows[::-1])
 
 
+class Truncated(Padded):
+    """The layout of a batch whose sequences all have the same L <= T steps: the first L steps
+    of the padded arrays (a view, nothing gathered or reordered); the output is padded with
+    zeros back to T steps."""
+
+    __slots__ = ("steps",)
+
+    def __init__(self, steps, T, N):
+        super().__init__(T, N)
+        self.steps = steps
+
+    @property
+    def rows(self):
+        return self.steps * self.N
+
+    def pack(self, padded):
+        return padded[:self.steps]
+
+    def unpack(self, rows):
+        if self.steps == self.T:
+            return rows
+        out = np.zeros((self.T,) + rows.shape[1:], rows.dtype)
+        out[:self.steps] = rows
+        return out
+
+
+def layout_for(lengths, T, N):
+    """The cheapest layout for a batch: Padded without lengths, Truncated when every sequence has
+    the same length (all T included: then it is the padded call), else Packing."""
+    if lengths is None:
+        return Padded(T, N)
+    if N == 0 or (lengths == lengths[0]).all():
+        return Truncated(int(lengths[0]) if N else 0, T, N)
+    return Packing(lengths, T)
+
+
 def add_reversed(layout, total, rows):
     """total += layout.reverse(rows), without a copy in the padded layout."""
     if isinstance(layout, Padded):

@@ -19,7 +19,7 @@ parameters as tuples (in the orders above) and its options as keywords.
 import numpy as np
 
 from . import _cells
-from ._packing import Packing, Padded
+from ._packing import layout_for
 from ._validation import (as_compute_array, as_real_array, check_array, check_lengths, check_shape, float_dtype,
                           shape_error)
 
@@ -116,7 +116,7 @@ def _forward(cell, step, x, states, params, options, lengths=None):
         x = x[None]
     T = x.shape[0]
     states = tuple(np.zeros((N, H), dtype) if s is None else s for s in states)
-    layout = Padded(T, N) if lengths is None else Packing(lengths, T)
+    layout = layout_for(lengths, T, N)
     grad_shapes = tuple(None if p is None else p.shape for p in params)
     if layout.rows == 0 and lengths is not None:        # every length 0: no step runs
         out, final, seq = np.zeros((T, N, H), dtype), tuple(s.copy() for s in states), None

@@ -429,3 +429,30 @@ def test_sequence_regressor_with_lengths_gradient_is_finite_differences(bidirect
         assert float(np.sum(g * d)) == pytest.approx(fd, rel=5e-3, abs=2e-7)
     y = model.predict(xs, lengths)
     assert not y[1, 1:].any() and not y[2, 2:].any()
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_equal_lengths_take_the_truncated_padded_path_and_match_the_oracle(name):
+    """Every sequence of the same length L < T: the first L steps run as a padded batch (no
+    gather); outputs after L are 0, final states after step L − 1, as the oracle says."""
+    from fastrnn._packing import Truncated, layout_for
+    assert isinstance(layout_for(np.array([3, 3]), 5, 2), Truncated)
+    m = Recurrent(name, 3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=15)
+    rng = np.random.default_rng(16)
+    T, N = 5, 2
+    lengths = np.array([3, 3])
+    LD = 4
+    x = rng.standard_normal((T, N, 3))
+    states = [rng.standard_normal((LD, N, 4)) for _ in m.cell.state_names]
+    dout = rng.standard_normal((T, N, 8))
+    dstates = [rng.standard_normal((LD, N, 4)) for _ in m.cell.state_names]
+    r_out, r_fin, r_dx, r_d0, r_grads = nn_reference(m, x, states, dout, dstates, lengths)
+    m.zero_grad()
+    out, fin = m(x, pack(m.cell, states), lengths=lengths)
+    dx, d0 = m.backward(dout, pack(m.cell, dstates))
+    np.testing.assert_allclose(out, r_out, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(dx, r_dx, rtol=1e-9, atol=1e-11)
+    for got, want in zip(unpack(m.cell, fin) + unpack(m.cell, d0), r_fin + r_d0):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11)
+    for k, g in r_grads.items():
+        np.testing.assert_allclose(m.grads[k], g, rtol=1e-9, atol=1e-11)

@@ -11,7 +11,7 @@ runs the fused kernel, and copies the result back to ``(N, T, H)`` float32.
 """
 import numpy as np
 
-from .._packing import Packing, Padded
+from .._packing import layout_for
 from . import _checks
 from ._cells import BookCell, Weights
 
@@ -79,7 +79,7 @@ class TimeRecurrent:
         states = tuple(self._state(name, getattr(self, name), N, H, dt) for name in self._cell.state_names)
 
         x = np.ascontiguousarray(xs.transpose(1, 0, 2), dtype=dt)
-        layout = Padded(T, N) if lengths is None else Packing(lengths, T)
+        layout = layout_for(lengths, T, N)
         if layout.rows == 0 and lengths is not None:      # every length 0: nothing runs
             out, finals, cache = np.zeros((T, N, H), dt), tuple(s.copy() for s in states), None
         else:
@@ -108,7 +108,7 @@ class TimeRecurrent:
             _checks.shape(where, "dhs", dhs, (N, T, H), ("N", "T", "H"))
         dout = np.ascontiguousarray(dhs.transpose(1, 0, 2), dtype=self._w.dtype)
         targets = self._w.grad_targets(where, shapes)
-        if layout.rows == 0 and not isinstance(layout, Padded):     # nothing ran: no gradient
+        if cache is None:                                 # every length 0: nothing ran, no gradient
             for g in self.grads:
                 g[...] = 0
             self.dh = np.zeros((N, H), self._w.dtype)

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from .. import _cells
-from .._packing import Packing, Padded, add_reversed
+from .._packing import add_reversed, layout_for
 from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_float_dtype_arg,
                            check_device, check_int, check_lengths, check_probability, check_shape,
                            shape_error)
@@ -158,12 +158,12 @@ class Recurrent(Module):
                        for name, s in zip(cell.state_names, hx))
         # validated: from here on nothing can fail on the caller's input
         states = tuple(np.zeros((L * D, N, H), dt) if s is None else s for s in states)
-        layout = Padded(T, N) if lengths is None else Packing(lengths, T)
+        layout = layout_for(lengths, T, N)
         params, options = self.params, self._options
         p_drop = self.dropout if self.training else 0.0
         caches, masks, finals = [], [], [[] for _ in states]
         layer_in = layout.pack(x)
-        empty = isinstance(layout, Packing) and layout.rows == 0      # every length 0: no step runs
+        empty = lengths is not None and layout.rows == 0      # every length 0: no step runs
         for layer in range(0 if empty else L):
             outs = []
             for direction in range(D):
@@ -186,7 +186,9 @@ class Recurrent(Module):
             out, final = np.zeros((T, N, D * H), dt), tuple(s.copy() for s in states)
         else:
             # the last layer's kernel output is saved for backward: hand out our own array
-            out = layer_in.copy() if (D == 1 and isinstance(layout, Padded)) else layout.unpack(layer_in)
+            out = layout.unpack(layer_in)
+            if out is layer_in and D == 1:        # a kernel's own output array
+                out = out.copy()
             final = tuple(f[0][None] if L * D == 1 else np.stack(f) for f in finals)
         self._ctx = (caches, masks, batched, T, N, layout, empty)
         if not batched:

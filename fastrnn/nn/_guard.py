@@ -42,15 +42,15 @@ class Guard:
         """The arrays of ``names`` (a tuple; None entries stay None) as the kernels read them."""
         ok = self._params_ok.get(names)
         if ok is not None:
-            arrays, shapes = ok
-            for name, a, shape in zip(names, arrays, shapes):
-                if name is not None and (params.get(name) is not a or a.shape != shape):
+            arrays, entries = ok
+            for name, a, shape in entries:
+                if params.get(name) is not a or a.shape != shape:
                     break
             else:
                 return arrays
         out = tuple(None if name is None else self._check_param(params, name) for name in names)
         if all(a is None or a is params[n] for a, n in zip(out, names)):     # no copies: remember them
-            self._params_ok[names] = (out, tuple(None if a is None else a.shape for a in out))
+            self._params_ok[names] = (out, _entries(names, out))
         return out
 
     def _check_param(self, params, name):
@@ -67,12 +67,14 @@ class Guard:
 
     def grads(self, grads, params, names):
         """The gradient buffers of ``names`` (a tuple) as the kernels write them, and a ``commit()``
-        that writes back through any copies (call it after the kernel)."""
+        that writes back through any copies (call it after the kernel). Arrays that passed the
+        full check are recognised by identity and shape (a read-only flag set later on the same
+        array object is not looked at again)."""
         ok = self._grads_ok.get(names)
         if ok is not None:
-            arrays, shapes = ok
-            for name, a, shape in zip(names, arrays, shapes):
-                if name is not None and (grads.get(name) is not a or a.shape != shape or not a.flags.writeable):
+            arrays, entries = ok
+            for name, a, shape in entries:
+                if grads.get(name) is not a or a.shape != shape:
                     break
             else:
                 return arrays, _nothing
@@ -92,7 +94,7 @@ class Guard:
         self._check_aliasing(grads, params, names)
         direct = all(a is None or (a.flags.c_contiguous and a.flags.aligned) for a in current)
         if direct:
-            self._grads_ok[names] = (current, tuple(None if a is None else a.shape for a in current))
+            self._grads_ok[names] = (current, _entries(names, current))
             return current, _nothing
         self._grads_ok.pop(names, None)
         targets = tuple(None if a is None or (a.flags.c_contiguous and a.flags.aligned) else np.ascontiguousarray(a)
@@ -119,3 +121,8 @@ class Guard:
 
 def _nothing():
     return None
+
+
+def _entries(names, arrays):
+    """(name, array, shape) for the entries that are not None: what the fast paths compare."""
+    return tuple((n, a, a.shape) for n, a in zip(names, arrays) if n is not None)

@@ -68,6 +68,25 @@ def random_params(rng, cell, I, H, dtype, bias=True, scale=None):
     return w_ih, w_hh, rng.uniform(-k, k, G * H).astype(dtype), rng.uniform(-k, k, G * H).astype(dtype)
 
 
+def layer_problem(cell, shape, dtype, rng, layout="torch", bias=True):
+    """One layer's random problem for a registry ``cell``: -> (params in ``layout``, the same
+    weights in torch's layout for the oracle, x (T, N, I), initial states, dout (T, N, H),
+    final-state gradients). The book layout has one bias, which the oracle takes as b_ih
+    (b_hh = 0)."""
+    T, N, I, H = shape
+    w_ih, w_hh, b_ih, b_hh = random_params(rng, cell.gates, I, H, dtype, bias)
+    if layout == "torch":
+        params = reference = (w_ih, w_hh, b_ih, b_hh)
+    else:
+        params = (np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), b_ih)
+        reference = book_to_torch(cell.layouts["book"].blocks, *params)
+    x = rng.standard_normal((T, N, I)).astype(dtype)
+    states = tuple(rng.standard_normal((N, H)).astype(dtype) for _ in cell.state_names)
+    dout = rng.standard_normal((T, N, H)).astype(dtype)
+    dstates = tuple(rng.standard_normal((N, H)).astype(dtype) for _ in cell.state_names)
+    return params, reference, x, states, dout, dstates
+
+
 # --------------------------------------------------------------------------- tolerances
 def assert_close(got, want, dtype, what=""):
     """|got - want| <= TOL[dtype] * (1 + max|want|), compared in float64, shapes equal."""

@@ -12,7 +12,8 @@ from hypothesis import example, given, strategies as st
 
 from fastrnn import _cells
 from fastrnn._kernels import blas
-from helpers import assert_close, book_to_torch, random_params, torch_grads_to_book
+import helpers
+from helpers import assert_close, torch_grads_to_book
 
 CELLS = list(_cells.CELLS)
 dims = st.integers(1, 33)
@@ -27,21 +28,9 @@ PATH_SHAPES = [(3, 1, 4, 5), (3, 8, 5, 40), (2, 20, 7, 37)]
 
 
 def layer_problem(cell, layout, shape, dtype, bias, seed):
-    """Weights in ``layout`` and the oracle's torch-layout equivalent, inputs and output grads."""
-    T, N, I, H = shape
+    """helpers.layer_problem with a seeded generator, which it also returns."""
     rng = np.random.default_rng(seed)
-    w_ih, w_hh, b_ih, b_hh = random_params(rng, cell.gates, I, H, dtype, bias)
-    if layout == "torch":
-        params = (w_ih, w_hh, b_ih, b_hh)
-        reference = params
-    else:                       # the book's one bias; the oracle gets it as b_ih, with b_hh = 0
-        params = (np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), b_ih)
-        reference = book_to_torch(cell.layouts["book"].blocks, *params)
-    x = rng.standard_normal((T, N, I)).astype(dtype)
-    states = tuple(rng.standard_normal((N, H)).astype(dtype) for _ in cell.state_names)
-    dout = rng.standard_normal((T, N, H)).astype(dtype)
-    dstates = tuple(rng.standard_normal((N, H)).astype(dtype) for _ in cell.state_names)
-    return params, reference, x, states, dout, dstates, rng
+    return (*helpers.layer_problem(cell, shape, dtype, rng, layout, bias), rng)
 
 
 def run_against_oracle(cell, layout, shape, dtype, bias, accumulate, options, seed):

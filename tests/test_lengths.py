@@ -18,8 +18,8 @@ import fastrnn.layers as L
 from fastrnn import _cells, oracle
 from fastrnn._packing import Packing, reverse_rows
 from fastrnn.nn import Recurrent
-from helpers import (assert_close, book_to_torch, numeric_directional, numeric_grad, random_params,
-                     torch_grads_to_book)
+from helpers import (assert_close, book_to_torch, layer_problem, numeric_directional, numeric_grad,
+                     random_params, torch_grads_to_book)
 
 CELLS = list(_cells.CELLS)
 
@@ -34,13 +34,8 @@ def lengths_strategy(T, N):
 def test_oracle_batch_equals_each_sequence_alone(name):
     cell = _cells.get(name)
     rng = np.random.default_rng(1)
-    T, N, I, H = 5, 4, 3, 4
     lengths = np.array([5, 0, 2, 3])
-    params = random_params(rng, name, I, H, np.float64)
-    x = rng.standard_normal((T, N, I))
-    states = tuple(rng.standard_normal((N, H)) for _ in cell.state_names)
-    dout = rng.standard_normal((T, N, H))
-    dstates = tuple(rng.standard_normal((N, H)) for _ in cell.state_names)
+    params, _, x, states, dout, dstates = layer_problem(cell, (5, 4, 3, 4), np.float64, rng)
     options = cell.check_options()
     out, finals, cache = cell.oracle_forward(x, states, params, options, lengths)
     dx, d0, grads = cell.oracle_backward(cache, dout, dstates)
@@ -69,13 +64,8 @@ def test_oracle_batch_equals_each_sequence_alone(name):
 def test_oracle_gradients_with_lengths_equal_finite_differences(name):
     cell = _cells.get(name)
     rng = np.random.default_rng(2)
-    T, N, I, H = 4, 3, 2, 3
     lengths = np.array([2, 4, 0])
-    params = random_params(rng, name, I, H, np.float64)
-    x = rng.standard_normal((T, N, I))
-    states = tuple(rng.standard_normal((N, H)) for _ in cell.state_names)
-    dout = rng.standard_normal((T, N, H))
-    dstates = tuple(rng.standard_normal((N, H)) for _ in cell.state_names)
+    params, _, x, states, dout, dstates = layer_problem(cell, (4, 3, 2, 3), np.float64, rng)
     options = cell.check_options()
 
     def loss():
@@ -113,16 +103,7 @@ def test_kernels_on_packed_rows_match_the_oracle(name, T, N, I, H, dtype, layout
     if lengths.max() == 0:
         lengths[0] = 1          # the kernels need a step; no step at all is the faces' case
     options = cell.check_options(layout=layout)
-    w_ih, w_hh, b_ih, b_hh = random_params(rng, name, I, H, dtype)
-    if layout == "torch":
-        params, reference = (w_ih, w_hh, b_ih, b_hh), (w_ih, w_hh, b_ih, b_hh)
-    else:
-        params = (np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), b_ih)
-        reference = book_to_torch(cell.layouts["book"].blocks, *params)
-    x = rng.standard_normal((T, N, I)).astype(dtype)
-    states = tuple(rng.standard_normal((N, H)).astype(dtype) for _ in cell.state_names)
-    dout = rng.standard_normal((T, N, H)).astype(dtype)
-    dstates = tuple(rng.standard_normal((N, H)).astype(dtype) for _ in cell.state_names)
+    params, reference, x, states, dout, dstates = layer_problem(cell, (T, N, I, H), dtype, rng, layout)
     out, finals, cache = cell.oracle_forward(x, states, reference, options, lengths)
     dx, d0, grads = cell.oracle_backward(cache, dout, dstates)
 
@@ -151,13 +132,8 @@ def test_kernels_on_packed_rows_match_the_oracle(name, T, N, I, H, dtype, layout
 def test_functional_lengths_match_the_oracle(name):
     cell = _cells.get(name)
     rng = np.random.default_rng(3)
-    T, N, I, H = 6, 5, 4, 5
     lengths = [6, 0, 3, 1, 6]
-    params = random_params(rng, name, I, H, np.float64)
-    x = rng.standard_normal((T, N, I))
-    states = tuple(rng.standard_normal((N, H)) for _ in cell.state_names)
-    dout = rng.standard_normal((T, N, H))
-    dstates = tuple(rng.standard_normal((N, H)) for _ in cell.state_names)
+    params, _, x, states, dout, dstates = layer_problem(cell, (6, 5, 4, 5), np.float64, rng)
     out, finals, cache = cell.oracle_forward(x, states, params, cell.check_options(), np.array(lengths))
     dx, d0, grads = cell.oracle_backward(cache, dout, dstates)
     k_out, k_finals, k_cache = F.sequence_forward(name, x, states, params, lengths=lengths)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fastrnn import _cells, oracle
-from helpers import numeric_grad, random_params
+from helpers import layer_problem, numeric_grad, random_params
 
 EPS = 1e-6
 
@@ -17,11 +17,7 @@ def _problem(cell, T, N, I, H, bias, seed, options):
     """The loss Σ out·dout + Σ final·dfinal of one oracle sequence call, its arrays and the
     oracle's analytic gradients of it, keyed alike."""
     rng = np.random.default_rng(seed)
-    params = random_params(rng, cell.name, I, H, np.float64, bias)
-    x = rng.standard_normal((T, N, I))
-    states = tuple(rng.standard_normal((N, H)) for _ in cell.state_names)
-    dout = rng.standard_normal((T, N, H))
-    dstates = tuple(rng.standard_normal((N, H)) for _ in cell.state_names)
+    params, _, x, states, dout, dstates = layer_problem(cell, (T, N, I, H), np.float64, rng, bias=bias)
 
     def loss():
         out, finals, _ = cell.oracle_forward(x, states, params, options)

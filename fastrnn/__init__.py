@@ -19,6 +19,7 @@ _LAZY = {
     "LSTM": "fastrnn.nn", "GRU": "fastrnn.nn", "RNN": "fastrnn.nn",
     "LSTMCell": "fastrnn.nn", "GRUCell": "fastrnn.nn", "RNNCell": "fastrnn.nn",
     "clip_grad_norm_": "fastrnn.clip", "clip_grad_value_": "fastrnn.clip",
+    "no_grad": "fastrnn._grad_mode", "enable_grad": "fastrnn._grad_mode", "is_grad_enabled": "fastrnn._grad_mode",
 }
 _SUBMODULES = ("functional", "nn", "layers", "optim", "models", "train", "datasets", "oracle", "clip")
 
@@ -38,4 +39,5 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
 
 __all__ = ["LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell",
-           "clip_grad_norm_", "clip_grad_value_", "functional", "oracle", "__version__"]
+           "clip_grad_norm_", "clip_grad_value_", "no_grad", "enable_grad", "is_grad_enabled",
+           "functional", "oracle", "__version__"]

@@ -11,7 +11,7 @@ import numpy as np
 from .. import oracle
 from .._kernels import blas as _blas
 from .._kernels import gru as _kernels
-from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params, 
+from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params, chunk_steps,
                    in_layout, layout_flag, recurrent_weight, rows_in_layout, torch_params, zeros_if_none)
 
 BLENDS = ("torch", "book")
@@ -24,6 +24,16 @@ def _biases(params, layout):
 
 def forward(x, states, params, layout, options, batch_sizes=None):
     """x (T, N, I) or packed (R, I), (h0,) (N, H) -> out like x with H features, (h_n,), cache."""
+    return _run(x, states, params, layout, options, batch_sizes, True)
+
+
+def infer(x, states, params, layout, options, batch_sizes=None):
+    """Forward only: like forward, without a cache -> out, (h_n,). Extra memory: the input
+    projection of one chunk of steps and one step's workspace, whatever T."""
+    return _run(x, states, params, layout, options, batch_sizes, False)[:2]
+
+
+def _run(x, states, params, layout, options, batch_sizes, training):
     torch_layout = layout_flag(layout)
     (h0,) = states
     reset_after = bool(options["reset_after"])
@@ -31,8 +41,9 @@ def forward(x, states, params, layout, options, batch_sizes=None):
     R = rows.shape[0]
     N, H = h0.shape
     dtype = rows.dtype
-    gates = np.empty((R, 3 * H), dtype)
-    saved = np.empty((R, H), dtype)
+    chunk = sizes.shape[0] if training else chunk_steps(sizes.shape[0], N)
+    gates = np.empty((R if training else min(R, chunk * N), 3 * H), dtype)
+    saved = np.empty((R if training else N, H), dtype)
     out = np.empty((R, H), dtype)
     hproj = np.empty((N, 3 * H), dtype)
     h_n = np.empty((N, H), dtype)
@@ -41,9 +52,10 @@ def forward(x, states, params, layout, options, batch_sizes=None):
     z_keeps_h = options["blend"] == "torch"
     _kernels.gru_forward(rows, sizes, h0, w_x, w_rec, zeros_if_none(b_x, 3 * H, dtype),
                          zeros_if_none(b_h, 3 * H, dtype), torch_layout, GRU.layouts[layout].blocks, reset_after,
-                         z_keeps_h, gates, hproj, np.empty(4 * H * N, dtype), saved, out, h_n, _blas.SMALL_KERNELS)
+                         z_keeps_h, chunk, training, gates, hproj, np.empty(4 * H * N, dtype), saved, out, h_n,
+                         _blas.SMALL_KERNELS)
     cache = SequenceCache("gru", layout, (rows, sizes, h0, w_x, w_rec, gates, saved, out),
-                          {"reset_after": reset_after, "z_keeps_h": z_keeps_h, "padded": padded})
+                          {"reset_after": reset_after, "z_keeps_h": z_keeps_h, "padded": padded}) if training else None
     return in_layout(out, padded), (h_n,), cache
 
 
@@ -83,5 +95,5 @@ GRU = Cell(
     options=(Option("reset_after", True, (True, False)), Option("blend", "torch", BLENDS)),
     layouts={"torch": Layout(torch_params(), (0, 1, 2)),
              "book": Layout(book_params(), (1, 0, 2), {"reset_after": False, "blend": "book"})},
-    forward=forward, backward=backward, oracle_forward=oracle_forward, oracle_backward=oracle_backward,
+    forward=forward, backward=backward, infer=infer, oracle_forward=oracle_forward, oracle_backward=oracle_backward,
     doc="h' = (1 − z) n + z h")

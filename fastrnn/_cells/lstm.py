@@ -7,31 +7,42 @@ import numpy as np
 from .. import oracle
 from .._kernels import blas as _blas
 from .._kernels import lstm as _kernels
-from .spec import (Cell, Layout, SequenceCache, as_rows, bias_or_empty, book_params, combined_bias,
+from .spec import (Cell, Layout, SequenceCache, as_rows, bias_or_empty, book_params, chunk_steps,
                    combined_bias_grad, in_layout, layout_flag, recurrent_weight, rows_in_layout,
-                   split_bias_grad, torch_params, zeros_if_none)
+                   split_bias_grad, split_biases, torch_params, zeros_if_none)
 
 
 def forward(x, states, params, layout, options, batch_sizes=None):
     """x (T, N, I) or packed (R, I), (h0, c0) (N, H) -> out like x with H features, (h_n, c_n), cache."""
+    return _run(x, states, params, layout, batch_sizes, True)
+
+
+def infer(x, states, params, layout, options, batch_sizes=None):
+    """Forward only: like forward, without a cache -> out, (h_n, c_n). Extra memory: the
+    input projection of one chunk of steps and the running c, whatever T."""
+    return _run(x, states, params, layout, batch_sizes, False)[:2]
+
+
+def _run(x, states, params, layout, batch_sizes, training):
     torch_layout = layout_flag(layout)
     h0, c0 = states
     rows, sizes, padded = as_rows(x, batch_sizes)
     R = rows.shape[0]
     N, H = h0.shape
     dtype = rows.dtype
-    gates = np.empty((R, 4 * H), dtype)
-    scratch = np.empty(5 * H * N, dtype)      # (G + H) N: see blas.recurrent_add
-    cs = np.empty((R, H), dtype)
+    chunk = sizes.shape[0] if training else chunk_steps(sizes.shape[0], N)
+    gates = np.empty((R if training else min(R, chunk * N), 4 * H), dtype)
+    cs = np.empty((R if training else N, H), dtype)
     out = np.empty((R, H), dtype)
     h_n = np.empty((N, H), dtype)
     c_n = np.empty((N, H), dtype)
-    bias = combined_bias(params, layout)
+    b_x, b_h = split_biases(params, layout, 4 * H, dtype)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
-    _kernels.lstm_forward(rows, sizes, h0, c0, w_x, w_rec, np.zeros(4 * H, dtype) if bias is None else bias,
-                          torch_layout, LSTM.layouts[layout].blocks, gates, scratch, cs, out, h_n, c_n,
+    _kernels.lstm_forward(rows, sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, LSTM.layouts[layout].blocks,
+                          chunk, training, gates, np.empty(5 * H * N, dtype), cs, out, h_n, c_n,
                           _blas.SMALL_KERNELS)
-    cache = SequenceCache("lstm", layout, (rows, sizes, h0, c0, w_x, w_rec, gates, cs, out), {"padded": padded})
+    cache = SequenceCache("lstm", layout, (rows, sizes, h0, c0, w_x, w_rec, gates, cs, out),
+                          {"padded": padded}) if training else None
     return in_layout(out, padded), (h_n, c_n), cache
 
 
@@ -67,5 +78,5 @@ LSTM = Cell(
     options=(),
     layouts={"torch": Layout(torch_params(), (0, 1, 2, 3)),
              "book": Layout(book_params(), (2, 0, 1, 3))},
-    forward=forward, backward=backward, oracle_forward=oracle_forward, oracle_backward=oracle_backward,
+    forward=forward, backward=backward, infer=infer, oracle_forward=oracle_forward, oracle_backward=oracle_backward,
     doc="c' = f c + i g, h' = o tanh(c')")

@@ -7,13 +7,22 @@ import numpy as np
 from .. import oracle
 from .._kernels import blas as _blas
 from .._kernels import rnn as _kernels
-from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params, combined_bias,
+from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params,
                    combined_bias_grad, in_layout, layout_flag, recurrent_weight, rows_in_layout,
-                   split_bias_grad, torch_params, zeros_if_none)
+                   split_bias_grad, split_biases, torch_params, zeros_if_none)
 
 
 def forward(x, states, params, layout, options, batch_sizes=None):
     """x (T, N, I) or packed (R, I), (h0,) (N, H) -> out like x with H features, (h_n,), cache."""
+    return _run(x, states, params, layout, options, batch_sizes, True)
+
+
+def infer(x, states, params, layout, options, batch_sizes=None):
+    """Forward only -> out, (h_n,): the kernel keeps nothing but out, so no cache is made."""
+    return _run(x, states, params, layout, options, batch_sizes, False)[:2]
+
+
+def _run(x, states, params, layout, options, batch_sizes, training):
     torch_layout = layout_flag(layout)
     (h0,) = states
     rows, sizes, padded = as_rows(x, batch_sizes)
@@ -22,11 +31,12 @@ def forward(x, states, params, layout, options, batch_sizes=None):
     relu = options["nonlinearity"] == "relu"
     out = np.empty((rows.shape[0], H), dtype)
     h_n = np.empty((N, H), dtype)
-    bias = combined_bias(params, layout)
+    b_x, b_h = split_biases(params, layout, H, dtype)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
-    _kernels.rnn_forward(rows, sizes, h0, w_x, w_rec, np.zeros(H, dtype) if bias is None else bias, torch_layout,
-                         relu, np.empty(2 * H * N, dtype), out, h_n, _blas.SMALL_KERNELS)
-    cache = SequenceCache("rnn", layout, (rows, sizes, h0, w_x, w_rec, out), {"relu": relu, "padded": padded})
+    _kernels.rnn_forward(rows, sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, relu, np.empty(2 * H * N, dtype),
+                         out, h_n, _blas.SMALL_KERNELS)
+    cache = SequenceCache("rnn", layout, (rows, sizes, h0, w_x, w_rec, out),
+                          {"relu": relu, "padded": padded}) if training else None
     return in_layout(out, padded), (h_n,), cache
 
 
@@ -60,5 +70,5 @@ RNN = Cell(
     options=(Option("nonlinearity", "tanh", oracle.rnn.NONLINEARITIES),),
     layouts={"torch": Layout(torch_params(), (0,)),
              "book": Layout(book_params(), (0,), {"nonlinearity": "tanh"})},
-    forward=forward, backward=backward, oracle_forward=oracle_forward, oracle_backward=oracle_backward,
+    forward=forward, backward=backward, infer=infer, oracle_forward=oracle_forward, oracle_backward=oracle_backward,
     doc="h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)")

@@ -137,6 +137,10 @@ class Cell:
     - ``oracle_forward(x, states, params, options, lengths=None) -> (out, finals, cache)``
       (padded x (T, N, I); ``lengths`` (N,): fastrnn.oracle's variable-length semantics);
     - ``oracle_backward(cache, dout, dstates) -> (dx, dstates0, grads)``.
+
+    ``infer`` (optional, same arguments as ``forward``) ``-> (out, finals)``: the forward
+    without a cache, in memory that does not grow with T beyond ``out``; a cell without one
+    runs ``forward`` and drops the cache (:meth:`forward_only`).
     """
     name: str
     title: str
@@ -150,6 +154,13 @@ class Cell:
     oracle_forward: Callable
     oracle_backward: Callable
     doc: str = ""
+    infer: Callable = None
+
+    def forward_only(self, x, states, params, layout, options, batch_sizes=None):
+        """``(out, finals)`` of a forward that saves nothing for a backward."""
+        if self.infer is not None:
+            return self.infer(x, states, params, layout, options, batch_sizes)
+        return self.forward(x, states, params, layout, options, batch_sizes)[:2]
 
     # --- options ------------------------------------------------------------------------
     def check_options(self, given=None, layout="torch"):
@@ -313,6 +324,25 @@ _EMPTY = {np.dtype(np.float32): np.zeros(0, np.float32), np.dtype(np.float64): n
 def bias_or_empty(bias, dtype):
     """A bias gradient buffer, or the empty array that tells a kernel there is none."""
     return _EMPTY[np.dtype(dtype)] if bias is None else bias
+
+
+def split_biases(params, layout, size, dtype):
+    """(b_x, b_h) as a kernel adds them: torch's b_ih, b_hh; the book's b and zeros; zeros for none."""
+    if params[2] is None:
+        zeros = np.zeros(size, dtype)
+        return zeros, zeros
+    return params[2], params[3] if layout == "torch" else np.zeros(size, dtype)
+
+
+# Forward only, the input projection runs over chunks of about this many rows (steps x
+# sequences): a GEMM of a few hundred rows is at OpenBLAS's speed, and the workspace
+# (chunk rows x G*H) stays small whatever T is.
+INFER_CHUNK_ROWS = 512
+
+
+def chunk_steps(T, N):
+    """The steps of one forward-only chunk: at least one, about INFER_CHUNK_ROWS rows."""
+    return max(1, min(T, -(-INFER_CHUNK_ROWS // max(N, 1))))
 
 
 def combined_bias(params, layout):

@@ -8,6 +8,8 @@ Layout (one layer, one direction; a packed batch, see packed.py; 3 gate blocks o
                        pre-activations (dA_x)
     saved  (R, H)      reset_after: h w_hn + b_hn (the term r multiplies);
                        reset before: r ⊙ h_prev (the input of the n-block matmul)
+                       (forward only: gates holds the rows of ``chunk_steps`` steps and
+                       saved (N, H) one step's)
     out    (R, H)      hidden state after each step
 
 ``torch_layout``: True -> w_x (3H, I) used transposed; False -> w_x (I, 3H). The
@@ -23,77 +25,85 @@ Equations in NumPy: fastrnn/oracle/gru.py.
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import gemm, recurrent_add, recurrent_grad
+from .blas import gemm, input_projection, recurrent_add, recurrent_grad
 from .packed import (column_sums_into, grads_against_prev, input_grads, keep_finished, keep_unstarted,
                      recurrent_ld, step_offsets)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, z_keeps_h,
-                gates, hproj, scratch, saved, out, h_n, small_kernels):
-    """Run the sequence; fill gates (activated r, z, n), saved, out and each sequence's final h_n (N, H).
+                chunk_steps, keep_rows, gates, hproj, scratch, saved, out, h_n, small_kernels):
+    """Run the sequence; fill out and each sequence's final h_n (N, H).
 
+    Training (``keep_rows``, chunk_steps >= T): gates (R, 3H) ends holding the activated
+    r, z, n and saved (R, H) what backward reads. Forward only: gates is a workspace of the
+    rows of ``chunk_steps`` steps (the input projection runs a chunk at a time) and saved
+    (N, H) one step's, so memory does not grow with T.
     hproj (N, 3H) is a per-step workspace for h w_recᵀ, scratch (4H·N) the product's.
     """
-    R, I = x.shape
     H = h0.shape[1]
-    G = 3 * H
-    ld_wx = I if torch_layout else G
-    gemm(False, torch_layout, R, G, I, 1.0, x, I, w_x, ld_wx, 0.0, gates, G)
     o_r, o_z, o_n = blocks[0] * H, blocks[1] * H, 2 * H
     bx_r, bx_z, bx_n = b_x[o_r:o_r + H], b_x[o_z:o_z + H], b_x[o_n:o_n + H]
     bh_r, bh_z, bh_n = b_h[o_r:o_r + H], b_h[o_z:o_z + H], b_h[o_n:o_n + H]
     w_rz, w_hn = w_rec[:2 * H], w_rec[2 * H:]
     offsets = step_offsets(batch_sizes)
+    T = batch_sizes.shape[0]
     keep_unstarted(batch_sizes, h0, h_n)
-    for t in range(batch_sizes.shape[0]):
-        off, b = offsets[t], batch_sizes[t]
-        prev = offsets[t - 1] if t > 0 else 0
-        h_prev = h0[:b] if t == 0 else out[prev:prev + b]
-        if reset_after:
-            recurrent_add(h_prev, w_rec, scratch, hproj[:b], False, small_kernels)
-        else:
-            recurrent_add(h_prev, w_rz, scratch, hproj[:b, :2 * H], False, small_kernels)
-        # Loops index per-gate slice views with the loop counter only, and loop-invariant
-        # branches sit outside the inner loops, so that LLVM vectorises them.
-        for n in range(b):
-            row = gates[off + n]
-            a_r, a_z = row[o_r:o_r + H], row[o_z:o_z + H]
-            hp = hproj[n]
-            hp_r, hp_z, hp_n = hp[o_r:o_r + H], hp[o_z:o_z + H], hp[o_n:o_n + H]
-            s = saved[off + n]
-            h_old = h_prev[n]
-            for j in range(H):
-                a_r[j] = fast_sigmoid(a_r[j] + bx_r[j] + hp_r[j] + bh_r[j])
-                a_z[j] = fast_sigmoid(a_z[j] + bx_z[j] + hp_z[j] + bh_z[j])
+    for t0 in range(0, T, chunk_steps):
+        t1 = min(T, t0 + chunk_steps)
+        r0 = offsets[t0]
+        input_projection(x[r0:offsets[t1]], w_x, torch_layout, scratch, gates[:offsets[t1] - r0])
+        for t in range(t0, t1):
+            off, b = offsets[t], batch_sizes[t]
+            prev = offsets[t - 1] if t > 0 else 0
+            g_off = off - r0
+            s_off = off if keep_rows else 0
+            h_prev = h0[:b] if t == 0 else out[prev:prev + b]
             if reset_after:
-                for j in range(H):
-                    s[j] = hp_n[j] + bh_n[j]
+                recurrent_add(h_prev, w_rec, scratch, hproj[:b], False, small_kernels)
             else:
+                recurrent_add(h_prev, w_rz, scratch, hproj[:b, :2 * H], False, small_kernels)
+            # Loops index per-gate slice views with the loop counter only, and loop-invariant
+            # branches sit outside the inner loops, so that LLVM vectorises them.
+            for n in range(b):
+                row = gates[g_off + n]
+                a_r, a_z = row[o_r:o_r + H], row[o_z:o_z + H]
+                hp = hproj[n]
+                hp_r, hp_z, hp_n = hp[o_r:o_r + H], hp[o_z:o_z + H], hp[o_n:o_n + H]
+                sv = saved[s_off + n]
+                h_old = h_prev[n]
                 for j in range(H):
-                    s[j] = a_r[j] * h_old[j]
-        if not reset_after:
-            # a_xn += (r h) w_hnᵀ, added straight into the n block of this step's gates
-            recurrent_add(saved[off:off + b], w_hn, scratch, gates[off:off + b, o_n:], True, small_kernels)
-        for n in range(b):
-            row = gates[off + n]
-            a_r, a_z, a_n = row[o_r:o_r + H], row[o_z:o_z + H], row[o_n:o_n + H]
-            s = saved[off + n]
-            h_old = h_prev[n]
-            h_new = out[off + n]
-            if reset_after:
-                for j in range(H):
-                    a_n[j] = fast_tanh(a_n[j] + bx_n[j] + a_r[j] * s[j])
-            else:
-                for j in range(H):
-                    a_n[j] = fast_tanh(a_n[j] + bx_n[j] + bh_n[j])
-            if z_keeps_h:
-                for j in range(H):
-                    h_new[j] = a_n[j] + a_z[j] * (h_old[j] - a_n[j])
-            else:
-                for j in range(H):
-                    h_new[j] = h_old[j] + a_z[j] * (a_n[j] - h_old[j])
-        keep_finished(t, batch_sizes, off, out, h_n)
+                    a_r[j] = fast_sigmoid(a_r[j] + bx_r[j] + hp_r[j] + bh_r[j])
+                    a_z[j] = fast_sigmoid(a_z[j] + bx_z[j] + hp_z[j] + bh_z[j])
+                if reset_after:
+                    for j in range(H):
+                        sv[j] = hp_n[j] + bh_n[j]
+                else:
+                    for j in range(H):
+                        sv[j] = a_r[j] * h_old[j]
+            if not reset_after:
+                # a_xn += (r h) w_hnᵀ, added straight into the n block of this step's gates
+                recurrent_add(saved[s_off:s_off + b], w_hn, scratch, gates[g_off:g_off + b, o_n:], True,
+                              small_kernels)
+            for n in range(b):
+                row = gates[g_off + n]
+                a_r, a_z, a_n = row[o_r:o_r + H], row[o_z:o_z + H], row[o_n:o_n + H]
+                sv = saved[s_off + n]
+                h_old = h_prev[n]
+                h_new = out[off + n]
+                if reset_after:
+                    for j in range(H):
+                        a_n[j] = fast_tanh(a_n[j] + bx_n[j] + a_r[j] * sv[j])
+                else:
+                    for j in range(H):
+                        a_n[j] = fast_tanh(a_n[j] + bx_n[j] + bh_n[j])
+                if z_keeps_h:
+                    for j in range(H):
+                        h_new[j] = a_n[j] + a_z[j] * (h_old[j] - a_n[j])
+                else:
+                    for j in range(H):
+                        h_new[j] = h_old[j] + a_z[j] * (a_n[j] - h_old[j])
+            keep_finished(t, batch_sizes, off, out, h_n)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)

@@ -6,8 +6,9 @@ Layout (one layer, one direction; a packed batch, see packed.py; G = 4 gate bloc
     gates  (R, 4H)     workspace: forward writes x w_x into it with one GEMM, adds the
                        recurrent GEMM per step, then overwrites it with the activated
                        gates (i, f, g, o) that backward needs; backward overwrites it
-                       again with the pre-activation gradients dA.
-    cs     (R, H)      cell state after each step
+                       again with the pre-activation gradients dA. Forward only: the
+                       rows of ``chunk_steps`` steps, reused chunk after chunk.
+    cs     (R, H)      cell state after each step (forward only: (N, H), the running c)
     out    (R, H)      hidden state after each step (also h_prev of the next step)
 
 ``torch_layout`` selects the input weight's storage: True -> w_x (4H, I) used transposed
@@ -26,51 +27,61 @@ Equations (the oracle, fastrnn/oracle/lstm.py, states them in NumPy):
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import gemm, recurrent_add, recurrent_grad
+from .blas import input_projection, recurrent_add, recurrent_grad
 from .packed import keep_finished, keep_unstarted, step_offsets, weight_grads
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, bias, torch_layout, blocks, gates, scratch, cs, out,
-                 h_n, c_n, small_kernels):
-    """Run the sequence; fill gates (activated), cs, out and each sequence's final h_n, c_n (N, H)."""
-    R, I = x.shape
+def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blocks, chunk_steps, keep_rows,
+                 gates, scratch, cs, out, h_n, c_n, small_kernels):
+    """Run the sequence; fill out and each sequence's final h_n, c_n (N, H).
+
+    Training (``keep_rows``, chunk_steps >= T): gates (R, 4H) ends holding the activated
+    gates and cs (R, H) every step's c, what lstm_backward reads. Forward only: gates is a
+    workspace of the rows of ``chunk_steps`` steps (the input projection runs a chunk at a
+    time) and cs (N, H) the running c, so memory does not grow with T.
+    b_x, b_h (4H,) are added to the pre-activations (zeros for none).
+    """
     H = h0.shape[1]
-    G = 4 * H
-    ld_wx = I if torch_layout else G
-    gemm(False, torch_layout, R, G, I, 1.0, x, I, w_x, ld_wx, 0.0, gates, G)
     oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
-    b_i, b_f, b_g, b_o = bias[oi:oi + H], bias[of:of + H], bias[og:og + H], bias[oo:oo + H]
+    bx_i, bx_f, bx_g, bx_o = b_x[oi:oi + H], b_x[of:of + H], b_x[og:og + H], b_x[oo:oo + H]
+    bh_i, bh_f, bh_g, bh_o = b_h[oi:oi + H], b_h[of:of + H], b_h[og:og + H], b_h[oo:oo + H]
     offsets = step_offsets(batch_sizes)
+    T = batch_sizes.shape[0]
     keep_unstarted(batch_sizes, h0, h_n)
     keep_unstarted(batch_sizes, c0, c_n)
-    for t in range(batch_sizes.shape[0]):
-        off, b = offsets[t], batch_sizes[t]
-        prev = offsets[t - 1] if t > 0 else 0
-        h_prev = h0[:b] if t == 0 else out[prev:prev + b]
-        recurrent_add(h_prev, w_rec, scratch, gates[off:off + b], True, small_kernels)
-        for n in range(b):
-            # per-gate slice views: indexing them with the loop counter alone lets LLVM
-            # vectorise (a runtime offset inside the index adds wraparound checks)
-            row = gates[off + n]
-            a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
-            cp = c0[n] if t == 0 else cs[prev + n]
-            c_row = cs[off + n]
-            h_row = out[off + n]
-            for j in range(H):
-                i = fast_sigmoid(a_i[j] + b_i[j])
-                f = fast_sigmoid(a_f[j] + b_f[j])
-                g = fast_tanh(a_g[j] + b_g[j])
-                o = fast_sigmoid(a_o[j] + b_o[j])
-                c = f * cp[j] + i * g
-                c_row[j] = c
-                h_row[j] = o * fast_tanh(c)
-                a_i[j] = i
-                a_f[j] = f
-                a_g[j] = g
-                a_o[j] = o
-        keep_finished(t, batch_sizes, off, out, h_n)
-        keep_finished(t, batch_sizes, off, cs, c_n)
+    for t0 in range(0, T, chunk_steps):
+        t1 = min(T, t0 + chunk_steps)
+        r0 = offsets[t0]
+        input_projection(x[r0:offsets[t1]], w_x, torch_layout, scratch, gates[:offsets[t1] - r0])
+        for t in range(t0, t1):
+            off, b = offsets[t], batch_sizes[t]
+            prev = offsets[t - 1] if t > 0 else 0
+            c_off, c_prev = (off, prev) if keep_rows else (0, 0)
+            h_prev = h0[:b] if t == 0 else out[prev:prev + b]
+            recurrent_add(h_prev, w_rec, scratch, gates[off - r0:off - r0 + b], True, small_kernels)
+            for n in range(b):
+                # per-gate slice views: indexing them with the loop counter alone lets LLVM
+                # vectorise (a runtime offset inside the index adds wraparound checks)
+                row = gates[off - r0 + n]
+                a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
+                cp = c0[n] if t == 0 else cs[c_prev + n]
+                c_row = cs[c_off + n]
+                h_row = out[off + n]
+                for j in range(H):
+                    i = fast_sigmoid(a_i[j] + bx_i[j] + bh_i[j])
+                    f = fast_sigmoid(a_f[j] + bx_f[j] + bh_f[j])
+                    g = fast_tanh(a_g[j] + bx_g[j] + bh_g[j])
+                    o = fast_sigmoid(a_o[j] + bx_o[j] + bh_o[j])
+                    c = f * cp[j] + i * g
+                    c_row[j] = c
+                    h_row[j] = o * fast_tanh(c)
+                    a_i[j] = i
+                    a_f[j] = f
+                    a_g[j] = g
+                    a_o[j] = o
+            keep_finished(t, batch_sizes, off, out, h_n)
+            keep_finished(t, batch_sizes, c_off, cs, c_n)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)

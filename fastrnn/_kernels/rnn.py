@@ -16,16 +16,15 @@ Equations in NumPy: fastrnn/oracle/rnn.py.
 from numba import njit
 
 from .activations import FASTMATH, fast_tanh
-from .blas import gemm, recurrent_add, recurrent_grad
+from .blas import input_projection, recurrent_add, recurrent_grad
 from .packed import keep_finished, keep_unstarted, step_offsets, weight_grads
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def rnn_forward(x, batch_sizes, h0, w_x, w_rec, bias, torch_layout, relu, scratch, out, h_n, small_kernels):
-    """Run the sequence; fill out (R, H) and each sequence's final h_n (N, H)."""
-    R, I = x.shape
+def rnn_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, relu, scratch, out, h_n, small_kernels):
+    """Run the sequence; fill out (R, H) and each sequence's final h_n (N, H); b_x, b_h (H,)."""
     H = h0.shape[1]
-    gemm(False, torch_layout, R, H, I, 1.0, x, I, w_x, I if torch_layout else H, 0.0, out, H)
+    input_projection(x, w_x, torch_layout, scratch, out)
     offsets = step_offsets(batch_sizes)
     keep_unstarted(batch_sizes, h0, h_n)
     for t in range(batch_sizes.shape[0]):
@@ -37,11 +36,11 @@ def rnn_forward(x, batch_sizes, h0, w_x, w_rec, bias, torch_layout, relu, scratc
             row = out[off + n]
             if relu:
                 for j in range(H):
-                    a = row[j] + bias[j]
+                    a = row[j] + b_x[j] + b_h[j]
                     row[j] = 0.0 if a < 0 else a      # NaN stays NaN
             else:
                 for j in range(H):
-                    row[j] = fast_tanh(row[j] + bias[j])
+                    row[j] = fast_tanh(row[j] + b_x[j] + b_h[j])
         keep_finished(t, batch_sizes, off, out, h_n)
 
 

@@ -63,6 +63,10 @@ class BookCell:
         with H features, final states tuple, cache."""
         return self.cell.forward(x, states, params, "book", self.options, batch_sizes)
 
+    def forward_only(self, x, states, params, batch_sizes=None):
+        """As :meth:`forward`, saving nothing (fastrnn.no_grad) -> out, final states tuple."""
+        return self.cell.forward_only(x, states, params, "book", self.options, batch_sizes)
+
     def backward(self, cache, dout, dstates, grads):
         """Gradients overwrite ``grads``; returns dx like the forward's x, initial-state grads tuple."""
         return self.cell.backward(cache, dout, dstates, grads, False)

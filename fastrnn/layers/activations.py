@@ -1,6 +1,7 @@
 """Softmax and Sigmoid layers of the book (``common/layers.py``), and the row softmax they share."""
 import numpy as np
 
+from .._grad_mode import NOT_SAVED, is_grad_enabled, saved
 from . import _checks
 
 
@@ -29,17 +30,19 @@ class Softmax:
         x = _checks.float_array("Softmax.forward", "x", x)
         if x.ndim == 0:
             raise ValueError(f"Softmax.forward: x must have at least 1 dimension, got shape {x.shape}")
-        self.out = softmax(x)
-        return self.out
+        out = softmax(x)
+        self.out = out if is_grad_enabled() else NOT_SAVED
+        return out
 
     def backward(self, dout):
         if self.out is None:
             raise RuntimeError("Softmax.backward called before forward")
+        out = saved("Softmax", self.out)
         dout = _checks.float_array("Softmax.backward", "dout", dout)
-        _checks.shape("Softmax.backward", "dout", dout, self.out.shape, _letters(self.out.ndim))
-        dx = self.out * dout
+        _checks.shape("Softmax.backward", "dout", dout, out.shape, _letters(out.ndim))
+        dx = out * dout
         sumdx = np.sum(dx, axis=-1, keepdims=True)
-        dx -= self.out * sumdx
+        dx -= out * sumdx
         return dx
 
 
@@ -52,15 +55,17 @@ class Sigmoid:
 
     def forward(self, x):
         x = _checks.float_array("Sigmoid.forward", "x", x)
-        self.out = sigmoid(x)
-        return self.out
+        out = sigmoid(x)
+        self.out = out if is_grad_enabled() else NOT_SAVED
+        return out
 
     def backward(self, dout):
         if self.out is None:
             raise RuntimeError("Sigmoid.backward called before forward")
+        out = saved("Sigmoid", self.out)
         dout = _checks.float_array("Sigmoid.backward", "dout", dout)
-        _checks.shape("Sigmoid.backward", "dout", dout, self.out.shape, _letters(self.out.ndim))
-        return dout * (1.0 - self.out) * self.out
+        _checks.shape("Sigmoid.backward", "dout", dout, out.shape, _letters(out.ndim))
+        return dout * (1.0 - out) * out
 
 
 def _letters(ndim):

@@ -1,6 +1,7 @@
 """MatMul, Affine and TimeAffine layers of the book (weights read from ``params`` at every call)."""
 import numpy as np
 
+from .._grad_mode import NOT_SAVED, is_grad_enabled, saved
 from . import _checks
 
 
@@ -50,17 +51,18 @@ class MatMul:
     def forward(self, x):
         W, = _checks.params_for("MatMul.forward", self.params, (2,))
         x = _input("MatMul.forward", x, W, 2, ("N", "D"))
-        self.x, self._shapes = x, (W.shape,)
+        self.x, self._shapes = x if is_grad_enabled() else NOT_SAVED, (W.shape,)
         return np.dot(x, W)
 
     def backward(self, dout):
         if self.x is None:
             raise RuntimeError("MatMul.backward called before forward")
+        x = saved("MatMul", self.x)
         W, = _unchanged("MatMul.backward", self.params, self._shapes, (2,))
         _checks.grads_for("MatMul.backward", self.grads, self._shapes)
-        dout = _dout("MatMul.backward", dout, (self.x.shape[0], W.shape[1]), ("N", "M"))
+        dout = _dout("MatMul.backward", dout, (x.shape[0], W.shape[1]), ("N", "M"))
         dx = np.dot(dout, W.T)
-        _dot_into(self.grads[0], self.x.T, dout)
+        _dot_into(self.grads[0], x.T, dout)
         return dx
 
 
@@ -78,17 +80,18 @@ class Affine:
     def forward(self, x):
         W, b = _weights("Affine.forward", self.params)
         x = _input("Affine.forward", x, W, 2, ("N", "D"))
-        self.x, self._shapes = x, (W.shape, b.shape)
+        self.x, self._shapes = x if is_grad_enabled() else NOT_SAVED, (W.shape, b.shape)
         return _add_bias(np.dot(x, W), b)
 
     def backward(self, dout):
         if self.x is None:
             raise RuntimeError("Affine.backward called before forward")
+        x = saved("Affine", self.x)
         W, b = _unchanged("Affine.backward", self.params, self._shapes, (2, 1))
         _checks.grads_for("Affine.backward", self.grads, self._shapes)
-        dout = _dout("Affine.backward", dout, (self.x.shape[0], W.shape[1]), ("N", "M"))
+        dout = _dout("Affine.backward", dout, (x.shape[0], W.shape[1]), ("N", "M"))
         dx = np.dot(dout, W.T)
-        _dot_into(self.grads[0], self.x.T, dout)
+        _dot_into(self.grads[0], x.T, dout)
         _sum_into(self.grads[1], dout)
         return dx
 
@@ -113,15 +116,19 @@ class TimeAffine:
         x = _input("TimeAffine.forward", x, W, 3, ("N", "T", "D"))
         N, T, D = x.shape
         rx = x.reshape(N * T, D)
+        out = _add_bias(np.dot(rx, W), b).reshape(N, T, -1)
+        if not is_grad_enabled():
+            x = rx = NOT_SAVED
         self.x, self._rx, self._shapes = x, rx, (W.shape, b.shape)
-        return _add_bias(np.dot(rx, W), b).reshape(N, T, -1)
+        return out
 
     def backward(self, dout):
         if self.x is None:
             raise RuntimeError("TimeAffine.backward called before forward")
+        x = saved("TimeAffine", self.x)
         W, b = _unchanged("TimeAffine.backward", self.params, self._shapes, (2, 1))
         _checks.grads_for("TimeAffine.backward", self.grads, self._shapes)
-        N, T, D = self.x.shape
+        N, T, D = x.shape
         dout = _dout("TimeAffine.backward", dout, (N, T, W.shape[1]), ("N", "T", "M"))
         dout = dout.reshape(N * T, -1)
         _sum_into(self.grads[1], dout)

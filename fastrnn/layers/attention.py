@@ -6,6 +6,7 @@
 """
 import numpy as np
 
+from .._grad_mode import NOT_SAVED, is_grad_enabled, saved
 from .._kernels.attention import attention_forward, attention_backward
 from . import _checks
 from .activations import Softmax
@@ -32,13 +33,13 @@ class WeightSum:
         a = _checks.float_array(where, "a", a)
         _checks.shape(where, "a", a, (N, T), ("N", "T"))
         ar = a.reshape(N, T, 1)
-        self.cache = (hs, ar)
+        self.cache = (hs, ar) if is_grad_enabled() else NOT_SAVED
         return np.sum(hs * ar, axis=1)
 
     def backward(self, dc):
         if self.cache is None:
             raise RuntimeError("WeightSum.backward called before forward")
-        hs, ar = self.cache
+        hs, ar = saved("WeightSum", self.cache)
         N, T, H = hs.shape
         dc = _checks.float_array("WeightSum.backward", "dc", dc)
         _checks.shape("WeightSum.backward", "dc", dc, (N, H), ("N", "H"))
@@ -63,13 +64,13 @@ class AttentionWeight:
         h = _checks.float_array(where, "h", h)
         _checks.shape(where, "h", h, (N, H), ("N", "H"))
         hr = h.reshape(N, 1, H)
-        self.cache = (hs, hr)
+        self.cache = (hs, hr) if is_grad_enabled() else NOT_SAVED
         return self.softmax.forward(np.sum(hs * hr, axis=2))
 
     def backward(self, da):
         if self.cache is None:
             raise RuntimeError("AttentionWeight.backward called before forward")
-        hs, hr = self.cache
+        hs, hr = saved("AttentionWeight", self.cache)
         N, T, H = hs.shape
         da = _checks.float_array("AttentionWeight.backward", "da", da)
         _checks.shape("AttentionWeight.backward", "da", da, (N, T), ("N", "T"))
@@ -93,13 +94,13 @@ class _FusedAttention:
         a = np.empty((Td, N, Te), dt)
         out = np.empty((N, Td, H), dt)
         attention_forward(enc, dec, a, out)
-        self._cache = (enc, dec, a)
+        self._cache = (enc, dec, a) if is_grad_enabled() else NOT_SAVED
         return a, out
 
     def _backward(self, where, dout):
         if self._cache is None:
             raise RuntimeError(f"{where} called before forward")
-        enc, dec, a = self._cache
+        enc, dec, a = saved(type(self).__name__, self._cache)
         N, Te, H = enc.shape
         Td = dec.shape[1]
         dout = _checks.float_array(where, "dout", dout)

@@ -1,10 +1,12 @@
 """Dropout layers of the book.
 
 Both draw their mask with exactly one call to the global ``np.random.rand`` per training
-forward, as the book does, so a seeded global RNG reproduces the book's masks.
+forward, as the book does, so a seeded global RNG reproduces the book's masks. Under
+``fastrnn.no_grad()`` a training forward still drops (as torch's does) but keeps no mask.
 """
 import numpy as np
 
+from .._grad_mode import NOT_SAVED, is_grad_enabled, saved
 from . import _checks
 
 
@@ -29,16 +31,20 @@ class Dropout:
     def forward(self, x, train_flg=True):
         x = _checks.float_array("Dropout.forward", "x", x)
         if train_flg:
-            self.mask = np.random.rand(*x.shape) > self.dropout_ratio
-            return x * self.mask
+            mask = np.random.rand(*x.shape) > self.dropout_ratio
+            self.mask = mask if is_grad_enabled() else NOT_SAVED
+            return x * mask
+        if not is_grad_enabled():       # outside no_grad an inference forward keeps the last mask (the book's)
+            self.mask = NOT_SAVED
         return x * (1.0 - self.dropout_ratio)
 
     def backward(self, dout):
         if self.mask is None:
             raise RuntimeError("Dropout.backward called before a training forward")
+        mask = saved("Dropout", self.mask)
         dout = _checks.float_array("Dropout.backward", "dout", dout)
-        _checks.shape("Dropout.backward", "dout", dout, self.mask.shape, _dims(self.mask.ndim))
-        return dout * self.mask
+        _checks.shape("Dropout.backward", "dout", dout, mask.shape, _dims(mask.ndim))
+        return dout * mask
 
 
 class TimeDropout:
@@ -56,21 +62,24 @@ class TimeDropout:
 
     def forward(self, xs):
         if not self.train_flg:
+            if not is_grad_enabled():   # outside no_grad an inference forward keeps the last mask (the book's)
+                self.mask = NOT_SAVED
             return xs
         xs = _checks.float_array("TimeDropout.forward", "xs", xs)
         flg = np.random.rand(*xs.shape) > self.dropout_ratio
         scale = 1 / (1.0 - self.dropout_ratio)
         mask = flg.astype(np.float32)
         mask *= scale
-        self.mask = mask
+        self.mask = mask if is_grad_enabled() else NOT_SAVED
         return xs * mask
 
     def backward(self, dout):
         if self.mask is None:
             raise RuntimeError("TimeDropout.backward called before a training forward")
+        mask = saved("TimeDropout", self.mask)
         dout = _checks.float_array("TimeDropout.backward", "dout", dout)
-        _checks.shape("TimeDropout.backward", "dout", dout, self.mask.shape, _dims(self.mask.ndim))
-        return dout * self.mask
+        _checks.shape("TimeDropout.backward", "dout", dout, mask.shape, _dims(mask.ndim))
+        return dout * mask
 
 
 def _dims(ndim):

@@ -6,6 +6,7 @@ Indices may be any integer dtype and any strides; negative ones count from the e
 """
 import numpy as np
 
+from .._grad_mode import NOT_SAVED, is_grad_enabled, saved
 from .._kernels.embedding import scatter_add_rows
 from . import _checks
 
@@ -71,17 +72,19 @@ class Embedding:
 
     def forward(self, idx):
         W = _weight("Embedding.forward", self.params)
-        self.idx, self._flat = _indices("Embedding.forward", idx, W.shape[0])
+        idx, flat = _indices("Embedding.forward", idx, W.shape[0])
+        self.idx, self._flat = (idx, flat) if is_grad_enabled() else (NOT_SAVED, NOT_SAVED)
         self._W_shape = W.shape
-        return W[self._flat].reshape(self.idx.shape + (W.shape[1],))
+        return W[flat].reshape(idx.shape + (W.shape[1],))
 
     def backward(self, dout):
         if self.idx is None:
             raise RuntimeError("Embedding.backward called before forward")
+        idx = saved("Embedding", self.idx)
         dout = _checks.float_array("Embedding.backward", "dout", dout)
         D = self._W_shape[1]
-        expected = self.idx.shape + (D,)
-        _checks.shape("Embedding.backward", "dout", dout, expected, ("N",) * self.idx.ndim + ("D",))
+        expected = idx.shape + (D,)
+        _checks.shape("Embedding.backward", "dout", dout, expected, ("N",) * idx.ndim + ("D",))
         _scatter_grad("Embedding.backward", self.grads, self._W_shape, self._flat, dout.reshape(-1, D))
         return None
 
@@ -100,11 +103,11 @@ class TimeEmbedding:
     def forward(self, xs):
         W = _weight("TimeEmbedding.forward", self.params)
         V, D = W.shape
-        xs, self._flat = _indices("TimeEmbedding.forward", xs, V, ndim=2)
+        xs, flat = _indices("TimeEmbedding.forward", xs, V, ndim=2)
         N, T = xs.shape
-        self._shape = (N, T, D)
+        self._flat, self._shape = (flat, (N, T, D)) if is_grad_enabled() else (NOT_SAVED, NOT_SAVED)
         self._W_shape = W.shape
-        out = W.take(self._flat, axis=0)
+        out = W.take(flat, axis=0)
         if out.dtype != np.float32:
             out = out.astype(np.float32)
         return out.reshape(N, T, D)
@@ -112,7 +115,7 @@ class TimeEmbedding:
     def backward(self, dout):
         if self._shape is None:
             raise RuntimeError("TimeEmbedding.backward called before forward")
-        N, T, D = self._shape
+        N, T, D = saved("TimeEmbedding", self._shape)
         dout = _checks.float_array("TimeEmbedding.backward", "dout", dout)
         _checks.shape("TimeEmbedding.backward", "dout", dout, (N, T, D), ("N", "T", "D"))
         _scatter_grad("TimeEmbedding.backward", self.grads, self._W_shape, self._flat, dout.reshape(N * T, D))

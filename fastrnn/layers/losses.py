@@ -6,6 +6,7 @@ Backward never modifies what forward cached, so it may be called again.
 """
 import numpy as np
 
+from .._grad_mode import NOT_SAVED, is_grad_enabled, saved
 from . import _checks
 from .activations import softmax, sigmoid
 
@@ -54,16 +55,17 @@ class SoftmaxWithLoss:
             raise ValueError(f"{where}: x must have shape (N, V), got {x.shape}")
         t = _labels(where, t, x.shape)
         _check_range(where, "t", t, x.shape[1])
-        self.t = t
-        self.y = softmax(x)
+        y = softmax(x)
+        self.y, self.t = (y, t) if is_grad_enabled() else (NOT_SAVED, NOT_SAVED)
         N = x.shape[0]
-        return -np.sum(np.log(self.y[np.arange(N), t] + _EPS)) / N
+        return -np.sum(np.log(y[np.arange(N), t] + _EPS)) / N
 
     def backward(self, dout=1):
         if self.y is None:
             raise RuntimeError("SoftmaxWithLoss.backward called before forward")
+        y = saved("SoftmaxWithLoss", self.y)
         N = self.t.shape[0]
-        dx = self.y.copy()
+        dx = y.copy()
         dx[np.arange(N), self.t] -= 1
         dx *= dout
         dx = dx / N
@@ -90,15 +92,16 @@ class SigmoidWithLoss:
             raise ValueError(f"{where}: x must have shape (N,), got {x.shape}")
         if t.shape != x.shape:
             raise ValueError(f"{where}: t must have the shape of x {x.shape}, got {t.shape}")
-        self.t = t
-        self.y = sigmoid(x)
-        self.loss = _binary_cross_entropy(self.y, t) / t.shape[0]
+        y = sigmoid(x)
+        self.y, self.t = (y, t) if is_grad_enabled() else (NOT_SAVED, NOT_SAVED)
+        self.loss = _binary_cross_entropy(y, t) / t.shape[0]
         return self.loss
 
     def backward(self, dout=1):
         if self.y is None:
             raise RuntimeError("SigmoidWithLoss.backward called before forward")
-        return (self.y - self.t) * dout / self.t.shape[0]
+        y = saved("SigmoidWithLoss", self.y)
+        return (y - self.t) * dout / self.t.shape[0]
 
 
 class TimeSoftmaxWithLoss:
@@ -143,13 +146,13 @@ class TimeSoftmaxWithLoss:
         n_kept = np.maximum(mask.sum(), 1)          # every label ignored: loss 0, gradient 0 (not 0/0)
         with np.errstate(invalid="ignore", divide="ignore"):
             loss = -np.sum(ls) / n_kept
-        self.cache = (ts, ys, mask, all_kept, n_kept, (N, T, V))
+        self.cache = (ts, ys, mask, all_kept, n_kept, (N, T, V)) if is_grad_enabled() else NOT_SAVED
         return loss
 
     def backward(self, dout=1):
         if self.cache is None:
             raise RuntimeError("TimeSoftmaxWithLoss.backward called before forward")
-        ts, ys, mask, all_kept, n_kept, (N, T, V) = self.cache
+        ts, ys, mask, all_kept, n_kept, (N, T, V) = saved("TimeSoftmaxWithLoss", self.cache)
         # The book's ((ys − onehot)·dout / n)·mask, in one pass over ys (which stays intact):
         # the one-hot entries are redone from ys with the same operations.
         rows = np.arange(N * T)
@@ -188,13 +191,13 @@ class TimeSigmoidWithLoss:
         N, T = xs.shape
         self.xs_shape = xs.shape
         y = sigmoid(xs)
-        self.cache = (y, ts)
+        self.cache = (y, ts) if is_grad_enabled() else NOT_SAVED
         return _binary_cross_entropy(y, ts) / N / T
 
     def backward(self, dout=1):
         if self.cache is None:
             raise RuntimeError("TimeSigmoidWithLoss.backward called before forward")
-        y, ts = self.cache
+        y, ts = saved("TimeSigmoidWithLoss", self.cache)
         N, T = self.xs_shape
         dxs = np.empty(self.xs_shape, dtype=np.float32)
         dxs[...] = (y - ts) * (dout * (1 / T)) / N

@@ -1,10 +1,12 @@
 """RNN, LSTM and GRU single-step layers of the book (the fused kernels with T = 1).
 
 Outputs are in the compute dtype (the weights': float32 for book code); the weight
-gradients of the step overwrite ``grads`` in place.
+gradients of the step overwrite ``grads`` in place. Under ``fastrnn.no_grad()`` a step runs
+the forward-only kernel and keeps nothing for a backward.
 """
 import numpy as np
 
+from .._grad_mode import NOT_SAVED, is_grad_enabled, saved
 from . import _checks
 from ._cells import BookCell, Weights
 
@@ -42,6 +44,9 @@ class _Step:
         states = tuple(self._array(where, f"{name}_prev", s, N, H, dt, ("N", "H"))
                        for name, s in zip(self._cell.state_names, prev))
         x = _checks.ready(x, dt)[np.newaxis]
+        if not is_grad_enabled():
+            self.cache, self._fresh = NOT_SAVED, False
+            return self._cell.forward_only(x, states, self._w.for_kernel())[1]
         _, finals, cache = self._cell.forward(x, states, self._w.for_kernel())
         self.cache = (cache, (x, states), N, H, tuple(p.shape for p in self.params))
         self._fresh = True
@@ -52,7 +57,7 @@ class _Step:
         where = f"{self._where}.backward"
         if self.cache is None:
             raise RuntimeError(f"{where} called before forward")
-        cache, (x, states), N, H, shapes = self.cache
+        cache, (x, states), N, H, shapes = saved(self._where, self.cache)
         dt = self._w.dtype
         dstates = tuple(self._grad(where, f"d{name}_next", d, N, H, dt)
                         for name, d in zip(self._cell.state_names, dnext))

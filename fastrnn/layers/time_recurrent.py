@@ -11,6 +11,7 @@ runs the fused kernel, and copies the result back to ``(N, T, H)`` float32.
 """
 import numpy as np
 
+from .._grad_mode import NOT_SAVED, is_grad_enabled, saved
 from .._packing import layout_for
 from . import _checks
 from ._cells import BookCell, Weights
@@ -80,29 +81,33 @@ class TimeRecurrent:
 
         x = np.ascontiguousarray(xs.transpose(1, 0, 2), dtype=dt)
         layout = layout_for(lengths, T, N)
+        grad = is_grad_enabled()
         if layout.rows == 0 and lengths is not None:      # every length 0: nothing runs
             out, finals, cache = np.zeros((T, N, H), dt), tuple(s.copy() for s in states), None
         else:
-            out, finals, cache = self._run(layout, x, states)
+            out, finals, cache = self._run(layout, x, states, grad)
         hs = np.empty((N, T, H), _F32)
         hs[...] = out.transpose(1, 0, 2)
         for name, final in zip(self._cell.state_names, finals):
             setattr(self, name, final)
-        self._cache = (cache, (x, states, layout), N, T, D, H, tuple(p.shape for p in self.params))
+        self._cache = (cache, (x, states, layout), N, T, D, H, tuple(p.shape for p in self.params)) \
+            if grad else NOT_SAVED
         self._fresh = True
         return hs
 
-    def _run(self, layout, x, states):
-        """The kernel forward in ``layout`` -> out (T, N, H), final states (caller's order), cache."""
-        out, finals, cache = self._cell.forward(layout.pack(x), tuple(layout.sort(s) for s in states),
-                                                self._w.for_kernel(), layout.batch_sizes)
-        return layout.unpack(out), tuple(layout.unsort(f) for f in finals), cache
+    def _run(self, layout, x, states, grad=True):
+        """The kernel forward in ``layout`` -> out (T, N, H), final states (caller's order), cache
+        (None with ``grad`` False: the forward-only kernels)."""
+        run = self._cell.forward if grad else self._cell.forward_only
+        out, finals, *cache = run(layout.pack(x), tuple(layout.sort(s) for s in states),
+                                  self._w.for_kernel(), layout.batch_sizes)
+        return layout.unpack(out), tuple(layout.unsort(f) for f in finals), cache[0] if cache else None
 
     def backward(self, dhs):
         where = self._where + ".backward"
         if self._cache is None:
             raise RuntimeError(f"{where} called before forward")
-        cache, (x, states, layout), N, T, D, H, shapes = self._cache
+        cache, (x, states, layout), N, T, D, H, shapes = saved(self._where, self._cache)
         dhs = _checks.float_array(where, "dhs", dhs)
         if dhs.shape != (N, T, H):
             _checks.shape(where, "dhs", dhs, (N, T, H), ("N", "T", "H"))

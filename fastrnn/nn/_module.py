@@ -3,6 +3,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from .._grad_mode import NOT_SAVED, not_saved_error
 from .._validation import as_real_array
 from ._guard import Guard
 
@@ -57,8 +58,11 @@ class Module:
 
     # --- forward context, consumed by the backward ------------------------------------------
     def _saved(self):
-        """The last forward's context; RuntimeError before any forward or after its backward."""
+        """The last forward's context; RuntimeError before any forward, after its backward, or
+        after a forward under ``fastrnn.no_grad()``."""
         ctx = self._ctx
+        if ctx is NOT_SAVED:
+            raise not_saved_error(type(self).__name__)
         if ctx is None:
             raise RuntimeError(f"{type(self).__name__}.backward() called before forward(): "
                                "run a forward pass first")

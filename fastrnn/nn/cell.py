@@ -1,11 +1,13 @@
 """Single-step LSTMCell / GRUCell / RNNCell modules (torch.nn's interface).
 
 ``x (N, I)`` or unbatched ``(I,)``; states ``(N, H)`` or ``(H,)``. Parameters
-``weight_ih (G*H, I)``, ``weight_hh (G*H, H)``, ``bias_ih``, ``bias_hh (G*H,)``.
+``weight_ih (G*H, I)``, ``weight_hh (G*H, H)``, ``bias_ih``, ``bias_hh (G*H,)``. Under
+``fastrnn.no_grad()`` a step runs the cell's forward-only kernel and keeps nothing.
 """
 import numpy as np
 
 from .. import _cells
+from .._grad_mode import NOT_SAVED, is_grad_enabled
 from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_device,
                            check_float_dtype_arg, check_int, check_shape, shape_error)
 from ._module import Module, _CONSUMED, pack_states, unpack_states
@@ -85,8 +87,12 @@ class RecurrentCell(Module):
         x = as_compute_array(x, self.dtype)[None]
         states = tuple(np.zeros((N, self.hidden_size), self.dtype) if s is None else s for s in states)
         p = self._guard.params(self.params, self._names)
-        _, final, cache = cell.forward(x, states, p, "torch", self._options)
-        self._ctx = (cache, N, batched)
+        if is_grad_enabled():
+            _, final, cache = cell.forward(x, states, p, "torch", self._options)
+            self._ctx = (cache, N, batched)
+        else:
+            _, final = cell.forward_only(x, states, p, "torch", self._options)
+            self._ctx = NOT_SAVED
         return final if batched else tuple(f[0] for f in final)
 
     def _backward(self, dstates):

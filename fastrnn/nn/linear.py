@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from .._grad_mode import NOT_SAVED, is_grad_enabled
 from .._kernels.embedding import scatter_add_rows
 from .._validation import (as_compute_array, as_real_array, check_bool, check_device, check_float_dtype_arg,
                            check_int, shape_error)
@@ -45,7 +46,7 @@ class Linear(Module):
         y = x @ p[0].T
         if self.bias:
             y += p[1]
-        self._ctx = (x, p[0])
+        self._ctx = (x, p[0]) if is_grad_enabled() else NOT_SAVED
         return y
 
     def backward(self, dy):
@@ -106,7 +107,7 @@ class Embedding(Module):
             raise ValueError(f"ids: expected indices in [-{V}, {V}) (num_embeddings={V}), got {bad}")
         flat = np.array(ids, dtype=np.intp).reshape(-1) % V
         (w,) = self._guard.params(self.params, self._names)
-        self._ctx = (ids.shape, flat)
+        self._ctx = (ids.shape, flat) if is_grad_enabled() else NOT_SAVED
         return w[flat].reshape(ids.shape + (self.embedding_dim,))
 
     def backward(self, dout):

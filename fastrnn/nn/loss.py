@@ -1,9 +1,11 @@
 """Losses with torch.nn's names and semantics, explicit backward: CrossEntropyLoss, MSELoss,
 BCEWithLogitsLoss. ``loss = criterion(input, target)`` (a float for the 'mean' and 'sum'
-reductions); ``dinput = criterion.backward(dloss=1.0)``.
+reductions); ``dinput = criterion.backward(dloss=1.0)``. Under ``fastrnn.no_grad()`` a forward
+keeps nothing and a backward after it raises.
 """
 import numpy as np
 
+from .._grad_mode import NOT_SAVED, is_grad_enabled, not_saved_error
 from .._validation import as_real_array, check_choice, check_int
 from ._module import _CONSUMED
 
@@ -21,7 +23,13 @@ class _Loss:
     def __call__(self, *args):
         return self.forward(*args)
 
+    def _save(self, ctx):
+        """Keep ``ctx`` for the backward (nothing under no_grad)."""
+        self._ctx = ctx if is_grad_enabled() else NOT_SAVED
+
     def _saved(self):
+        if self._ctx is NOT_SAVED:
+            raise not_saved_error(type(self).__name__)
         if self._ctx is None or self._ctx is _CONSUMED:
             what = "before forward()" if self._ctx is None else "twice after one forward()"
             raise RuntimeError(f"{type(self).__name__}.backward() called {what}")
@@ -63,7 +71,7 @@ class MSELoss(_Loss):
     def forward(self, input, target):
         x, t = _pair(input, target, "element by element")
         diff = x - t
-        self._ctx = diff
+        self._save(diff)
         return self._reduce(np.square(diff), diff.size)
 
     def backward(self, dloss=1.0):
@@ -82,7 +90,7 @@ class BCEWithLogitsLoss(_Loss):
         x, y = _pair(input, target, "one probability per logit")
         x64, y64 = x.astype(np.float64), y.astype(np.float64)
         per = np.maximum(x64, 0) - x64 * y64 + np.log1p(np.exp(-np.abs(x64)))
-        self._ctx = (x64, y64, x.dtype)
+        self._save((x64, y64, x.dtype))
         return self._reduce(per, per.size)
 
     def backward(self, dloss=1.0):
@@ -120,7 +128,7 @@ class CrossEntropyLoss(_Loss):
         logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
         ids = np.where(keep, t, 0)
         per = -np.take_along_axis(logp, ids[..., None], axis=-1)[..., 0] * keep
-        self._ctx = (logp, ids, keep, x.dtype)
+        self._save((logp, ids, keep, x.dtype))
         return self._reduce(per, int(keep.sum()))
 
     def backward(self, dloss=1.0):

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from .. import _cells
+from .._grad_mode import NOT_SAVED, is_grad_enabled
 from .._packing import add_reversed, layout_for
 from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_float_dtype_arg,
                            check_device, check_int, check_lengths, check_probability, check_shape,
@@ -161,6 +162,7 @@ class Recurrent(Module):
         layout = layout_for(lengths, T, N)
         params, options = self.params, self._options
         p_drop = self.dropout if self.training else 0.0
+        grad = is_grad_enabled()
         caches, masks, finals = [], [], [[] for _ in states]
         layer_in = layout.pack(x)
         empty = lengths is not None and layout.rows == 0      # every length 0: no step runs
@@ -171,8 +173,11 @@ class Recurrent(Module):
                 p = self._guard.params(params, self._names[k])
                 xin = layer_in if direction == 0 else layout.reverse(layer_in)
                 init = tuple(layout.sort(s[k]) for s in states)
-                out, final, cache = cell.forward(xin, init, p, "torch", options, layout.batch_sizes)
-                caches.append(cache)
+                if grad:
+                    out, final, cache = cell.forward(xin, init, p, "torch", options, layout.batch_sizes)
+                    caches.append(cache)
+                else:
+                    out, final = cell.forward_only(xin, init, p, "torch", options, layout.batch_sizes)
                 outs.append(out if direction == 0 else layout.reverse(out))
                 for lst, f in zip(finals, final):
                     lst.append(layout.unsort(f))
@@ -187,10 +192,10 @@ class Recurrent(Module):
         else:
             # the last layer's kernel output is saved for backward: hand out our own array
             out = layout.unpack(layer_in)
-            if out is layer_in and D == 1:        # a kernel's own output array
+            if out is layer_in and D == 1 and grad:        # a kernel's own output array
                 out = out.copy()
             final = tuple(f[0][None] if L * D == 1 else np.stack(f) for f in finals)
-        self._ctx = (caches, masks, batched, T, N, layout, empty)
+        self._ctx = (caches, masks, batched, T, N, layout, empty) if grad else NOT_SAVED
         if not batched:
             return out[:, 0], tuple(f[:, 0] for f in final)
         if self.batch_first:

@@ -28,6 +28,8 @@ MODULES = [
     ("fastrnn.oracle", "The pure NumPy reference of every kernel."),
     ("fastrnn.torch", "`torch.nn.Module` drop-ins running the fastrnn kernels (needs torch)."),
     ("fastrnn.examples", "Example training scripts behind `python -m fastrnn train <name>`."),
+    ("fastrnn.onnx", "Export the `fastrnn.nn` LSTM/GRU/RNN modules to ONNX (needs onnx)."),
+    ("fastrnn.convert", "Keras 3 import and export of the `fastrnn.nn` modules (needs keras)."),
 ]
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -21,7 +21,8 @@ _LAZY = {
     "clip_grad_norm_": "fastrnn.clip", "clip_grad_value_": "fastrnn.clip",
     "no_grad": "fastrnn._grad_mode", "enable_grad": "fastrnn._grad_mode", "is_grad_enabled": "fastrnn._grad_mode",
 }
-_SUBMODULES = ("functional", "nn", "layers", "optim", "models", "train", "datasets", "oracle", "clip")
+_SUBMODULES = ("functional", "nn", "layers", "optim", "models", "train", "datasets", "oracle", "clip", "onnx",
+               "convert")
 
 
 def __getattr__(name):

@@ -4,6 +4,10 @@ and the test-only cell of ``tests/toy_cell`` in the cell registry."""
 import os
 import sys
 
+# Keras 3 (an optional test dependency) runs on the torch backend here; its default,
+# TensorFlow, is not a dependency of anything in this project.
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
 from hypothesis import HealthCheck, settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

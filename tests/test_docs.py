@@ -20,7 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(ROOT, "docs")
 PAGES = ["README.md"] + sorted(os.path.join("docs", f) for f in os.listdir(DOCS) if f.endswith(".md"))
 PUBLIC = ["fastrnn", "fastrnn.functional", "fastrnn.nn", "fastrnn.layers", "fastrnn.optim", "fastrnn.clip",
-          "fastrnn.models", "fastrnn.train", "fastrnn.datasets", "fastrnn.oracle", "fastrnn.torch", "fastrnn.examples"]
+          "fastrnn.models", "fastrnn.train", "fastrnn.datasets", "fastrnn.oracle", "fastrnn.torch", "fastrnn.examples",
+          "fastrnn.onnx", "fastrnn.convert"]
 README_INSTALL = 'pip install -e ".[test]" && python -m fastrnn bench --quick'
 README_TESTS = 'pip install -e ".[test]" && python -m pytest -q tests bench --benchmark-disable'
 

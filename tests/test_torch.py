@@ -416,6 +416,22 @@ def test_no_grad_and_inference_mode(kind):
     assert_same(want, got, 1e-10)
 
 
+def test_no_grad_runs_the_forward_only_kernels(monkeypatch):
+    from fastrnn._cells import spec
+    calls = []
+    original = spec.Cell.forward_only
+    monkeypatch.setattr(spec.Cell, "forward_only", lambda self, *a: calls.append(self.name) or original(self, *a))
+    ref, fast = pair(SEQ, "gru", num_layers=2, bidirectional=True)
+    x = seq_input(ref)
+    with torch.inference_mode():
+        want = flat(ref(x))
+        got = flat(fast(x))
+    assert calls == ["gru"] * 4
+    assert_same(want, got, 1e-10)
+    fast(x)                                   # parameters require grad: the training kernels
+    assert len(calls) == 4
+
+
 def test_gradients_only_where_required():
     ref, fast = pair(SEQ, "lstm")
     for p in fast.parameters():

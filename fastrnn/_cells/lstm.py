@@ -32,7 +32,7 @@ def _run(x, states, params, layout, batch_sizes, training):
     dtype = rows.dtype
     chunk = sizes.shape[0] if training else chunk_steps(sizes.shape[0], N)
     gates = np.empty((R if training else min(R, chunk * N), 4 * H), dtype)
-    cs = np.empty((R if training else N, H), dtype)
+    cs = np.empty((R if training else 2 * N, H), dtype)
     out = np.empty((R, H), dtype)
     h_n = np.empty((N, H), dtype)
     c_n = np.empty((N, H), dtype)

@@ -8,7 +8,7 @@ Layout (one layer, one direction; a packed batch, see packed.py; G = 4 gate bloc
                        gates (i, f, g, o) that backward needs; backward overwrites it
                        again with the pre-activation gradients dA. Forward only: the
                        rows of ``chunk_steps`` steps, reused chunk after chunk.
-    cs     (R, H)      cell state after each step (forward only: (N, H), the running c)
+    cs     (R, H)      cell state after each step (forward only: (2N, H), the running c)
     out    (R, H)      hidden state after each step (also h_prev of the next step)
 
 ``torch_layout`` selects the input weight's storage: True -> w_x (4H, I) used transposed
@@ -39,10 +39,11 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
     Training (``keep_rows``, chunk_steps >= T): gates (R, 4H) ends holding the activated
     gates and cs (R, H) every step's c, what lstm_backward reads. Forward only: gates is a
     workspace of the rows of ``chunk_steps`` steps (the input projection runs a chunk at a
-    time) and cs (N, H) the running c, so memory does not grow with T.
+    time) and cs (2N, H) the running c (two halves, one step's c in each in turn), so
+    memory does not grow with T.
     b_x, b_h (4H,) are added to the pre-activations (zeros for none).
     """
-    H = h0.shape[1]
+    N, H = h0.shape
     oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
     bx_i, bx_f, bx_g, bx_o = b_x[oi:oi + H], b_x[of:of + H], b_x[og:og + H], b_x[oo:oo + H]
     bh_i, bh_f, bh_g, bh_o = b_h[oi:oi + H], b_h[of:of + H], b_h[og:og + H], b_h[oo:oo + H]
@@ -57,7 +58,9 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
         for t in range(t0, t1):
             off, b = offsets[t], batch_sizes[t]
             prev = offsets[t - 1] if t > 0 else 0
-            c_off, c_prev = (off, prev) if keep_rows else (0, 0)
+            # forward only, c alternates between two (N, H) halves of cs: reading c_{t-1}
+            # from the array c_t is written to would stop LLVM vectorising the pass
+            c_off, c_prev = (off, prev) if keep_rows else ((t % 2) * N, ((t - 1) % 2) * N)
             h_prev = h0[:b] if t == 0 else out[prev:prev + b]
             recurrent_add(h_prev, w_rec, scratch, gates[off - r0:off - r0 + b], True, small_kernels)
             for n in range(b):

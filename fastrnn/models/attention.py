@@ -10,6 +10,7 @@ import numpy as np
 from ..layers import TimeEmbedding, TimeLSTM, TimeAffine, TimeAttention
 from .base import Init
 from .seq2seq import Seq2seq, Encoder, start_ids, greedy_result, check_sample_size
+from .._grad_mode import no_grad
 
 __all__ = ["AttentionEncoder", "AttentionDecoder", "AttentionSeq2seq"]
 
@@ -72,6 +73,7 @@ class AttentionDecoder:
         self.embed.backward(dout)
         return denc_hs
 
+    @no_grad()
     def generate(self, enc_hs, start_id, sample_size):
         N = enc_hs.shape[0]
         ids = start_ids(start_id, N, self.embed.params[0].shape[0])

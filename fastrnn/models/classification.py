@@ -5,6 +5,7 @@ from ..layers import TimeEmbedding, Affine, SoftmaxWithLoss, SigmoidWithLoss
 from ..layers.activations import softmax, sigmoid
 from ._recurrent import last_hidden, last_hidden_grad, make_recurrent
 from .base import BaseModel, Init, check_sizes
+from .._grad_mode import no_grad
 
 __all__ = ["SequenceClassifier"]
 
@@ -56,7 +57,11 @@ class SequenceClassifier(BaseModel):
         return lengths
 
     def predict(self, xs, lengths=None):
-        """Logits: (N,) for two classes, (N, C) for more."""
+        """Logits: (N,) for two classes, (N, C) for more; forward only (fastrnn.no_grad)."""
+        with no_grad():
+            return self._scores(xs, lengths)
+
+    def _scores(self, xs, lengths):
         xs = np.asarray(xs)
         if xs.ndim != 2:
             raise ValueError(f"xs: expected (N, T) ids, got shape {xs.shape}")
@@ -84,7 +89,7 @@ class SequenceClassifier(BaseModel):
         return float(np.mean(self.classify(xs, lengths) == np.asarray(ts)))
 
     def forward(self, xs, ts, lengths=None):
-        score = self.predict(xs, lengths)
+        score = self._scores(xs, lengths)
         ts = np.asarray(ts)
         if ts.shape != (len(score),):
             raise ValueError(f"ts: expected {len(score)} class ids, got shape {ts.shape}")

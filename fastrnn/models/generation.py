@@ -12,6 +12,7 @@ import numpy as np
 from ..layers.activations import softmax
 from ..train.trainer import make_rng
 from .rnnlm import Rnnlm, BetterRnnlm
+from .._grad_mode import no_grad
 
 __all__ = ["RnnlmGen", "BetterRnnlmGen"]
 
@@ -46,6 +47,7 @@ class RnnlmGen(Rnnlm):
 
     _save_name = "Rnnlm"
 
+    @no_grad()
     def generate(self, start_id, skip_ids=None, sample_size=100, *, seed=None, rng=None):
         """``sample_size`` ids starting with ``start_id``, sampled with a Generator (``seed`` or ``rng``)."""
         return _sample(self, start_id, skip_ids, sample_size, make_rng(seed, rng))
@@ -62,6 +64,7 @@ class BetterRnnlmGen(BetterRnnlm):
 
     _save_name = "BetterRnnlm"
 
+    @no_grad()
     def generate(self, start_id, skip_ids=None, sample_size=100, *, seed=None, rng=None):
         """``sample_size`` ids starting with ``start_id``, sampled with a Generator (``seed`` or ``rng``)."""
         return _sample(self, start_id, skip_ids, sample_size, make_rng(seed, rng))

@@ -8,6 +8,7 @@ import numpy as np
 from ..layers import TimeEmbedding, TimeLSTM, TimeAffine
 from .base import Init
 from .seq2seq import Seq2seq, start_ids, greedy_result, check_sample_size
+from .._grad_mode import no_grad
 
 __all__ = ["PeekyDecoder", "PeekySeq2seq"]
 
@@ -59,6 +60,7 @@ class PeekyDecoder:
         dhs = dhs0 + dhs1
         return self.lstm.dh + np.sum(dhs, axis=1)
 
+    @no_grad()
     def generate(self, h, start_id, sample_size):
         ids = start_ids(start_id, h.shape[0], self.embed.params[0].shape[0])
         self.lstm.set_state(h)

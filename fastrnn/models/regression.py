@@ -4,6 +4,7 @@ import numpy as np
 from ..layers import Affine, TimeAffine
 from ._recurrent import last_hidden, last_hidden_grad, make_recurrent
 from .base import BaseModel, Init, check_sizes
+from .._grad_mode import no_grad
 
 __all__ = ["SequenceRegressor"]
 
@@ -39,7 +40,12 @@ class SequenceRegressor(BaseModel):
         self._cache = None
 
     def predict(self, xs, lengths=None):
-        """xs (N, T, input_size) -> (N, output_size), or (N, T, output_size) many-to-many."""
+        """xs (N, T, input_size) -> (N, output_size), or (N, T, output_size) many-to-many;
+        forward only (fastrnn.no_grad)."""
+        with no_grad():
+            return self._predict(xs, lengths)
+
+    def _predict(self, xs, lengths):
         xs = np.asarray(xs)
         hs = self.rnn.forward(xs, lengths)
         N, T = hs.shape[:2]
@@ -55,7 +61,7 @@ class SequenceRegressor(BaseModel):
         return self.affine.forward(last_hidden(hs, last, self.bidirectional))
 
     def forward(self, xs, ts, lengths=None):
-        y = self.predict(xs, lengths)
+        y = self._predict(xs, lengths)
         ts = np.asarray(ts)
         if ts.shape != y.shape:
             raise ValueError(f"ts: expected shape {y.shape} (that of the prediction), got {ts.shape}")

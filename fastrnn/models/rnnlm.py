@@ -7,6 +7,7 @@ import numpy as np
 
 from ..layers import TimeEmbedding, TimeRNN, TimeLSTM, TimeAffine, TimeSoftmaxWithLoss, TimeDropout
 from .base import BaseModel, Init, check_sizes
+from .._grad_mode import no_grad
 
 __all__ = ["SimpleRnnlm", "Rnnlm", "BetterRnnlm"]
 
@@ -15,14 +16,18 @@ class _LanguageModel(BaseModel):
     """Layers applied in order, then TimeSoftmaxWithLoss."""
 
     def predict(self, xs):
-        """xs (N, T) ids -> scores (N, T, V)."""
+        """xs (N, T) ids -> scores (N, T, V); forward only (fastrnn.no_grad): no backward follows."""
+        with no_grad():
+            return self._scores(xs)
+
+    def _scores(self, xs):
         for layer in self.layers:
             xs = layer.forward(xs)
         return xs
 
     def forward(self, xs, ts):
         """Mean cross-entropy of predicting ``ts`` (N, T) from ``xs`` (N, T)."""
-        score = self.predict(xs)
+        score = self._scores(xs)
         return self.loss_layer.forward(score, ts)
 
     def backward(self, dout=1):
@@ -120,13 +125,17 @@ class BetterRnnlm(_LanguageModel):
         self._collect(self.layers)
 
     def predict(self, xs, train_flg=False):
-        """xs (N, T) ids -> scores (N, T, V); dropout only with ``train_flg``."""
-        for layer in self.drop_layers:
-            layer.train_flg = train_flg
+        """xs (N, T) ids -> scores (N, T, V); dropout only with ``train_flg``; forward only."""
+        self._dropout(train_flg)
         return super().predict(xs)
 
+    def _dropout(self, train_flg):
+        for layer in self.drop_layers:
+            layer.train_flg = train_flg
+
     def forward(self, xs, ts, train_flg=True):
-        score = self.predict(xs, train_flg)
+        self._dropout(train_flg)
+        score = self._scores(xs)
         return self.loss_layer.forward(score, ts)
 
     def reset_state(self):

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..layers import TimeEmbedding, TimeLSTM, TimeAffine, TimeSoftmaxWithLoss
 from .base import BaseModel, Init, check_sizes
+from .._grad_mode import no_grad
 
 __all__ = ["Encoder", "Decoder", "Seq2seq", "start_ids", "greedy_result"]
 
@@ -99,6 +100,7 @@ class Decoder:
         self.embed.backward(dout)
         return self.lstm.dh
 
+    @no_grad()
     def generate(self, h, start_id, sample_size):
         ids = start_ids(start_id, h.shape[0], self.embed.params[0].shape[0])
         self.lstm.set_state(h)
@@ -129,7 +131,12 @@ class Seq2seq(BaseModel):
         self.grads = self.encoder.grads + self.decoder.grads
 
     def predict(self, xs, decoder_xs):
-        """Scores (N, Td, V) of the decoder reading ``decoder_xs`` (N, Td) after encoding ``xs``."""
+        """Scores (N, Td, V) of the decoder reading ``decoder_xs`` (N, Td) after encoding ``xs``;
+        forward only (fastrnn.no_grad)."""
+        with no_grad():
+            return self._scores(xs, decoder_xs)
+
+    def _scores(self, xs, decoder_xs):
         h = self.encoder.forward(xs)
         return self.decoder.forward(decoder_xs, h)
 
@@ -138,7 +145,7 @@ class Seq2seq(BaseModel):
         if ts.ndim != 2 or ts.shape[1] < 2:
             raise ValueError(f"ts: expected (N, T) ids with T >= 2 (start id + answer), got shape {ts.shape}")
         decoder_xs, decoder_ts = ts[:, :-1], ts[:, 1:]
-        score = self.predict(xs, decoder_xs)
+        score = self._scores(xs, decoder_xs)
         return self.softmax.forward(score, decoder_ts)
 
     def backward(self, dout=1):
@@ -146,6 +153,7 @@ class Seq2seq(BaseModel):
         dh = self.decoder.backward(dout)
         return self.encoder.backward(dh)
 
+    @no_grad()
     def generate(self, xs, start_id, sample_size):
         """Greedy decoding: a list of ids for one question, an (N, sample_size) array for N > 1."""
         h = self.encoder.forward(xs)

@@ -128,8 +128,41 @@ class Recurrent(Module):
         those after its last step, and a reverse direction starts at its own last step. The
         kernels then skip the padding (each step runs only the sequences still going).
         """
-        out, finals = self._forward(x, unpack_states(self.cell, "hx", hx, "{}0"), lengths)
+        hx = unpack_states(self.cell, "hx", hx, "{}0")
+        if lengths is None and not is_grad_enabled():
+            ready = self._forward_only_ready(x, hx)
+            if ready is not None:
+                return ready[0], pack_states(self.cell, ready[1])
+        out, finals = self._forward(x, hx, lengths)
         return out, pack_states(self.cell, finals)
+
+    def _forward_only_ready(self, x, hx):
+        """The repeated calls of serving and streaming, forward only, with few Python steps:
+        one direction, no dropout to draw, x a C-contiguous (T, N, I) array of the module's
+        dtype, each state None or a C-contiguous (L, N, H) array of it. -> (out, finals), or
+        None for anything else (the general path then converts, validates and reports)."""
+        dt, L, H = self.dtype, self.num_layers, self.hidden_size
+        if (type(x) is not np.ndarray or x.dtype != dt or x.ndim != 3 or not x.flags.c_contiguous
+                or self.bidirectional or self.batch_first or (self.training and self.dropout > 0 and L > 1)):
+            return None
+        T, N, I = x.shape
+        if I != self.input_size or T == 0 or N == 0:
+            return None
+        for s in hx:
+            if s is not None and (type(s) is not np.ndarray or s.dtype != dt or s.shape != (L, N, H)
+                                  or not s.flags.c_contiguous):
+                return None
+        finals = tuple(np.empty((L, N, H), dt) for _ in hx)
+        cell, options, guard, params = self.cell, self._options, self._guard, self.params
+        layer_in = x
+        for k in range(L):
+            init = tuple(np.zeros((N, H), dt) if s is None else s[k] for s in hx)
+            layer_in, final = cell.forward_only(layer_in, init, guard.params(params, self._names[k]), "torch",
+                                                options)
+            for into, f in zip(finals, final):
+                into[k] = f
+        self._ctx = NOT_SAVED
+        return layer_in, finals
 
     def backward(self, dout=None, dhx=None, **named):
         """dout like out, dhx like hx (each or None = zeros) -> dx like x, the initial states'

@@ -57,15 +57,17 @@ def _seq_tensor(a, reverse):
 _NP_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
 
 
-def _forward(spec, x, states, params):
-    """Kernel forward -> (out tensor, tuple of final-state tensors, cache)."""
+def _forward(spec, x, states, params, grad=True):
+    """Kernel forward -> (out tensor, tuple of final-state tensors, cache); with ``grad``
+    False the forward-only kernels run and the cache is None."""
     xa = _seq_np(x, spec.reverse)
     n = xa.shape[1] if spec.batch_sizes is None else int(spec.batch_sizes[0])
     h, dtype = params[1].shape[1], xa.dtype
     states_a = tuple(np.zeros((n, h), dtype) if s is None else _np(s) for s in states)
-    out, finals, cache = spec.cell.forward(xa, states_a, tuple(_np(p) for p in params), "torch", spec.options,
-                                           spec.batch_sizes)
-    return _seq_tensor(out, spec.reverse), tuple(torch.from_numpy(s) for s in finals), cache
+    run = spec.cell.forward if grad else spec.cell.forward_only
+    out, finals, *cache = run(xa, states_a, tuple(_np(p) for p in params), "torch", spec.options, spec.batch_sizes)
+    return (_seq_tensor(out, spec.reverse), tuple(torch.from_numpy(s) for s in finals),
+            cache[0] if cache else None)
 
 
 def _backward(spec, cache, params, dout, dstates):
@@ -120,9 +122,10 @@ class LayerFunction(torch.autograd.Function):
 
 
 def apply_layer(spec, x, states, params):
-    """Run one layer/direction -> (out, *final_states); recorded for autograd if needed."""
+    """Run one layer/direction -> (out, *final_states); recorded for autograd if needed, else
+    (torch.no_grad(), inference_mode(), nothing requiring grad) the forward-only kernels."""
     tensors = (*states, *params)
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, *tensors)):
         return LayerFunction.apply(spec, x, *tensors)
-    out, finals, _ = _forward(spec, x, states, params)
+    out, finals, _ = _forward(spec, x, states, params, grad=False)
     return (out, *finals)

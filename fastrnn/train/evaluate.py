@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 from tqdm.auto import tqdm
+from .._grad_mode import no_grad
 
 __all__ = ["eval_perplexity", "eval_seq2seq", "seq2seq_accuracy"]
 
@@ -16,6 +17,7 @@ def _takes_train_flg(method):
         return False
 
 
+@no_grad()
 def eval_perplexity(model, corpus, batch_size=10, time_size=35, progress=True):
     """exp(mean loss) of a language model over ``corpus`` (1-D ids), read as the book does.
 

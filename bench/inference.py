@@ -1,0 +1,82 @@
+"""Inference: fastrnn's forward-only path against ONNX Runtime and torch.nn, one thread.
+
+    python bench/inference.py [--repeats 7] [--min-time 0.2] [--cells lstm gru rnn] [--sizes tiny ...]
+
+1. One forward (float32, same weights, same input; outputs checked to agree first):
+   fastrnn.nn under fastrnn.no_grad(), ONNX Runtime's LSTM/GRU/RNN operators on the graph
+   fastrnn.onnx.export writes (intra- and inter-op threads 1), torch.nn under
+   torch.inference_mode(). Interleaved medians; ratios > 1 mean fastrnn is faster.
+2. Streaming: one time step of a 2-layer LSTM (N = 1, I = H = 128), the state carried
+   between calls.
+3. Memory: the peak of NumPy's allocations during one forward (tracemalloc) at T=2000,
+   N=64, I=H=256, forward-only and training, against the output's size.
+"""
+import argparse
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+
+from fastrnn._bench.inference import (CONTENDERS, available, check, forward_memory, sequence_race,  # noqa: E402
+                                      streaming_race)
+from fastrnn._bench.sizes import SIZES  # noqa: E402
+from fastrnn._bench.threads import blas_info, coretype_note, pin_threads  # noqa: E402
+from fastrnn._bench.timing import interleaved  # noqa: E402
+
+INFERENCE_SIZES = ("tiny", "small", "medium", "large")
+
+
+def race(calls, repeats, min_time):
+    samples = interleaved(calls, repeats, min_time)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def ratio(times, other):
+    return f"{times[other] / times['fastrnn']:.2f}x" if other in times else "-"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--min-time", type=float, default=0.2)
+    p.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"])
+    p.add_argument("--sizes", nargs="+", default=list(INFERENCE_SIZES))
+    p.add_argument("--skip", nargs="*", default=[], choices=["sequence", "streaming", "memory"])
+    args = p.parse_args(argv)
+    names = available(CONTENDERS)
+    with pin_threads(1):
+        note = coretype_note(blas_info())
+        if note:
+            print(note)
+        print(f"contenders: {', '.join(names)} (1 thread each)")
+        if "sequence" not in args.skip:
+            print("\n1. one forward, float32 (ms per call; ratio = their time / fastrnn's)")
+            print(f"{'cell':5s} {'size':7s} {'(T, N, I, H)':20s} " + " ".join(f"{n:>11s}" for n in names)
+                  + f" {'vs ORT':>8s} {'vs torch':>9s}")
+            for cell in args.cells:
+                for size in args.sizes:
+                    calls = sequence_race(cell, SIZES[size], names)
+                    check(calls)
+                    times = race(calls, args.repeats, args.min_time)
+                    print(f"{cell:5s} {size:7s} {str(SIZES[size]):20s} "
+                          + " ".join(f"{times[n] * 1e3:11.3f}" for n in names)
+                          + f" {ratio(times, 'onnxruntime'):>8s} {ratio(times, 'torch'):>9s}", flush=True)
+        if "streaming" not in args.skip:
+            print("\n2. streaming: one step of a 2-layer LSTM, N=1, I=H=128, state carried (us per call)")
+            calls = streaming_race("lstm", 2, 128, names)
+            check(calls, steps=3)
+            times = race(calls, args.repeats, args.min_time)
+            print("   " + "  ".join(f"{n} {times[n] * 1e6:.1f}" for n in names)
+                  + f"  (ORT/fastrnn {ratio(times, 'onnxruntime')}, torch/fastrnn {ratio(times, 'torch')})")
+        if "memory" not in args.skip:
+            print("\n3. peak NumPy memory of one forward at T=2000, N=64, I=H=256 (MiB)")
+            for cell in args.cells:
+                infer, train, out = forward_memory(cell, (2000, 64, 256, 256))
+                print(f"   {cell:5s} output {out / 2**20:7.1f}  forward-only {infer / 2**20:7.1f} "
+                      f"({infer / out:.2f}x the output)  training forward {train / 2**20:7.1f} "
+                      f"({train / out:.2f}x)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

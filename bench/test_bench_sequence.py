@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fastrnn._bench.impls import IMPLS, available, make_impls
-from fastrnn._bench.sizes import CELLS, SIZES, step_flops
+from fastrnn._bench.sizes import CELLS, DEFAULT_CELLS, SIZES, step_flops
 
 AVAILABLE = available(IMPLS)
 
@@ -17,7 +17,7 @@ AVAILABLE = available(IMPLS)
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("mode", ["train", "forward"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", DEFAULT_CELLS)
 def test_sequence(benchmark, cell, size, dtype, mode, impl):
     if impl not in available([impl], cell):
         pytest.skip(f"{impl} is not available here for {cell}")

@@ -20,6 +20,7 @@ _LAZY = {
     "LSTMCell": "fastrnn.nn", "GRUCell": "fastrnn.nn", "RNNCell": "fastrnn.nn",
     "clip_grad_norm_": "fastrnn.clip", "clip_grad_value_": "fastrnn.clip",
     "no_grad": "fastrnn._grad_mode", "enable_grad": "fastrnn._grad_mode", "is_grad_enabled": "fastrnn._grad_mode",
+    "set_num_threads": "fastrnn._threads", "get_num_threads": "fastrnn._threads",
 }
 _SUBMODULES = ("functional", "nn", "layers", "optim", "models", "train", "datasets", "oracle", "clip", "onnx",
                "convert")
@@ -41,4 +42,5 @@ def __dir__():
 
 __all__ = ["LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell",
            "clip_grad_norm_", "clip_grad_value_", "no_grad", "enable_grad", "is_grad_enabled",
+           "set_num_threads", "get_num_threads",
            "functional", "oracle", "__version__"]

@@ -48,7 +48,8 @@ def build_parser():
                    help="threads for every pool: numba, numpy's/scipy's OpenBLAS, OpenMP, torch (default 1)")
     b.add_argument("--sizes", nargs="+", metavar="SIZE",
                    help="from " + ", ".join(f"{k} {v}" for k, v in SIZES.items()) + " as (T, N, I, H)")
-    b.add_argument("--cells", nargs="+", metavar="CELL", help="from lstm, gru, rnn (default all)")
+    b.add_argument("--cells", nargs="+", metavar="CELL",
+                   help="from " + ", ".join(CELLS) + " (default all but the LSTM variants)")
     b.add_argument("--dtype", nargs="+", metavar="DTYPE", help="float32 and/or float64 (default float32)")
     b.add_argument("--modes", nargs="+", metavar="STEP",
                    help="train (forward + backward with every gradient) and/or forward (default both)")

@@ -55,7 +55,8 @@ def _origin(cell, step):
 
 
 def check_params(cell, values):
-    """Torch-layout parameters -> (tuple of C-contiguous arrays or None, dtype, input_size, hidden_size).
+    """Torch-layout parameters -> (tuple of C-contiguous arrays or None, dtype, input_size, hidden_size,
+    proj_size (None for a cell without a projection)).
 
     ``values`` follows ``cell.params('torch')``; the first one fixes the dtype, bias entries
     are all given or all None. Errors name the argument (``w_ih``, ...), the expected shape
@@ -87,19 +88,22 @@ def check_params(cell, values):
         if arr is not None and arr.ndim != len(p.dims):
             raise shape_error(p.arg, arr, p.labels(None, None, cell.gates))
     sizes, source = cell.infer_sizes("torch", arrays)
+    needed = ("I", "H", "P") if cell.projects else ("I", "H")
     for p, arr in zip(specs, arrays):
         if arr is None:
             continue
         shown = {s: (None if source[s] is p else sizes[s]) for s in sizes}
-        if None in (sizes["I"], sizes["H"]) or arr.shape != p.shape(sizes["I"], sizes["H"], cell.gates):
-            raise shape_error(p.arg, arr, p.labels(shown["I"], shown["H"], cell.gates))
+        if None in (sizes[s] for s in needed) or arr.shape != p.shape(sizes["I"], sizes["H"], cell.gates,
+                                                                        sizes["P"]):
+            raise shape_error(p.arg, arr, p.labels(shown["I"], shown["H"], cell.gates, shown["P"]))
     params = tuple(None if a is None else as_compute_array(a, dtype) for a in arrays)
-    return params, dtype, sizes["I"], sizes["H"]
+    return params, dtype, sizes["I"], sizes["H"], sizes["P"]
 
 
 def _forward(cell, step, x, states, params, options, lengths=None):
     options = cell.check_options(options)
-    params, dtype, I, H = check_params(cell, params)
+    params, dtype, I, H, P = check_params(cell, params)
+    sizes = cell.state_sizes(H, P)
     x = as_real_array("x", x)
     if step:
         check_shape("x", x, (("N", None), ("input_size", I)))
@@ -109,31 +113,32 @@ def _forward(cell, step, x, states, params, options, lengths=None):
         if x.shape[0] == 0:
             raise ValueError(f"x: expected a sequence of length T >= 1, got shape {x.shape}")
         N = x.shape[1]
-    states = _check_states(cell, states, "" if step else "0", N, H, dtype)
+    states = _check_states(cell, states, "" if step else "0", N, sizes, dtype)
     lengths = check_lengths(lengths, x.shape[0], N)
     x = as_compute_array(x, dtype)
     if step:
         x = x[None]
     T = x.shape[0]
-    states = tuple(np.zeros((N, H), dtype) if s is None else s for s in states)
+    states = tuple(np.zeros((N, size), dtype) if s is None else s for s, size in zip(states, sizes))
     layout = layout_for(lengths, T, N)
     grad_shapes = tuple(None if p is None else p.shape for p in params)
     if layout.rows == 0 and lengths is not None:        # every length 0: no step runs
-        out, final, seq = np.zeros((T, N, H), dtype), tuple(s.copy() for s in states), None
+        out, final, seq = np.zeros((T, N, sizes[0]), dtype), tuple(s.copy() for s in states), None
     else:
         out, final, seq = cell.forward(layout.pack(x), tuple(layout.sort(s) for s in states), params, "torch",
                                        options, layout.batch_sizes)
         out, final = layout.unpack(out), tuple(layout.unsort(f) for f in final)
-    return out, final, FunctionalCache(cell, step, seq, (T, N, H), grad_shapes, dtype, layout)
+    return out, final, FunctionalCache(cell, step, seq, (T, N, sizes), grad_shapes, dtype, layout)
 
 
-def _check_states(cell, states, suffix, N, H, dtype, prefix=""):
+def _check_states(cell, states, suffix, N, sizes, dtype, prefix=""):
+    """Each state (N, its size: ``sizes``) or None."""
     states = tuple(states)
     if len(states) != len(cell.state_names):
         raise TypeError(f"states: expected {len(cell.state_names)} arrays "
                         f"({', '.join(prefix + n + suffix for n in cell.state_names)}), got {len(states)}")
-    return tuple(None if s is None else check_array(prefix + name + suffix, s, (("N", N), ("hidden_size", H)), dtype)
-                 for name, s in zip(cell.state_names, states))
+    return tuple(None if s is None else check_array(prefix + name + suffix, s, (("N", N), (label, size)), dtype)
+                 for name, s, label, size in zip(cell.state_names, states, cell.state_labels(), sizes))
 
 
 def _backward(cell, step, cache, dout, dstates):
@@ -146,16 +151,17 @@ def _backward(cell, step, cache, dout, dstates):
     if cache.consumed:
         raise RuntimeError(f"cache: this {cache._origin()} cache was already used by a backward; "
                            "run the forward again for a second backward")
-    T, N, H = cache.shape
+    T, N, sizes = cache.shape
     dtype, layout = cache.dtype, cache.layout
     if dout is not None:
-        dout = check_array("dout", dout, (("T", T), ("N", N), ("hidden_size", H)), dtype)
-    dstates = _check_states(cell, dstates, "1" if step else "_n", N, H, dtype, prefix="d")
+        dout = check_array("dout", dout, (("T", T), ("N", N), (cell.state_labels()[0], sizes[0])), dtype)
+    dstates = _check_states(cell, dstates, "1" if step else "_n", N, sizes, dtype, prefix="d")
     if cache.seq is None:                               # every length 0: nothing ran
         cache.used = True
         grads = tuple(None if s is None else np.zeros(s, dtype) for s in cache.grad_shapes)
         dx = np.zeros((T, N, cache.grad_shapes[0][1]), dtype)
-        return dx, tuple(np.zeros((N, H), dtype) if d is None else d.copy() for d in dstates), grads
+        d0 = tuple(np.zeros((N, size), dtype) if d is None else d.copy() for d, size in zip(dstates, sizes))
+        return dx, d0, grads
     grads = tuple(None if s is None else np.empty(s, dtype) for s in cache.grad_shapes)
     dx, d0 = cell.backward(cache.seq, None if dout is None else layout.pack(dout),
                            tuple(None if d is None else layout.sort(d) for d in dstates), grads, False)

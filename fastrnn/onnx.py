@@ -17,8 +17,11 @@ RNN ``nonlinearity`` 'tanh' / 'relu'        ``RNN``, ``activations`` Tanh / Relu
 ``weight_ih_l{k}`` [``_reverse``]           ``W`` (D, G*H, I): W[0] forward, W[1] reverse
 ``weight_hh_l{k}`` [``_reverse``]           ``R`` (D, G*H, H)
 ``bias_ih_l{k}``, ``bias_hh_l{k}``          ``B`` (D, 2*G*H) = [Wb, Rb]; left out with bias=False
+``weight_ph_l{k}`` (peephole=True): i, f, o  ``P`` (D, 3*H), peepholes i, o, f
 ``lengths`` (packed semantics)              ``sequence_lens`` of every layer
 ==========================================  ===================================================
+
+An LSTM with ``proj_size > 0`` cannot be exported: the ONNX LSTM operator has no projection.
 
 The graph (T and N dynamic unless fixed by ``seq_len`` / ``batch_size``):
 
@@ -54,19 +57,25 @@ class _Op:
 
     ``order[j]`` is the torch gate index of ONNX gate block j; ``inputs`` the operator's
     input slots in order; ``states`` each fastrnn state's name and the operator's input
-    slot for its initial value (its final value is the output after Y, in this order).
+    slot for its initial value (its final value is the output after Y, in this order);
+    ``extra`` maps a parameter beyond the weights and biases to ``(slot, order)``: its
+    operator input and the fastrnn block of each of the slot's H-row blocks.
     """
 
-    def __init__(self, op_type, order, inputs, states):
+    def __init__(self, op_type, order, inputs, states, extra=None):
         self.op_type, self.order, self.inputs, self.states = op_type, order, inputs, states
+        self.extra = extra or {}
 
 
 _RNN_INPUTS = ("X", "W", "R", "B", "sequence_lens", "initial_h")
+_LSTM_STATES = (("h", "initial_h"), ("c", "initial_c"))
 _OPS = {
-    "lstm": _Op("LSTM", (0, 3, 1, 2), _RNN_INPUTS + ("initial_c", "P"),
-                (("h", "initial_h"), ("c", "initial_c"))),
+    "lstm": _Op("LSTM", (0, 3, 1, 2), _RNN_INPUTS + ("initial_c", "P"), _LSTM_STATES),
     "gru": _Op("GRU", (1, 0, 2), _RNN_INPUTS, (("h", "initial_h"),)),
     "rnn": _Op("RNN", (0,), _RNN_INPUTS, (("h", "initial_h"),)),
+    # weight_ph holds p_i, p_f, p_o; ONNX's P holds them as i, o, f
+    "lstm_peephole": _Op("LSTM", (0, 3, 1, 2), _RNN_INPUTS + ("initial_c", "P"), _LSTM_STATES,
+                         {"weight_ph": ("P", (0, 2, 1))}),
 }
 
 
@@ -109,7 +118,8 @@ def _weights(module, layer, dtype):
     if module.bias:
         out["B"] = np.concatenate([_stack(module, "bias_ih", layer, op.order),
                                    _stack(module, "bias_hh", layer, op.order)], axis=-1) * np.tile(signs, 2)
-    # LSTM peepholes (i, f, o) would be: out["P"] = _stack(module, "weight_ph", layer, (0, 2, 1))
+    for name, (slot, order) in op.extra.items():
+        out[slot] = _stack(module, name, layer, order)
     return {k: np.ascontiguousarray(v, dtype) for k, v in out.items()}
 
 
@@ -133,6 +143,9 @@ def _check_module(module):
     if not isinstance(module, Recurrent):
         raise TypeError(f"module: expected a fastrnn.nn LSTM, GRU, RNN or Recurrent module, got {_type_name(module)}")
     name = module.cell.name
+    if module.cell.projects:
+        raise ValueError(f"module: cannot export an LSTM with proj_size={module.proj_size} to ONNX: the ONNX LSTM "
+                         "operator has no projection of h (export a module with proj_size=0)")
     if name not in _OPS or _cells.CELLS.get(name) is not module.cell:
         raise ValueError(f"module: cannot export its {name!r} cell to ONNX: the standard ONNX operators "
                          f"cover fastrnn's {', '.join(map(repr, _OPS))} cells only")

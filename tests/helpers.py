@@ -55,35 +55,54 @@ def numeric_directional(f, array, direction, eps=1e-6):
 
 
 # --------------------------------------------------------------------------- random parameters
-def random_params(rng, cell, I, H, dtype, bias=True, scale=None):
+def random_params(rng, cell, I, H, dtype, bias=True, scale=None, proj_size=None):
     """PyTorch-layout ``(w_ih, w_hh, b_ih, b_hh)`` for ``cell`` ("lstm"/"gru"/"rnn" or the number of
     gate blocks G), drawn like torch's init U(-k, k) with k = scale/sqrt(H) (scale 1.5 by default);
-    biases None without bias."""
+    biases None without bias. ``proj_size`` P: w_hh is (G*H, P)."""
     G = cell if isinstance(cell, int) else _cells.get(cell).gates
     k = (scale if scale is not None else 1.5) / np.sqrt(H)
     w_ih = rng.uniform(-k, k, (G * H, I)).astype(dtype)
-    w_hh = rng.uniform(-k, k, (G * H, H)).astype(dtype)
+    w_hh = rng.uniform(-k, k, (G * H, proj_size or H)).astype(dtype)
     if not bias:
         return w_ih, w_hh, None, None
     return w_ih, w_hh, rng.uniform(-k, k, G * H).astype(dtype), rng.uniform(-k, k, G * H).astype(dtype)
 
 
+def problem_proj_size(cell, I, H):
+    """A projection size for a random problem of ``cell`` (None for a cell without one): varied,
+    unrelated to H (the kernels take any P >= 1; the faces want P < H)."""
+    return 1 + (I + 2 * H) % 9 if cell.projects else None
+
+
+def module_proj_size(cell, H):
+    """``proj_size`` for a module of the registry ``cell`` with hidden size H >= 2 (0 for a cell
+    without a projection)."""
+    return max(1, H // 2) if _cells.get(cell).projects else 0
+
+
 def layer_problem(cell, shape, dtype, rng, layout="torch", bias=True):
     """One layer's random problem for a registry ``cell``: -> (params in ``layout``, the same
-    weights in torch's layout for the oracle, x (T, N, I), initial states, dout (T, N, H),
+    weights in torch's layout for the oracle, x (T, N, I), initial states, dout (T, N, out),
     final-state gradients). The book layout has one bias, which the oracle takes as b_ih
-    (b_hh = 0)."""
+    (b_hh = 0). A cell's parameters after the biases (peepholes, projection) are drawn like
+    the weights, and are the same arrays in both layouts; a projecting cell gets P from
+    :func:`problem_proj_size`."""
     T, N, I, H = shape
-    w_ih, w_hh, b_ih, b_hh = random_params(rng, cell.gates, I, H, dtype, bias)
+    P = problem_proj_size(cell, I, H)
+    w_ih, w_hh, b_ih, b_hh = random_params(rng, cell.gates, I, H, dtype, bias, proj_size=P)
+    k = 1.5 / np.sqrt(H)
+    extra = tuple(rng.uniform(-k, k, p.shape(I, H, cell.gates, P)).astype(dtype)
+                  for p in cell.params("torch")[4:])
     if layout == "torch":
-        params = reference = (w_ih, w_hh, b_ih, b_hh)
+        params = reference = (w_ih, w_hh, b_ih, b_hh) + extra
     else:
-        params = (np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), b_ih)
-        reference = book_to_torch(cell.layouts["book"].blocks, *params)
+        params = (np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), b_ih) + extra
+        reference = book_to_torch(cell.layouts["book"].blocks, *params[:3]) + extra
+    sizes = cell.state_sizes(H, P)
     x = rng.standard_normal((T, N, I)).astype(dtype)
-    states = tuple(rng.standard_normal((N, H)).astype(dtype) for _ in cell.state_names)
-    dout = rng.standard_normal((T, N, H)).astype(dtype)
-    dstates = tuple(rng.standard_normal((N, H)).astype(dtype) for _ in cell.state_names)
+    states = tuple(rng.standard_normal((N, size)).astype(dtype) for size in sizes)
+    dout = rng.standard_normal((T, N, sizes[0])).astype(dtype)
+    dstates = tuple(rng.standard_normal((N, size)).astype(dtype) for size in sizes)
     return params, reference, x, states, dout, dstates
 
 

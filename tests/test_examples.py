@@ -10,7 +10,7 @@ MINE = ["date", "addition", "charlm", "sine", "classify"]
 
 
 def test_registry():
-    assert set(EXAMPLES) == {"date", "addition", "charlm", "sine", "classify", "torch-gru"}
+    assert set(EXAMPLES) == {"date", "addition", "charlm", "sine", "classify", "torch-gru", "ddp"}
     assert EXAMPLES["torch-gru"] == "fastrnn.examples.torch_gru"
     for name in MINE:
         module = importlib.import_module(EXAMPLES[name])

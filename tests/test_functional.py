@@ -6,6 +6,7 @@ from hypothesis import given, strategies as st
 import fastrnn.functional as F
 import fastrnn.oracle as O
 from fastrnn import _cells
+from helpers import problem_proj_size
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 TOL = {np.float32: dict(rtol=1e-4, atol=2e-5), np.float64: dict(rtol=1e-9, atol=1e-11)}
@@ -298,11 +299,14 @@ def test_by_name_calls_match_the_oracle_for_every_registered_cell(name, dtype):
     cell = _cells.get(name)
     rng = np.random.default_rng(90)
     T, N, I, H = 4, 3, 5, 6
-    params = tuple(rng.uniform(-0.7, 0.7, shape).astype(dtype) for _, shape in cell.param_shapes("torch", I, H))
+    P = problem_proj_size(cell, I, H)
+    sizes = cell.state_sizes(H, P)
+    params = tuple(rng.uniform(-0.7, 0.7, shape).astype(dtype)
+                   for _, shape in cell.param_shapes("torch", I, H, True, P))
     x = rng.standard_normal((T, N, I)).astype(dtype)
-    states = tuple(rng.uniform(-1, 1, (N, H)).astype(dtype) for _ in cell.state_names)
-    dout = rng.standard_normal((T, N, H)).astype(dtype)
-    dstates = tuple(rng.standard_normal((N, H)).astype(dtype) for _ in cell.state_names)
+    states = tuple(rng.uniform(-1, 1, (N, size)).astype(dtype) for size in sizes)
+    dout = rng.standard_normal((T, N, sizes[0])).astype(dtype)
+    dstates = tuple(rng.standard_normal((N, size)).astype(dtype) for size in sizes)
     variants = [{}] + [{o.name: v} for o in cell.options for v in o.choices if v != o.default]
     for options in variants:
         full = cell.check_options(options)

@@ -52,8 +52,7 @@ def run_against_oracle(cell, layout, shape, dtype, bias, accumulate, options, se
     for name, got, want in zip(cell.state_names, k_d0, d0):
         assert_close(got, want, dtype, f"d{name}0")
     if layout == "book":        # the oracle's grads in the book's layout; the book's b is b_ih
-        grads = torch_grads_to_book(cell.layouts["book"].blocks, *grads[:3])
-        grads = (grads[0], grads[1], grads[2])
+        grads = tuple(torch_grads_to_book(cell.layouts["book"].blocks, *grads[:3])) + tuple(grads[4:])
     names = [p.name for p in cell.params(layout)]
     for name, got, first, want in zip(names, buffers, start, grads):
         if want is None:

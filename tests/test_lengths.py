@@ -18,7 +18,7 @@ import fastrnn.layers as L
 from fastrnn import _cells, oracle
 from fastrnn._packing import Packing, reverse_rows
 from fastrnn.nn import Recurrent
-from helpers import (assert_close, book_to_torch, layer_problem, numeric_directional, numeric_grad,
+from helpers import (assert_close, book_to_torch, layer_problem, module_proj_size, numeric_directional, numeric_grad,
                      random_params, torch_grads_to_book)
 
 CELLS = list(_cells.CELLS)
@@ -98,6 +98,8 @@ def test_reverse_sequences_and_reverse_rows_agree():
 @example(T=4, N=20, I=5, H=37, dtype=np.float32, layout="torch", accumulate=True, seed=5, data=None)
 def test_kernels_on_packed_rows_match_the_oracle(name, T, N, I, H, dtype, layout, accumulate, seed, data):
     cell = _cells.get(name)
+    if layout not in cell.layouts:
+        return
     rng = np.random.default_rng(seed)
     lengths = np.array(data.draw(lengths_strategy(T, N)) if data is not None else rng.integers(1, T + 1, N))
     if lengths.max() == 0:
@@ -110,7 +112,7 @@ def test_kernels_on_packed_rows_match_the_oracle(name, T, N, I, H, dtype, layout
     packing = Packing(lengths, T)
     k_out, k_finals, k_cache = cell.forward(packing.pack(x), tuple(packing.sort(s) for s in states), params,
                                             layout, options, packing.batch_sizes)
-    assert k_out.shape == (int(lengths.sum()), H)
+    assert k_out.shape == (int(lengths.sum()), out.shape[-1])
     assert_close(packing.unpack(k_out), out, dtype, "out")
     for got, want in zip(k_finals, finals):
         assert_close(packing.unsort(got), want, dtype, "final state")
@@ -122,7 +124,8 @@ def test_kernels_on_packed_rows_match_the_oracle(name, T, N, I, H, dtype, layout
     for got, want in zip(k_d0, d0):
         assert_close(packing.unsort(got), want, dtype, "initial state grad")
     if layout == "book":
-        grads = torch_grads_to_book(cell.layouts["book"].blocks, *grads[:3])
+        grads = tuple(torch_grads_to_book(cell.layouts["book"].blocks, *grads[:3])) + tuple(grads[4:])
+    assert len(grads) == len(buffers)
     for got, first, want in zip(buffers, start, grads):
         assert_close(got, want + first if accumulate else want, dtype, "weight grad")
 
@@ -163,7 +166,7 @@ def test_functional_per_cell_lengths_and_all_zero_lengths():
 def nn_reference(m, x, states, dout, dstates, lengths):
     """The oracle composition of a multi-layer, optionally bidirectional module with lengths."""
     cell = m.cell
-    Lyr, D, H = m.num_layers, 2 if m.bidirectional else 1, m.hidden_size
+    Lyr, D, H = m.num_layers, 2 if m.bidirectional else 1, cell.output_size(m.hidden_size, m.proj_size)
     f64 = lambda a: np.asarray(a, np.float64)  # noqa: E731
     layer_in, caches, finals = f64(x), [], []
     for layer in range(Lyr):
@@ -220,16 +223,17 @@ CONFIGS = {
 @pytest.mark.parametrize("name", CELLS)
 def test_module_with_lengths_matches_the_oracle(name, config):
     kw = CONFIGS[config]
-    m = Recurrent(name, 3, 4, seed=5, **kw)
+    m = Recurrent(name, 3, 4, seed=5, proj_size=module_proj_size(name, 4), **kw)
     m.eval()
     rng = np.random.default_rng(6)
     T, N = 6, 5
     lengths = np.array([4, 6, 0, 1, 6])
     LD = m.num_layers * (2 if m.bidirectional else 1)
+    sizes = m.cell.state_sizes(4, m.proj_size)
     x = rng.standard_normal((T, N, 3)).astype(m.dtype)
-    states = [rng.standard_normal((LD, N, 4)).astype(m.dtype) for _ in m.cell.state_names]
-    dout = rng.standard_normal((T, N, 4 * (2 if m.bidirectional else 1))).astype(m.dtype)
-    dstates = [rng.standard_normal((LD, N, 4)).astype(m.dtype) for _ in m.cell.state_names]
+    states = [rng.standard_normal((LD, N, size)).astype(m.dtype) for size in sizes]
+    dout = rng.standard_normal((T, N, sizes[0] * (2 if m.bidirectional else 1))).astype(m.dtype)
+    dstates = [rng.standard_normal((LD, N, size)).astype(m.dtype) for size in sizes]
     r_out, r_fin, r_dx, r_d0, r_grads = nn_reference(m, x, states, dout, dstates, lengths)
     bf = m.batch_first
     tr = (lambda a: a.transpose(1, 0, 2)) if bf else (lambda a: a)
@@ -247,11 +251,12 @@ def test_module_with_lengths_matches_the_oracle(name, config):
 
 @pytest.mark.parametrize("name", CELLS)
 def test_all_lengths_t_equal_no_lengths_and_batch_equals_each_alone(name):
-    m = Recurrent(name, 3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=7)
+    m = Recurrent(name, 3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=7,
+                  proj_size=module_proj_size(name, 4))
     rng = np.random.default_rng(8)
     T, N = 5, 4
     x = rng.standard_normal((T, N, 3))
-    dout = rng.standard_normal((T, N, 8))
+    dout = rng.standard_normal((T, N, 2 * m.cell.output_size(4, m.proj_size)))
     out, fin = m(x)
     dx, d0 = m.backward(dout)
     grads = {k: g.copy() for k, g in m.grads.items()}
@@ -328,7 +333,8 @@ def test_bad_lengths_are_named_errors_and_change_nothing(bad, exc, match):
 
 
 # --- the book's time layers and the models ---------------------------------------------------------
-@pytest.mark.parametrize("name", [n for n, c in _cells.CELLS.items() if "book" in c.layouts])
+# (the LSTM variants' book layers, with their 4th array: tests/test_lstm_variants.py)
+@pytest.mark.parametrize("name", [n for n, c in _cells.CELLS.items() if "book" in c.layouts and not c.variant_of])
 def test_book_time_layers_with_lengths_match_the_oracle(name):
     cell = _cells.get(name)
     rng = np.random.default_rng(11)
@@ -413,15 +419,17 @@ def test_equal_lengths_take_the_truncated_padded_path_and_match_the_oracle(name)
     gather); outputs after L are 0, final states after step L − 1, as the oracle says."""
     from fastrnn._packing import Truncated, layout_for
     assert isinstance(layout_for(np.array([3, 3]), 5, 2), Truncated)
-    m = Recurrent(name, 3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=15)
+    m = Recurrent(name, 3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=15,
+                  proj_size=module_proj_size(name, 4))
     rng = np.random.default_rng(16)
     T, N = 5, 2
     lengths = np.array([3, 3])
     LD = 4
+    sizes = m.cell.state_sizes(4, m.proj_size)
     x = rng.standard_normal((T, N, 3))
-    states = [rng.standard_normal((LD, N, 4)) for _ in m.cell.state_names]
-    dout = rng.standard_normal((T, N, 8))
-    dstates = [rng.standard_normal((LD, N, 4)) for _ in m.cell.state_names]
+    states = [rng.standard_normal((LD, N, size)) for size in sizes]
+    dout = rng.standard_normal((T, N, 2 * sizes[0]))
+    dstates = [rng.standard_normal((LD, N, size)) for size in sizes]
     r_out, r_fin, r_dx, r_d0, r_grads = nn_reference(m, x, states, dout, dstates, lengths)
     m.zero_grad()
     out, fin = m(x, pack(m.cell, states), lengths=lengths)

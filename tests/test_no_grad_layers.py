@@ -70,8 +70,9 @@ CASES = {
     "nn.GRUCell": lambda: case(nn.GRUCell(D, H, seed=0), rnd(N, D), rnd(N, H, seed=4)),
     "nn.RNNCell-unbatched": lambda: case(nn.RNNCell(D, H, nonlinearity="relu", seed=0), rnd(D), rnd(H, seed=4)),
 }
-for _name in _cells.CELLS:          # every registered cell (the test-only one too), zero initial states
-    CASES[f"nn.RecurrentCell-{_name}"] = lambda name=_name: case(nn.RecurrentCell(name, D, H, seed=0), rnd(N, D))
+for _name, _cell in _cells.CELLS.items():    # every registered cell (the test-only one too), zero initial states
+    CASES[f"nn.RecurrentCell-{_name}"] = lambda name=_name, cell=_cell: case(
+        nn.RecurrentCell(name, D, H, seed=0, proj_size=max(1, H // 2) if cell.projects else 0), rnd(N, D))
 
 # Outputs a layer keeps as results, not for a backward (the book's attention maps, the loss).
 RESULTS = {"attention_weight", "attention_weights", "loss"}

@@ -262,7 +262,7 @@ def test_bad_modules():
     with pytest.raises(TypeError, match=r"module: expected .* got str"):
         fastrnn.onnx.export("lstm.onnx")
     with pytest.raises(ValueError, match=r"module: cannot export its 'mgu' cell to ONNX: "
-                                         r".*'lstm', 'gru', 'rnn' cells only"):
+                                         r".*'lstm', 'gru', 'rnn', 'lstm_peephole' cells only"):
         fastrnn.onnx.export(nn.Recurrent("mgu", I, H))      # the test-only cell (tests/conftest.py)
 
 

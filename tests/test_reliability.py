@@ -45,8 +45,9 @@ def test_torch_style_device_and_proj_size_arguments():
     assert fastrnn.RNNCell(3, 4, True, "tanh", "cpu").device == "cpu"
     with pytest.raises(ValueError, match="device: expected None or 'cpu'"):
         fastrnn.LSTM(3, 4, device="cuda")
-    with pytest.raises(ValueError, match="proj_size: expected 0"):
-        fastrnn.LSTM(3, 4, proj_size=2)
+    assert fastrnn.LSTM(3, 4, proj_size=2).proj_size == 2
+    with pytest.raises(ValueError, match=r"proj_size: .* expected 1 <= proj_size < hidden_size \(4\), got 4"):
+        fastrnn.LSTM(3, 4, proj_size=4)
 
 
 def test_book_layer_with_params_replaced_by_another_input_size_names_it():

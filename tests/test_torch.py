@@ -18,6 +18,7 @@ from fastrnn import _cells                                           # noqa: E40
 from fastrnn.torch._functions import LayerSpec, apply_layer          # noqa: E402
 from fastrnn.torch import _fallback                                  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence                  # noqa: E402
+from helpers import problem_proj_size                                 # noqa: E402
 
 F64 = torch.float64
 I, H, T, N = 5, 6, 4, 3
@@ -283,9 +284,10 @@ def test_gradcheck_layer_of_every_registered_cell(name, reverse):
         for bias in (True, False):
             spec = LayerSpec(cell, cell.check_options(options), reverse)
             x = torch.randn(3, 2, I, generator=g, dtype=F64) + 0.3     # (relu: away from the kink)
-            states = [torch.randn(2, H, generator=g, dtype=F64) for _ in cell.state_names]
+            P = problem_proj_size(cell, I, H)
+            states = [torch.randn(2, size, generator=g, dtype=F64) for size in cell.state_sizes(H, P)]
             params = [torch.empty(shape, dtype=F64).uniform_(-0.5, 0.5, generator=g)
-                      for _, shape in cell.param_shapes("torch", I, H, bias)]
+                      for _, shape in cell.param_shapes("torch", I, H, bias, P)]
             inputs = [t.requires_grad_(True) for t in (x, *states, *params)]
             count = len(states)
 
@@ -531,22 +533,20 @@ def test_functional_call_uses_the_given_weights():
 
 # ---------------------------------------------------------------------------- fallbacks
 
-def test_proj_size_falls_back_with_one_warning():
+def test_proj_size_runs_on_the_kernels_without_a_warning():
     torch.manual_seed(11)
     ref = torch.nn.LSTM(I, H, proj_size=2, num_layers=2, dtype=F64)
     fast = ft.LSTM(I, H, proj_size=2, num_layers=2, dtype=F64)
     fast.load_state_dict(ref.state_dict(), strict=True)
     x = seq_input(ref)
     weights = loss_weights(ref, x, None)
-    with pytest.warns(ft.FallbackWarning, match="proj_size"), kernel_calls() as calls:
+    with warnings.catch_warnings(), kernel_calls() as calls:
+        warnings.simplefilter("error")
         got = run_and_backward(fast, x, None, weights)
-    assert calls == {"forward": 0, "backward": 0}
+    assert calls == {"forward": 2, "backward": 2}
     want = run_and_backward(ref, x, None, weights)
     assert_same(want[0], got[0], 1e-12)
     assert_same(want[3], got[3], 1e-12)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")                 # warned once: silent the second time
-        fast(x)
 
 
 PACKED = [

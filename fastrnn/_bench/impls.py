@@ -15,7 +15,7 @@ import importlib
 import numpy as np
 
 from .. import _cells
-from .sizes import SIZES
+from .sizes import SIZES, proj_size
 
 IMPLS = ("fastrnn", "oracle", "numpy", "torch")
 BASELINE = "bench.reference.baseline"
@@ -63,13 +63,14 @@ def make_problem(cell, size, dtype, seed=0):
     T, N, I, H = SIZES[size] if isinstance(size, str) else size
     entry = _cells.get(cell)
     rng = np.random.default_rng(seed)
-    params = entry.init_params("torch", I, H, dtype, rng, suffix="_l0")
-    first, *others = entry.state_names
+    P = proj_size(cell, H)
+    params = entry.init_params("torch", I, H, dtype, rng, suffix="_l0", proj_size=P)
+    (first, *others), (out, *sizes) = entry.state_names, entry.state_sizes(H, P)
     data = {"x": rng.standard_normal((T, N, I)).astype(dtype),
-            first + "0": (0.5 * rng.standard_normal((N, H))).astype(dtype),
-            "dout": rng.standard_normal((T, N, H)).astype(dtype)}
-    for name in others:
-        data[name + "0"] = (0.5 * rng.standard_normal((N, H))).astype(dtype)
+            first + "0": (0.5 * rng.standard_normal((N, out))).astype(dtype),
+            "dout": rng.standard_normal((T, N, out)).astype(dtype)}
+    for name, size in zip(others, sizes):
+        data[name + "0"] = (0.5 * rng.standard_normal((N, size))).astype(dtype)
     return params, data
 
 
@@ -91,10 +92,10 @@ class FastrnnImpl:
         from fastrnn.nn import Recurrent
         from fastrnn.nn._module import pack_states, unpack_states
         x = data["x"]
-        I, H = x.shape[2], data["h0"].shape[1]
         self.cell = _cells.get(cell)
+        I, H = x.shape[2], params["weight_ih_l0"].shape[0] // self.cell.gates
         self._unpack = lambda value: unpack_states(self.cell, "hx", value, "{}0")
-        self.module = Recurrent(cell, I, H, dtype=x.dtype.type)
+        self.module = Recurrent(cell, I, H, dtype=x.dtype.type, proj_size=proj_size(cell, H))
         self.module.load_state_dict(params)
         self.x, self.dout = x, data["dout"]
         self.state = pack_states(self.cell, tuple(s[None] for s in _states(cell, data)))

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import impls as _impls
 from . import varlen as _varlen
-from .sizes import CELLS, MODES, SIZES, step_flops
+from .sizes import DEFAULT_CELLS, MODES, SIZES, step_flops
 from .threads import blas_info, coretype_note, pin_threads, thread_info
 from .timing import gemm_rate, interleaved, median
 
@@ -23,7 +23,7 @@ NOTES = {"numpy": "the book-style NumPy baseline is not available (it lives in b
 
 @dataclasses.dataclass
 class Options:
-    cells: tuple = CELLS
+    cells: tuple = DEFAULT_CELLS
     sizes: tuple = tuple(SIZES)
     dtypes: tuple = ("float32",)
     modes: tuple = MODES

@@ -11,7 +11,14 @@ SIZES = {
 
 #: the registered cells (the registry's entries when the engine is imported)
 CELLS = tuple(_cells.CELLS)
+#: the cells benchmarked when none are named: the registered ones but the variants
+DEFAULT_CELLS = tuple(name for name, cell in _cells.CELLS.items() if not cell.variant_of)
 MODES = ("train", "forward")
+
+
+def proj_size(cell, hidden_size):
+    """The projection size of a benchmark problem: H/4 for a cell that projects h, else 0."""
+    return max(1, hidden_size // 4) if _cells.get(cell).projects else 0
 
 
 def forward_flops(cell, size):

@@ -22,7 +22,7 @@ def _torch():
 
 @contextlib.contextmanager
 def pin_threads(n, torch=True):
-    """Context manager: numba, every BLAS/OpenMP pool threadpoolctl sees, and torch use ``n`` threads.
+    """Context manager: numba, fastrnn's thread budget, every BLAS/OpenMP pool threadpoolctl sees, and torch use ``n`` threads.
 
     ``torch=False`` leaves torch unimported (its pools are then pinned only if already loaded).
     """
@@ -32,9 +32,11 @@ def pin_threads(n, torch=True):
     _try_import("scipy.linalg")                 # loads scipy's OpenBLAS copy if scipy is installed
     import sys
     torch = _torch() if torch else sys.modules.get("torch")
-    old_numba = numba.get_num_threads()
+    from .. import _threads
+    old_numba, old_budget = numba.get_num_threads(), _threads.get_num_threads()
     old_torch = torch.get_num_threads() if torch is not None else None
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    _threads.set_num_threads(n)
     if torch is not None:
         torch.set_num_threads(n)
     try:
@@ -42,6 +44,7 @@ def pin_threads(n, torch=True):
             yield n
     finally:
         numba.set_num_threads(old_numba)
+        _threads.set_num_threads(old_budget)
         if torch is not None:
             torch.set_num_threads(old_torch)
 

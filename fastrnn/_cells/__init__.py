@@ -5,10 +5,13 @@ benchmark engine and the tests look a cell up here by its name and read what the
 from the entry; none of them names a cell in an if/elif. A new cell is an oracle file
 (``fastrnn/oracle/<cell>.py``), a kernel file (``fastrnn/_kernels/<cell>.py``), an entry
 file (``fastrnn/_cells/<cell>.py``) registered below, and its tests: see docs/design.md.
+The LSTM's variants (peepholes, projection: ``lstm_variants.py``) are entries of their own,
+which the LSTM faces pick with :func:`lstm_variant_name`.
 """
 from .spec import LAYOUTS, Cell, Layout, Option, Param, SequenceCache
 from .gru import GRU
 from .lstm import LSTM
+from .lstm_variants import VARIANTS as LSTM_VARIANTS, variant_name as lstm_variant_name
 from .rnn import RNN
 
 CELLS = {}
@@ -39,8 +42,8 @@ def get(name):
         raise ValueError(f"cell: expected one of {', '.join(map(repr, CELLS))}, got {name!r}") from None
 
 
-for _cell in (LSTM, GRU, RNN):
+for _cell in (LSTM, GRU, RNN, *LSTM_VARIANTS):
     register(_cell)
 
-__all__ = ["CELLS", "LAYOUTS", "Cell", "Layout", "Option", "Param", "SequenceCache", "get", "register",
-           "unregister"]
+__all__ = ["CELLS", "LAYOUTS", "Cell", "Layout", "Option", "Param", "SequenceCache", "get", "lstm_variant_name",
+           "register", "unregister"]

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import oracle
 from .._kernels import blas as _blas
+from .._threads import kernel_threads
 from .._kernels import gru as _kernels
 from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params, chunk_steps,
                    in_layout, layout_flag, recurrent_weight, rows_in_layout, torch_params, zeros_if_none)
@@ -50,10 +51,11 @@ def _run(x, states, params, layout, options, batch_sizes, training):
     b_x, b_h = _biases(params, layout)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
     z_keeps_h = options["blend"] == "torch"
-    _kernels.gru_forward(rows, sizes, h0, w_x, w_rec, zeros_if_none(b_x, 3 * H, dtype),
-                         zeros_if_none(b_h, 3 * H, dtype), torch_layout, GRU.layouts[layout].blocks, reset_after,
-                         z_keeps_h, chunk, training, gates, hproj, np.empty(4 * H * N, dtype), saved, out, h_n,
-                         _blas.SMALL_KERNELS)
+    with kernel_threads():
+        _kernels.gru_forward(rows, sizes, h0, w_x, w_rec, zeros_if_none(b_x, 3 * H, dtype),
+                             zeros_if_none(b_h, 3 * H, dtype), torch_layout, GRU.layouts[layout].blocks, reset_after,
+                             z_keeps_h, chunk, training, gates, hproj, np.empty(4 * H * N, dtype), saved, out, h_n,
+                             _blas.SMALL_KERNELS)
     cache = SequenceCache("gru", layout, (rows, sizes, h0, w_x, w_rec, gates, saved, out),
                           {"reset_after": reset_after, "z_keeps_h": z_keeps_h, "padded": padded}) if training else None
     return in_layout(out, padded), (h_n,), cache
@@ -71,11 +73,12 @@ def backward(cache, dout, dstates, grads, accumulate):
     dgates_h = np.empty((R, 3 * H) if reset_after else (1, 3 * H), dtype)
     db_x, db_h = _biases(grads, layout)
     dout = zeros_if_none(rows_in_layout(dout, R, padded), out.shape, dtype)
-    _kernels.gru_backward(rows, sizes, h0, w_x, w_rec, layout == "torch", GRU.layouts[layout].blocks, reset_after,
-                          cache.options["z_keeps_h"], gates, saved, out, dout,
-                          zeros_if_none(dstates[0], h0.shape, dtype), dx, dh0, dgates_h, np.empty((N, H), dtype),
-                          grads[0], grads[1], bias_or_empty(db_x, dtype), bias_or_empty(db_h, dtype),
-                          bool(accumulate), _blas.SMALL_KERNELS)
+    with kernel_threads():
+        _kernels.gru_backward(rows, sizes, h0, w_x, w_rec, layout == "torch", GRU.layouts[layout].blocks, reset_after,
+                              cache.options["z_keeps_h"], gates, saved, out, dout,
+                              zeros_if_none(dstates[0], h0.shape, dtype), dx, dh0, dgates_h, np.empty((N, H), dtype),
+                              grads[0], grads[1], bias_or_empty(db_x, dtype), bias_or_empty(db_h, dtype),
+                              bool(accumulate), _blas.SMALL_KERNELS)
     return in_layout(dx, padded), (dh0,)
 
 

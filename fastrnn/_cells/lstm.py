@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import oracle
 from .._kernels import blas as _blas
+from .._threads import kernel_threads
 from .._kernels import lstm as _kernels
 from .spec import (Cell, Layout, SequenceCache, as_rows, bias_or_empty, book_params, chunk_steps,
                    combined_bias_grad, in_layout, layout_flag, recurrent_weight, rows_in_layout,
@@ -38,9 +39,10 @@ def _run(x, states, params, layout, batch_sizes, training):
     c_n = np.empty((N, H), dtype)
     b_x, b_h = split_biases(params, layout, 4 * H, dtype)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
-    _kernels.lstm_forward(rows, sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, LSTM.layouts[layout].blocks,
-                          chunk, training, gates, np.empty(5 * H * N, dtype), cs, out, h_n, c_n,
-                          _blas.SMALL_KERNELS)
+    with kernel_threads():
+        _kernels.lstm_forward(rows, sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, LSTM.layouts[layout].blocks,
+                              chunk, training, gates, np.empty(5 * H * N, dtype), cs, out, h_n, c_n,
+                              _blas.SMALL_KERNELS)
     cache = SequenceCache("lstm", layout, (rows, sizes, h0, c0, w_x, w_rec, gates, cs, out),
                           {"padded": padded}) if training else None
     return in_layout(out, padded), (h_n, c_n), cache
@@ -56,9 +58,10 @@ def backward(cache, dout, dstates, grads, accumulate):
     dh0 = np.empty(h0.shape, dtype)
     dc0 = np.empty(h0.shape, dtype)
     db = combined_bias_grad(grads, layout, accumulate)
-    _kernels.lstm_backward(rows, sizes, h0, c0, w_x, w_rec, layout == "torch", LSTM.layouts[layout].blocks,
-                           gates, cs, out, dout, dh_n, dc_n, dx, dh0, dc0, grads[0], grads[1],
-                           bias_or_empty(db, dtype), bool(accumulate), _blas.SMALL_KERNELS)
+    with kernel_threads():
+        _kernels.lstm_backward(rows, sizes, h0, c0, w_x, w_rec, layout == "torch", LSTM.layouts[layout].blocks,
+                               gates, cs, out, dout, dh_n, dc_n, dx, dh0, dc0, grads[0], grads[1],
+                               bias_or_empty(db, dtype), bool(accumulate), _blas.SMALL_KERNELS)
     split_bias_grad(db, grads, layout, accumulate)
     return in_layout(dx, padded), (dh0, dc0)
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import oracle
 from .._kernels import blas as _blas
+from .._threads import kernel_threads
 from .._kernels import rnn as _kernels
 from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params,
                    combined_bias_grad, in_layout, layout_flag, recurrent_weight, rows_in_layout,
@@ -33,8 +34,9 @@ def _run(x, states, params, layout, options, batch_sizes, training):
     h_n = np.empty((N, H), dtype)
     b_x, b_h = split_biases(params, layout, H, dtype)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
-    _kernels.rnn_forward(rows, sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, relu, np.empty(2 * H * N, dtype),
-                         out, h_n, _blas.SMALL_KERNELS)
+    with kernel_threads():
+        _kernels.rnn_forward(rows, sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, relu, np.empty(2 * H * N, dtype),
+                             out, h_n, _blas.SMALL_KERNELS)
     cache = SequenceCache("rnn", layout, (rows, sizes, h0, w_x, w_rec, out),
                           {"relu": relu, "padded": padded}) if training else None
     return in_layout(out, padded), (h_n,), cache
@@ -48,9 +50,10 @@ def backward(cache, dout, dstates, grads, accumulate):
     dh0 = np.empty(h0.shape, dtype)
     db = combined_bias_grad(grads, layout, accumulate)
     dout = zeros_if_none(rows_in_layout(dout, out.shape[0], padded), out.shape, dtype)
-    _kernels.rnn_backward(rows, sizes, h0, w_x, w_rec, layout == "torch", cache.options["relu"], out, dout,
-                          zeros_if_none(dstates[0], h0.shape, dtype), dx, dh0, np.empty(out.shape, dtype),
-                          grads[0], grads[1], bias_or_empty(db, dtype), bool(accumulate), _blas.SMALL_KERNELS)
+    with kernel_threads():
+        _kernels.rnn_backward(rows, sizes, h0, w_x, w_rec, layout == "torch", cache.options["relu"], out, dout,
+                              zeros_if_none(dstates[0], h0.shape, dtype), dx, dh0, np.empty(out.shape, dtype),
+                              grads[0], grads[1], bias_or_empty(db, dtype), bool(accumulate), _blas.SMALL_KERNELS)
     split_bias_grad(db, grads, layout, accumulate)
     return in_layout(dx, padded), (dh0,)
 

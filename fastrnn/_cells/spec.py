@@ -7,8 +7,11 @@ sequence calls. The faces (``functional``, ``nn``, ``layers``, ``torch``, ``mode
 benchmark engine and the tests read these fields and never name a cell themselves.
 
 Shapes are written as dimension specs, a tuple of strings, each ``"I"`` (the input size),
-``"H"`` (the hidden size) or ``"k*H"`` with ``k`` an integer or ``G`` (the gate count):
-``("G*H", "I")`` is torch's ``weight_ih``.
+``"H"`` (the hidden size), ``"P"`` (the projection size, torch's ``proj_size``: the size of
+the h state of a cell that projects it) or ``"k*H"`` with ``k`` an integer or ``G`` (the
+gate count): ``("G*H", "I")`` is torch's ``weight_ih``, ``("P", "H")`` its ``weight_hr``.
+A cell's ``state_dims`` give each state's size the same way (``("P", "H")``: h has P
+features and c has H); its output rows are as wide as its first state.
 
 Layouts:
 
@@ -46,14 +49,14 @@ class Param:
     bias: bool = False
     init: str = "uniform"
 
-    def shape(self, input_size, hidden_size, gates):
-        """The concrete shape for the given sizes."""
-        return tuple(_dim_size(d, input_size, hidden_size, gates) for d in self.dims)
+    def shape(self, input_size, hidden_size, gates, proj_size=None):
+        """The concrete shape for the given sizes (None for a size not known)."""
+        return tuple(_dim_size(d, input_size, hidden_size, gates, proj_size) for d in self.dims)
 
-    def labels(self, input_size, hidden_size, gates):
+    def labels(self, input_size, hidden_size, gates, proj_size=None):
         """``(label, size)`` pairs for error messages (``fastrnn._validation`` dims)."""
         return tuple((dim_label(d, gates), None if size is None else size)
-                     for d, size in zip(self.dims, self.shape(input_size, hidden_size, gates)))
+                     for d, size in zip(self.dims, self.shape(input_size, hidden_size, gates, proj_size)))
 
 
 def _split_dim(dim):
@@ -64,15 +67,20 @@ def _split_dim(dim):
     return (k if k == "G" else int(k)), symbol
 
 
-def _dim_size(dim, input_size, hidden_size, gates):
+def _dim_size(dim, input_size, hidden_size, gates, proj_size=None):
     k, symbol = _split_dim(dim)
-    base = {"I": input_size, "H": hidden_size}[symbol]
+    base = {"I": input_size, "H": hidden_size, "P": proj_size}[symbol]
     if base is None:
         return None
     return (gates if k == "G" else k) * base
 
 
-TORCH_NAMES = {"I": "input_size", "H": "hidden_size"}
+def dim_symbols(dims):
+    """The size symbols (``"I"``, ``"H"``, ``"P"``) a dimension spec tuple uses."""
+    return {_split_dim(d)[1] for d in dims}
+
+
+TORCH_NAMES = {"I": "input_size", "H": "hidden_size", "P": "proj_size"}
 
 
 def dim_label(dim, gates, names=TORCH_NAMES):
@@ -138,6 +146,11 @@ class Cell:
       (padded x (T, N, I); ``lengths`` (N,): fastrnn.oracle's variable-length semantics);
     - ``oracle_backward(cache, dout, dstates) -> (dx, dstates0, grads)``.
 
+    ``state_dims`` (optional): each state's size as a dimension spec (``("P", "H")``: h has
+    the projection size); every state ``H`` when empty. ``variant_of`` (optional): the name
+    of the cell this entry is a variant of (the LSTM's peephole and projection entries);
+    the benchmark engine's default cells leave variants out.
+
     ``infer`` (optional, same arguments as ``forward``) ``-> (out, finals)``: the forward
     without a cache, in memory that does not grow with T beyond ``out``; a cell without one
     runs ``forward`` and drops the cache (:meth:`forward_only`).
@@ -155,6 +168,29 @@ class Cell:
     oracle_backward: Callable
     doc: str = ""
     infer: Callable = None
+    state_dims: tuple = ()
+    variant_of: str = ""
+
+    # --- sizes --------------------------------------------------------------------------
+    @property
+    def projects(self):
+        """True when a parameter or state has the projection size ``"P"`` (its faces then
+        take ``proj_size >= 1``; the other cells take 0)."""
+        dims = [d for layout in self.layouts.values() for p in layout.params for d in p.dims]
+        return "P" in dim_symbols(tuple(dims) + tuple(self.state_dims))
+
+    def state_sizes(self, hidden_size, proj_size=None):
+        """Each state's size (``state_dims``; every state ``H`` when not given)."""
+        dims = self.state_dims or ("H",) * len(self.state_names)
+        return tuple(_dim_size(d, None, hidden_size, self.gates, proj_size) for d in dims)
+
+    def state_labels(self):
+        """Each state's size as spelled in messages: ``'hidden_size'`` or ``'proj_size'``."""
+        return tuple(dim_label(d, self.gates) for d in (self.state_dims or ("H",) * len(self.state_names)))
+
+    def output_size(self, hidden_size, proj_size=None):
+        """The width of one direction's output rows: the size of the first state."""
+        return self.state_sizes(hidden_size, proj_size)[0]
 
     def forward_only(self, x, states, params, layout, options, batch_sizes=None):
         """``(out, finals)`` of a forward that saves nothing for a backward."""
@@ -179,16 +215,16 @@ class Cell:
         """The layout's Param entries, bias entries left out when ``bias`` is False."""
         return tuple(p for p in self.layouts[layout].params if bias or not p.bias)
 
-    def param_shapes(self, layout, input_size, hidden_size, bias=True):
+    def param_shapes(self, layout, input_size, hidden_size, bias=True, proj_size=None):
         """``(name, shape)`` of each parameter of one layer."""
-        return [(p.name, p.shape(input_size, hidden_size, self.gates)) for p in self.params(layout, bias)]
+        return [(p.name, p.shape(input_size, hidden_size, self.gates, proj_size)) for p in self.params(layout, bias)]
 
     def infer_sizes(self, layout, arrays):
-        """Input and hidden size read off a layer's arrays (aligned with ``params(layout)``, None
-        entries skipped) -> ``({"I": n, "H": n}, {"I": param, "H": param})``: each size and the
-        first parameter holding it as a plain dimension (None where no array does). Arrays of
-        the wrong rank are skipped (the caller reports them)."""
-        sizes, source = {"I": None, "H": None}, {"I": None, "H": None}
+        """Input, hidden and projection size read off a layer's arrays (aligned with
+        ``params(layout)``, None entries skipped) -> ``({"I": n, "H": n, "P": n}, {"I": param,
+        ...})``: each size and the first parameter holding it as a plain dimension (None where
+        no array does). Arrays of the wrong rank are skipped (the caller reports them)."""
+        sizes, source = {"I": None, "H": None, "P": None}, {"I": None, "H": None, "P": None}
         for p, arr in zip(self.layouts[layout].params, arrays):
             if arr is None or arr.ndim != len(p.dims):
                 continue
@@ -197,11 +233,12 @@ class Cell:
                     sizes[dim], source[dim] = n, p
         return sizes, source
 
-    def init_params(self, layout, input_size, hidden_size, dtype, rng, bias=True, prefix="", suffix=""):
+    def init_params(self, layout, input_size, hidden_size, dtype, rng, bias=True, prefix="", suffix="",
+                    proj_size=None):
         """A dict ``prefix + name + suffix -> array`` drawn with each parameter's init."""
         out = {}
         for p in self.params(layout, bias):
-            shape = p.shape(input_size, hidden_size, self.gates)
+            shape = p.shape(input_size, hidden_size, self.gates, proj_size)
             out[prefix + p.name + suffix] = _draw(p.init, shape, hidden_size, dtype, rng)
         return out
 

@@ -199,6 +199,46 @@ def blas_thread_count():
     return blas_threads()
 
 
+# Setting OpenBLAS's thread count from compiled code: the time loops run their per-step
+# products on one thread (see steps_on_one_thread); a BLAS without the function is left alone.
+_SET_THREADS_NAMES = ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                      "scipy_openblas_set_num_threads", "openblas_set_num_threads")
+
+
+def _bind_set_threads():
+    function = _blas_function(_SET_THREADS_NAMES)
+    if function is None:
+        function = ctypes.CFUNCTYPE(None, ctypes.c_int)(lambda n: None)
+    llvm.add_symbol("fastrnn_blas_set_threads", ctypes.cast(function, ctypes.c_void_p).value)
+    return function
+
+
+_SET_THREADS_SOURCE = _bind_set_threads()
+set_blas_threads = types.ExternalFunction("fastrnn_blas_set_threads", types.void(types.int32))
+
+
+@njit(cache=True)
+def steps_on_one_thread():
+    """Before a time loop: OpenBLAS to one thread; returns the count to restore after it.
+
+    A per-step product is a thin GEMM (N rows against the recurrent weight): handing parts of
+    it to other threads costs more than it computes, and far more when another process keeps
+    a core busy (each step waits for the slowest thread). The GEMMs over all rows before and
+    after the loop run on the count the caller set (fastrnn.set_num_threads).
+    """
+    threads = blas_threads()
+    if threads > 1:
+        set_blas_threads(1)
+    return threads
+
+
+@njit(cache=True)
+def restore_threads(threads):
+    """After a time loop: OpenBLAS back to ``threads`` (steps_on_one_thread's result)."""
+    if threads > 1:
+        set_blas_threads(threads)
+
+
 # Which kernels OpenBLAS runs: its core name, read once (OpenBLAS fixes it when it loads,
 # from the CPU or from OPENBLAS_CORETYPE). The core types listed have AVX-512 GEMM kernels
 # and the small-matrix kernels that the per-step products are split for (CHUNK_MACS); with

@@ -25,7 +25,7 @@ Equations in NumPy: fastrnn/oracle/gru.py.
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import gemm, input_projection, recurrent_add, recurrent_grad
+from .blas import gemm, input_projection, recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
 from .packed import (column_sums_into, grads_against_prev, input_grads, keep_finished, keep_unstarted,
                      recurrent_ld, step_offsets)
 
@@ -53,6 +53,7 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
         t1 = min(T, t0 + chunk_steps)
         r0 = offsets[t0]
         input_projection(x[r0:offsets[t1]], w_x, torch_layout, scratch, gates[:offsets[t1] - r0])
+        threads = steps_on_one_thread()
         for t in range(t0, t1):
             off, b = offsets[t], batch_sizes[t]
             prev = offsets[t - 1] if t > 0 else 0
@@ -104,6 +105,7 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
                     for j in range(H):
                         h_new[j] = h_old[j] + a_z[j] * (a_n[j] - h_old[j])
             keep_finished(t, batch_sizes, off, out, h_n)
+        restore_threads(threads)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -121,6 +123,7 @@ def gru_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, blocks, reset_aft
     w_hn = w_rec[2 * H:]
     dh0[:, :] = dh_n          # dh0 carries dh backwards through time
     offsets = step_offsets(batch_sizes)
+    threads = steps_on_one_thread()
     for t in range(batch_sizes.shape[0] - 1, -1, -1):
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
@@ -179,6 +182,7 @@ def gru_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, blocks, reset_aft
                     dh_row[j] += drh[j] * r
             # dh_prev += dA_rz w_rec[rz]
             recurrent_grad(gates[off:off + b, :2 * H], w_rec[:2 * H], 1.0, dh0[:b], small_kernels)
+    restore_threads(threads)
     _gru_weight_grads(x, batch_sizes, offsets, h0, w_x, torch_layout, reset_after, gates, saved, out,
                       dgates_h, dx, dw_x, dw_h, db_x, db_h, accumulate)
 

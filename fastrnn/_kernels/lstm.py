@@ -27,7 +27,7 @@ Equations (the oracle, fastrnn/oracle/lstm.py, states them in NumPy):
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import input_projection, recurrent_add, recurrent_grad
+from .blas import input_projection, recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
 from .packed import keep_finished, keep_unstarted, step_offsets, weight_grads
 
 
@@ -55,6 +55,7 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
         t1 = min(T, t0 + chunk_steps)
         r0 = offsets[t0]
         input_projection(x[r0:offsets[t1]], w_x, torch_layout, scratch, gates[:offsets[t1] - r0])
+        threads = steps_on_one_thread()
         for t in range(t0, t1):
             off, b = offsets[t], batch_sizes[t]
             prev = offsets[t - 1] if t > 0 else 0
@@ -85,6 +86,7 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
                     a_o[j] = o
             keep_finished(t, batch_sizes, off, out, h_n)
             keep_finished(t, batch_sizes, c_off, cs, c_n)
+        restore_threads(threads)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -102,6 +104,7 @@ def lstm_backward(x, batch_sizes, h0, c0, w_x, w_rec, torch_layout, blocks, gate
     dh0[:, :] = dh_n          # dh0 / dc0 carry dh, dc backwards through time
     dc0[:, :] = dc_n
     offsets = step_offsets(batch_sizes)
+    threads = steps_on_one_thread()
     for t in range(batch_sizes.shape[0] - 1, -1, -1):
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
@@ -128,4 +131,5 @@ def lstm_backward(x, batch_sizes, h0, c0, w_x, w_rec, torch_layout, blocks, gate
                 a_o[j] = dh * tc * o * (1 - o)
         # dh_prev = dA_t w_rec (the rows still running; the others keep their dh)
         recurrent_grad(gates[off:off + b], w_rec, 0.0, dh0[:b], small_kernels)
+    restore_threads(threads)
     weight_grads(x, h0, w_x, torch_layout, gates, out, batch_sizes, offsets, dx, dw_x, dw_h, db, accumulate)

@@ -16,7 +16,7 @@ Equations in NumPy: fastrnn/oracle/rnn.py.
 from numba import njit
 
 from .activations import FASTMATH, fast_tanh
-from .blas import input_projection, recurrent_add, recurrent_grad
+from .blas import input_projection, recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
 from .packed import keep_finished, keep_unstarted, step_offsets, weight_grads
 
 
@@ -27,6 +27,7 @@ def rnn_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, relu, sc
     input_projection(x, w_x, torch_layout, scratch, out)
     offsets = step_offsets(batch_sizes)
     keep_unstarted(batch_sizes, h0, h_n)
+    threads = steps_on_one_thread()
     for t in range(batch_sizes.shape[0]):
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
@@ -42,6 +43,7 @@ def rnn_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, relu, sc
                 for j in range(H):
                     row[j] = fast_tanh(row[j] + b_x[j] + b_h[j])
         keep_finished(t, batch_sizes, off, out, h_n)
+    restore_threads(threads)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -51,6 +53,7 @@ def rnn_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, relu, out, dout, 
     H = h0.shape[1]
     dh0[:, :] = dh_n          # dh0 carries dh backwards through time
     offsets = step_offsets(batch_sizes)
+    threads = steps_on_one_thread()
     for t in range(batch_sizes.shape[0] - 1, -1, -1):
         off, b = offsets[t], batch_sizes[t]
         for n in range(b):
@@ -65,4 +68,5 @@ def rnn_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, relu, out, dout, 
                 for j in range(H):
                     d_row[j] = (d_out[j] + dh_row[j]) * (1 - h_row[j] * h_row[j])
         recurrent_grad(dpre[off:off + b], w_rec, 0.0, dh0[:b], small_kernels)
+    restore_threads(threads)
     weight_grads(x, h0, w_x, torch_layout, dpre, out, batch_sizes, offsets, dx, dw_x, dw_h, db, accumulate)

@@ -12,6 +12,7 @@ EXAMPLES = {
     "sine": "fastrnn.examples.sine",
     "classify": "fastrnn.examples.classify",
     "torch-gru": "fastrnn.examples.torch_gru",
+    "ddp": "fastrnn.examples.ddp",
 }
 
 __all__ = ["EXAMPLES", "run"]

@@ -15,7 +15,8 @@ def parser(description, epochs, name, duration):
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation, shuffling and sampling")
     p.add_argument("--quick", action="store_true", help="a tiny, fast smoke run (small data and model)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="limit numba's and the BLAS thread pools to N threads (default: no limit)")
+                   help="threads for fastrnn's GEMMs (fastrnn.set_num_threads) and at most N in numba's "
+                        "and the BLAS pools (default: fastrnn's default, 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -31,19 +32,22 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
 
 @contextlib.contextmanager
 def thread_limit(n):
-    """Limit numba's and the BLAS pools to ``n`` threads (no limit for None)."""
+    """fastrnn's thread budget ``n`` and numba's and the BLAS pools limited to ``n`` (None: as they are)."""
     if n is None:
         yield
         return
     import numba
     from threadpoolctl import threadpool_limits
-    old = numba.get_num_threads()
+    from .. import _threads
+    old, old_budget = numba.get_num_threads(), _threads.get_num_threads()
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    _threads.set_num_threads(n)
     try:
         with threadpool_limits(n):
             yield
     finally:
         numba.set_num_threads(old)
+        _threads.set_num_threads(old_budget)
 
 
 def train_seq2seq(model, data, args, max_grad=5.0, lr=0.001, is_reverse=True, show=3):

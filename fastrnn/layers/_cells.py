@@ -72,6 +72,27 @@ class BookCell:
         return self.cell.backward(cache, dout, dstates, grads, False)
 
 
+def layer_params(where, Wx, Wh, b, extra):
+    """A layer's params list: ``[Wx, Wh]``, then ``b`` if given, then the cell's others (``extra``,
+    e.g. the peepholes), which need ``b`` before them."""
+    if b is None and extra:
+        raise TypeError(f"{where}: b must be a numpy.ndarray when the layer has parameters after it, got None")
+    return [Wx, Wh] + ([] if b is None else [b]) + list(extra)
+
+
+def peephole_params(where, peephole, Wx, Wh):
+    """The book layers' ``peephole`` keyword -> its params entries: () for False, (p,) for True
+    (p (3H,) zeros of Wx's dtype: p_i, p_f, p_o) or for a given (3H,) array."""
+    if peephole is False or peephole is None:
+        return ()
+    if peephole is True:
+        H = getattr(Wh, "shape", (0,))[0]
+        return (np.zeros(3 * H, getattr(Wx, "dtype", np.float32)),)
+    if not isinstance(peephole, np.ndarray):
+        raise TypeError(f"{where}: peephole must be a bool or a numpy.ndarray p (3H,), got {type(peephole).__name__}")
+    return (peephole,)
+
+
 def _dim_letters(dim, gates):
     """A dimension spec in the book's letters: "G*H" -> "4*H", "I" -> "D"."""
     return dim_label(dim, gates, _LETTERS)

@@ -8,17 +8,18 @@ import numpy as np
 
 from .._grad_mode import NOT_SAVED, is_grad_enabled, saved
 from . import _checks
-from ._cells import BookCell, Weights
+from .. import _cells
+from ._cells import BookCell, Weights, layer_params, peephole_params
 
 
 class _Step:
     """One step of a registered cell in the book's layout (the kernels with T = 1)."""
     cell, _bias_optional = None, False
 
-    def __init__(self, Wx, Wh, b):
-        self._cell = BookCell(self.cell, self._bias_optional)
+    def __init__(self, Wx, Wh, b, extra=(), cell=None):
+        self._cell = BookCell(cell or self.cell, self._bias_optional)
         self._where = type(self).__name__
-        params = [Wx, Wh] if b is None else [Wx, Wh, b]
+        params = layer_params(self._where, Wx, Wh, b, extra)
         self._cell.check_params(self._where, params)
         self._w = Weights(params, len(self._cell.specs))
         self.params = self._w.params
@@ -97,12 +98,15 @@ class LSTM(_Step):
     """Book LSTM step, column blocks f, g, i, o.
 
     ``forward(x (N, D), h_prev, c_prev (N, H)) -> (h_next, c_next)``;
-    ``backward(dh_next, dc_next) -> (dx, dh_prev, dc_prev)``.
+    ``backward(dh_next, dc_next) -> (dx, dh_prev, dc_prev)``. ``peephole=True`` (or an array
+    p (3H,)) adds peephole connections: params ``[Wx, Wh, b, p]``, p = (p_i, p_f, p_o), zeros
+    by default (equations: :class:`fastrnn.nn.LSTM`).
     """
     cell = "lstm"
 
-    def __init__(self, Wx, Wh, b):
-        super().__init__(Wx, Wh, b)
+    def __init__(self, Wx, Wh, b, peephole=False):
+        extra = peephole_params(type(self).__name__, peephole, Wx, Wh)
+        super().__init__(Wx, Wh, b, extra, _cells.lstm_variant_name(False, bool(extra)))
 
     def forward(self, x, h_prev, c_prev):
         return self._forward(x, h_prev, c_prev)

@@ -14,7 +14,8 @@ import numpy as np
 from .._grad_mode import NOT_SAVED, is_grad_enabled, saved
 from .._packing import layout_for
 from . import _checks
-from ._cells import BookCell, Weights
+from .. import _cells
+from ._cells import BookCell, Weights, layer_params, peephole_params
 
 _F32 = np.float32
 
@@ -24,15 +25,16 @@ class TimeRecurrent:
 
     ``Wx (D, G·H)``, ``Wh (H, G·H)``, ``b (G·H,)`` or None in the book's layout (the cell's
     book column blocks); the states are attributes named after the cell's states (``h``,
-    ``c``), and ``.dh`` holds the gradient of the initial h after a backward.
+    ``c``), and ``.dh`` holds the gradient of the initial h after a backward. ``extra``: the
+    cell's parameters after ``b`` in its book order (the peepholes ``p`` of 'lstm_peephole').
     """
     _bias_optional = True
 
-    def __init__(self, cell, Wx, Wh, b=None, stateful=False):
+    def __init__(self, cell, Wx, Wh, b=None, stateful=False, extra=()):
         self._cell = BookCell(cell, self._bias_optional)
         self.cell = self._cell.cell.name
         self._where = type(self).__name__
-        params = [Wx, Wh] if b is None else [Wx, Wh, b]
+        params = layer_params(self._where, Wx, Wh, b, extra)
         self._cell.check_params(self._where, params)
         self._w = Weights(params, len(self._cell.specs))
         self._shapes = tuple(p.shape for p in self._w.params)
@@ -146,12 +148,15 @@ class TimeRNN(TimeRecurrent):
 class TimeLSTM(TimeRecurrent):
     """Book LSTM over time; ``Wx (D, 4H)``, ``Wh (H, 4H)``, ``b (4H,)``, column blocks f, g, i, o.
 
-    ``set_state(h, c=None)``; ``reset_state()`` clears both states.
+    ``set_state(h, c=None)``; ``reset_state()`` clears both states. ``peephole=True`` (or an
+    array p (3H,)) adds peephole connections: params ``[Wx, Wh, b, p]``, p = (p_i, p_f, p_o),
+    zeros by default; i, f add ``p ⊙ c_{t-1}``, o adds ``p_o ⊙ c_t`` (:class:`fastrnn.nn.LSTM`).
     """
     cell, _bias_optional = "lstm", False
 
-    def __init__(self, Wx, Wh, b, stateful=False):
-        super().__init__(self.cell, Wx, Wh, b, stateful)
+    def __init__(self, Wx, Wh, b, stateful=False, peephole=False):
+        extra = peephole_params(type(self).__name__, peephole, Wx, Wh)
+        super().__init__(_cells.lstm_variant_name(False, bool(extra)), Wx, Wh, b, stateful, extra)
 
     def set_state(self, h, c=None):
         self.h, self.c = h, c

@@ -11,30 +11,35 @@ from .._grad_mode import NOT_SAVED, is_grad_enabled
 from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_device,
                            check_float_dtype_arg, check_int, check_shape, shape_error)
 from ._module import Module, _CONSUMED, pack_states, unpack_states
+from .rnn import check_proj_size
 
 
 class RecurrentCell(Module):
     """One step of any registered cell, torch.nn.RNNCellBase-like: ``RecurrentCell('gru', 8, 16)``.
 
-    Options of the cell (``reset_after``, ``nonlinearity``, ...) are keywords.
+    Options of the cell (``reset_after``, ``nonlinearity``, ...) are keywords; ``proj_size``
+    as in :class:`~fastrnn.nn.Recurrent` (the h state of a projecting cell has P features).
     ``forward(x, hx)`` takes and returns the state(s) as torch does (the LSTM's as a pair).
     """
 
     def __init__(self, cell, input_size, hidden_size, bias=True, dtype=np.float32, seed=None, device=None,
-                 **options):
+                 proj_size=0, **options):
         self.cell = _cells.get(cell)
         self.device = check_device(device)
         self.input_size = check_int("input_size", input_size, 1)
         self.hidden_size = check_int("hidden_size", hidden_size, 1)
         self.bias = check_bool("bias", bias)
         self.dtype = check_float_dtype_arg("dtype", dtype)
+        self.proj_size = check_proj_size(self.cell, proj_size, self.hidden_size)
+        self._sizes = self.cell.state_sizes(self.hidden_size, self.proj_size)
+        self._labels = self.cell.state_labels()
         self._options = self.cell.check_options(options)
         for name, value in self._options.items():
             setattr(self, name, value)
         rng = np.random.default_rng(seed)
         self._names = tuple(p.name if self.bias or not p.bias else None for p in self.cell.params("torch"))
         self._init_params(self.cell.init_params("torch", self.input_size, self.hidden_size, self.dtype, rng,
-                                                self.bias), rng)
+                                                self.bias, proj_size=self.proj_size), rng)
 
     def __repr__(self):
         extra = "" if self.bias else ", bias=False"
@@ -44,10 +49,10 @@ class RecurrentCell(Module):
         lead = f"{self.cell.name!r}, " if type(self) is RecurrentCell else ""
         return f"{name}({lead}{self.input_size}, {self.hidden_size}{extra})"
 
-    def _check_state(self, name, value, N, batched):
+    def _check_state(self, k, name, value, N, batched):
         if value is None:
             return None
-        H = ("hidden_size", self.hidden_size)
+        H = (self._labels[k], self._sizes[k])
         arr = check_array(name, value, (("N", N), H) if batched else (H,), self.dtype)
         return arr if batched else arr[None]
 
@@ -83,9 +88,10 @@ class RecurrentCell(Module):
             raise shape_error("x", x, (("N", None), I), f"a 1-D unbatched array (input_size={self.input_size},)")
         N = x.shape[0]
         cell = self.cell
-        states = tuple(self._check_state(name + "0", s, N, batched) for name, s in zip(cell.state_names, hx))
+        states = tuple(self._check_state(k, name + "0", s, N, batched)
+                       for k, (name, s) in enumerate(zip(cell.state_names, hx)))
         x = as_compute_array(x, self.dtype)[None]
-        states = tuple(np.zeros((N, self.hidden_size), self.dtype) if s is None else s for s in states)
+        states = tuple(np.zeros((N, size), self.dtype) if s is None else s for s, size in zip(states, self._sizes))
         p = self._guard.params(self.params, self._names)
         if is_grad_enabled():
             _, final, cache = cell.forward(x, states, p, "torch", self._options)
@@ -98,8 +104,8 @@ class RecurrentCell(Module):
     def _backward(self, dstates):
         cache, N, batched = self._saved()
         cell = self.cell
-        dstates = tuple(self._check_state("d" + name + "1", d, N, batched)
-                        for name, d in zip(cell.state_names, dstates))
+        dstates = tuple(self._check_state(k, "d" + name + "1", d, N, batched)
+                        for k, (name, d) in enumerate(zip(cell.state_names, dstates)))
         g, commit = self._guard.grads(self.grads, self.params, self._names)
         self._ctx = _CONSUMED
         dx, ds0 = cell.backward(cache, None, dstates, g, True)
@@ -110,10 +116,21 @@ class RecurrentCell(Module):
 
 
 class LSTMCell(RecurrentCell):
-    """One LSTM step: ``h1, c1 = cell(x, (h0, c0))``; ``dx, (dh0, dc0) = cell.backward(dh1, dc1)``."""
+    """One LSTM step: ``h1, c1 = cell(x, (h0, c0))``; ``dx, (dh0, dc0) = cell.backward(dh1, dc1)``.
 
-    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=np.float32, seed=None):
-        super().__init__("lstm", input_size, hidden_size, bias, dtype, seed, device)
+    ``peephole=True`` adds ``weight_ph (3H,)`` (p_i, p_f, p_o, initialised to 0), as
+    :class:`~fastrnn.nn.LSTM`.
+    """
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=np.float32, seed=None,
+                 peephole=False):
+        self.peephole = check_bool("peephole", peephole)
+        super().__init__(_cells.lstm_variant_name(False, self.peephole), input_size, hidden_size, bias, dtype,
+                         seed, device)
+
+    def __repr__(self):
+        text = super().__repr__()
+        return text[:-1] + ", peephole=True)" if self.peephole else text
 
 
 class GRUCell(RecurrentCell):

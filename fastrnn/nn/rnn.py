@@ -2,7 +2,8 @@
 
 Shapes (D = 2 if bidirectional else 1, L = num_layers):
 ``x (T, N, I)`` (``(N, T, I)`` with batch_first, ``(T, I)`` unbatched),
-``h0, c0 (L*D, N, H)`` (``(L*D, H)`` unbatched), ``out (T, N, D*H)``.
+``h0, c0 (L*D, N, H)`` (``(L*D, H)`` unbatched), ``out (T, N, D*H)``. A cell with a
+projection (``proj_size`` P > 0, the LSTM's) has ``h0 (L*D, N, P)`` and ``out (T, N, D*P)``.
 Layer l > 0 reads layer l-1's output (directions concatenated), with inverted dropout in
 between while training. The reverse direction runs on the time-reversed sequence.
 The backward reads ``x`` and the parameters as they are when it runs: change neither in
@@ -24,13 +25,16 @@ from ._module import Module, _CONSUMED, pack_states, unpack_states
 class Recurrent(Module):
     """Any registered cell as a torch.nn.RNNBase-like module: ``Recurrent('gru', 8, 16, num_layers=2)``.
 
-    ``cell`` is a cell name ('lstm', 'gru', 'rnn'); its options (``reset_after``,
-    ``nonlinearity``, ...) are keywords. ``forward(x, hx)`` takes and returns the states as
+    ``cell`` is a cell name ('lstm', 'gru', 'rnn', 'lstm_peephole', ...); its options
+    (``reset_after``, ``nonlinearity``, ...) are keywords. ``proj_size`` is the size P of the
+    h state of a cell that projects it ('lstm_proj', 'lstm_proj_peephole': 1 <= P <
+    hidden_size), 0 for the others. ``forward(x, hx)`` takes and returns the states as
     torch does: one array for a one-state cell, a tuple ``(h, c)`` for the LSTM.
     """
 
     def __init__(self, cell, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, device=None, **options):
+                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, device=None, proj_size=0,
+                 **options):
         self.cell = _cells.get(cell)
         self.device = check_device(device)
         self.input_size = check_int("input_size", input_size, 1)
@@ -41,29 +45,32 @@ class Recurrent(Module):
         self.dropout = check_probability("dropout", dropout)
         self.bidirectional = check_bool("bidirectional", bidirectional)
         self.dtype = check_float_dtype_arg("dtype", dtype)
+        self.proj_size = check_proj_size(self.cell, proj_size, self.hidden_size)
         self._options = self.cell.check_options(options)
         for name, value in self._options.items():
             setattr(self, name, value)
+        self._sizes = self.cell.state_sizes(self.hidden_size, self.proj_size)
+        self._labels = self.cell.state_labels()
         if self.dropout > 0 and self.num_layers == 1:
             warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero "
                           f"dropout expects num_layers greater than 1, but got dropout={self.dropout} "
                           f"and num_layers={self.num_layers}", UserWarning, stacklevel=3)
-        D, H = 2 if self.bidirectional else 1, self.hidden_size
+        D, H, out = 2 if self.bidirectional else 1, self.hidden_size, self._sizes[0]
         rng = np.random.default_rng(seed)
         params, self._names = {}, []
         for layer in range(self.num_layers):
-            in_size = self.input_size if layer == 0 else D * H
+            in_size = self.input_size if layer == 0 else D * out
             for direction in range(D):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
                 params.update(self.cell.init_params("torch", in_size, H, self.dtype, rng, self.bias,
-                                                    suffix=suffix))
+                                                    suffix=suffix, proj_size=self.proj_size))
                 self._names.append(tuple(p.name + suffix if self.bias or not p.bias else None
                                          for p in self.cell.params("torch")))
         self._init_params(params, rng)
 
     def __repr__(self):
         args = [str(self.input_size), str(self.hidden_size)]
-        defaults = dict(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False)
+        defaults = dict(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False, proj_size=0)
         defaults.update({o.name: o.default for o in self.cell.options})
         args += [f"{k}={getattr(self, k)}" for k, v in defaults.items() if getattr(self, k) != v]
         if type(self) is Recurrent:
@@ -94,22 +101,22 @@ class Recurrent(Module):
             raise ValueError(f"x: expected a sequence of length T >= 1, got shape {x.shape}")
         return as_compute_array(x, self.dtype), batched
 
-    def _state_dims(self, N, batched):
+    def _state_dims(self, k, N, batched):
         LD = ("num_layers*num_directions", self.num_layers * (2 if self.bidirectional else 1))
-        H = ("hidden_size", self.hidden_size)
+        H = (self._labels[k], self._sizes[k])
         return (LD, ("N", N), H) if batched else (LD, H)
 
-    def _check_state(self, name, value, N, batched):
-        """A state or state gradient as a C-contiguous (L*D, N, H) array, or None."""
+    def _check_state(self, k, name, value, N, batched):
+        """State k or its gradient as a C-contiguous (L*D, N, its size) array, or None."""
         if value is None:
             return None
-        arr = check_array(name, value, self._state_dims(N, batched), self.dtype)
+        arr = check_array(name, value, self._state_dims(k, N, batched), self.dtype)
         return arr if batched else arr[:, None]
 
     def _check_dout(self, dout, T, N, batched):
         if dout is None:
             return None
-        DH = ("num_directions*hidden_size", (2 if self.bidirectional else 1) * self.hidden_size)
+        DH = (f"num_directions*{self._labels[0]}", (2 if self.bidirectional else 1) * self._sizes[0])
         if not batched:
             return check_array("dout", dout, (("T", T), DH), self.dtype)[:, None]
         if self.batch_first:
@@ -141,22 +148,22 @@ class Recurrent(Module):
         one direction, no dropout to draw, x a C-contiguous (T, N, I) array of the module's
         dtype, each state None or a C-contiguous (L, N, H) array of it. -> (out, finals), or
         None for anything else (the general path then converts, validates and reports)."""
-        dt, L, H = self.dtype, self.num_layers, self.hidden_size
+        dt, L, sizes = self.dtype, self.num_layers, self._sizes
         if (type(x) is not np.ndarray or x.dtype != dt or x.ndim != 3 or not x.flags.c_contiguous
                 or self.bidirectional or self.batch_first or (self.training and self.dropout > 0 and L > 1)):
             return None
         T, N, I = x.shape
         if I != self.input_size or T == 0 or N == 0:
             return None
-        for s in hx:
-            if s is not None and (type(s) is not np.ndarray or s.dtype != dt or s.shape != (L, N, H)
+        for s, size in zip(hx, sizes):
+            if s is not None and (type(s) is not np.ndarray or s.dtype != dt or s.shape != (L, N, size)
                                   or not s.flags.c_contiguous):
                 return None
-        finals = tuple(np.empty((L, N, H), dt) for _ in hx)
+        finals = tuple(np.empty((L, N, size), dt) for size in sizes)
         cell, options, guard, params = self.cell, self._options, self._guard, self.params
         layer_in = x
         for k in range(L):
-            init = tuple(np.zeros((N, H), dt) if s is None else s[k] for s in hx)
+            init = tuple(np.zeros((N, size), dt) if s is None else s[k] for s, size in zip(hx, sizes))
             layer_in, final = cell.forward_only(layer_in, init, guard.params(params, self._names[k]), "torch",
                                                 options)
             for into, f in zip(finals, final):
@@ -187,11 +194,11 @@ class Recurrent(Module):
         T, N = x.shape[0], x.shape[1]
         lengths = check_lengths(lengths, T, N, batched)
         cell, dt = self.cell, self.dtype
-        L, D, H = self.num_layers, 2 if self.bidirectional else 1, self.hidden_size
-        states = tuple(self._check_state(name + "0", s, N, batched)
-                       for name, s in zip(cell.state_names, hx))
+        L, D, sizes = self.num_layers, 2 if self.bidirectional else 1, self._sizes
+        states = tuple(self._check_state(k, name + "0", s, N, batched)
+                       for k, (name, s) in enumerate(zip(cell.state_names, hx)))
         # validated: from here on nothing can fail on the caller's input
-        states = tuple(np.zeros((L * D, N, H), dt) if s is None else s for s in states)
+        states = tuple(np.zeros((L * D, N, size), dt) if s is None else s for s, size in zip(states, sizes))
         layout = layout_for(lengths, T, N)
         params, options = self.params, self._options
         p_drop = self.dropout if self.training else 0.0
@@ -221,7 +228,7 @@ class Recurrent(Module):
                 layer_in = layer_in * mask
             masks.append(mask)
         if empty:
-            out, final = np.zeros((T, N, D * H), dt), tuple(s.copy() for s in states)
+            out, final = np.zeros((T, N, D * sizes[0]), dt), tuple(s.copy() for s in states)
         else:
             # the last layer's kernel output is saved for backward: hand out our own array
             out = layout.unpack(layer_in)
@@ -246,15 +253,16 @@ class Recurrent(Module):
     def _backward(self, dout, dhx):
         caches, masks, batched, T, N, layout, empty = self._saved()
         cell = self.cell
-        L, D, H = self.num_layers, 2 if self.bidirectional else 1, self.hidden_size
+        L, D = self.num_layers, 2 if self.bidirectional else 1
         dout = self._check_dout(dout, T, N, batched)
-        dstates = tuple(self._check_state("d" + name + "_n", d, N, batched)
-                        for name, d in zip(cell.state_names, dhx))
+        dstates = tuple(self._check_state(k, "d" + name + "_n", d, N, batched)
+                        for k, (name, d) in enumerate(zip(cell.state_names, dhx)))
         targets = [self._guard.grads(self.grads, self.params, names) for names in self._names]
         self._ctx = _CONSUMED
         if empty:
             dx = np.zeros((T, N, self.input_size), self.dtype)
-            d0 = tuple(np.zeros((L * D, N, H), self.dtype) if s is None else s.copy() for s in dstates)
+            d0 = tuple(np.zeros((L * D, N, size), self.dtype) if s is None else s.copy()
+                       for s, size in zip(dstates, self._sizes))
         else:
             dx, d0 = self._backward_layers(caches, masks, layout, dout, dstates, targets)
         if not batched:
@@ -267,9 +275,9 @@ class Recurrent(Module):
         """The layers' kernel backwards; ``targets[k]``: layer/direction k's checked gradient
         buffers and their commit."""
         cell = self.cell
-        L, D, H = self.num_layers, 2 if self.bidirectional else 1, self.hidden_size
+        L, D, H = self.num_layers, 2 if self.bidirectional else 1, self._sizes[0]
         N = layout.N
-        d0 = [None] * len(dstates) if L * D == 1 else [np.empty((L * D, N, H), self.dtype) for _ in dstates]
+        d0 = [None] * len(dstates) if L * D == 1 else [np.empty((L * D, N, size), self.dtype) for size in self._sizes]
         dlayer = None if dout is None else layout.pack(dout)
         for layer in reversed(range(L)):
             if masks[layer] is not None:
@@ -298,17 +306,40 @@ class Recurrent(Module):
 
 
 class LSTM(Recurrent):
-    """LSTM (gates i, f, g, o), torch.nn.LSTM's interface plus ``dtype`` and ``seed``.
+    """LSTM (gates i, f, g, o), torch.nn.LSTM's interface plus ``dtype``, ``seed`` and ``peephole``.
 
     ``out, (h_n, c_n) = lstm(x, (h0, c0))``; ``dx, (dh0, dc0) = lstm.backward(dout, (dh_n, dc_n))``.
+
+    ``proj_size`` P > 0 projects h as torch does: ``h_t = W_hr (o_t ⊙ tanh c_t)`` with
+    ``weight_hr_l{k} (P, H)``; h0/h_n are then ``(L*D, N, P)``, c0/c_n ``(L*D, N, H)``,
+    ``weight_hh_l{k}`` ``(4H, P)`` and out ``(T, N, D*P)``. ``peephole=True`` adds
+    ``weight_ph_l{k} (3H,)`` (p_i, p_f, p_o, initialised to 0): the input and forget gates
+    add ``p ⊙ c_{t-1}``, the output gate ``p_o ⊙ c_t`` (ONNX's LSTM ``P``). Both combine.
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=np.float32, seed=None):
-        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size != 0:
-            raise ValueError(f"proj_size: expected 0 (LSTM projections are not supported yet), got {proj_size!r}")
-        super().__init__("lstm", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, seed, device)
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=np.float32, seed=None,
+                 peephole=False):
+        proj_size = check_int("proj_size", proj_size, 0)
+        self.peephole = check_bool("peephole", peephole)
+        super().__init__(_cells.lstm_variant_name(proj_size > 0, self.peephole), input_size, hidden_size,
+                         num_layers, bias, batch_first, dropout, bidirectional, dtype, seed, device,
+                         proj_size=proj_size)
+
+    def __repr__(self):
+        text = super().__repr__()
+        return text[:-1] + ", peephole=True)" if self.peephole else text
+
+
+def check_proj_size(cell, proj_size, hidden_size):
+    """``proj_size``: 1 <= P < hidden_size for a cell that projects h (torch's rule), else 0."""
+    proj_size = check_int("proj_size", proj_size, 0)
+    if cell.projects and not 0 < proj_size < hidden_size:
+        raise ValueError(f"proj_size: the {cell.name} cell projects h: expected 1 <= proj_size < hidden_size "
+                         f"({hidden_size}), got {proj_size}")
+    if not cell.projects and proj_size != 0:
+        raise ValueError(f"proj_size: the {cell.name} cell has no projection: expected 0, got {proj_size}")
+    return proj_size
 
 
 class GRU(Recurrent):

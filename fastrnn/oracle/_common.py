@@ -70,7 +70,8 @@ def unroll_forward(step, x, states, lengths=None):
         states = new_states
         caches.append(step_cache)
     out = np.stack(outs) if outs else np.zeros((0,) + states[0].shape, states[0].dtype)
-    return out, states, dict(steps=caches, x_shape=x.shape, dtype=states[0].dtype, lengths=lengths)
+    return out, states, dict(steps=caches, x_shape=x.shape, dtype=states[0].dtype, lengths=lengths,
+                             state_shapes=tuple(s.shape for s in states))
 
 
 def unroll_backward(step_backward, dout, dstates, cache):
@@ -85,8 +86,8 @@ def unroll_backward(step_backward, dout, dstates, cache):
     """
     steps = cache["steps"]
     lengths = cache["lengths"]
-    shape = steps[-1]["h"].shape
-    dstates = tuple(np.zeros(shape, cache["dtype"]) if d is None else d for d in dstates)
+    dstates = tuple(np.zeros(shape, cache["dtype"]) if d is None else d
+                    for d, shape in zip(dstates, cache["state_shapes"]))
     dx = np.zeros(cache["x_shape"], cache["dtype"])
     total = None
     for t in reversed(range(len(steps))):

@@ -5,8 +5,10 @@ subclasses of the torch.nn classes of the same name: same constructor arguments,
 parameter names, initialisation and state_dict (``load_state_dict`` works both ways),
 forward and backward through ``torch.autograd.Function`` over the Numba kernels for CPU
 float32/float64 tensors, padded or packed (``PackedSequence`` in, ``PackedSequence`` out,
-the padding skipped). Other inputs (CUDA, half/bfloat16, ``proj_size > 0``, ...) run
-torch's implementation after a one-time :class:`FallbackWarning`.
+the padding skipped), ``LSTM(proj_size=P)`` included. Other inputs (CUDA, half/bfloat16,
+autocast, ...) run torch's implementation after a one-time :class:`FallbackWarning`.
+``LSTM``/``LSTMCell`` also take ``peephole=True`` (peephole connections, which torch does
+not have: those modules run on the kernels only).
 
     >>> import torch, fastrnn.torch as ft
     >>> gru = ft.GRU(8, 16, batch_first=True)

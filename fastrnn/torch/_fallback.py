@@ -1,7 +1,7 @@
 """When the drop-ins hand a call to torch's own implementation, and the one-time warning.
 
 The kernels run CPU, strided, float32/float64 tensors under plain eager autograd, padded
-or in a PackedSequence. Anything else (CUDA, half/bfloat16, ``proj_size > 0``, autocast,
+or in a PackedSequence, ``proj_size`` included. Anything else (CUDA, half/bfloat16, autocast,
 ``torch.compile``/tracing, ``torch.func`` transforms, forward-mode AD, tensor
 subclasses) runs through ``torch.nn``'s implementation, with a
 :class:`FallbackWarning` issued once per reason per process.
@@ -15,7 +15,6 @@ from torch.nn.utils.rnn import PackedSequence
 KERNEL_DTYPES = (torch.float32, torch.float64)
 
 MESSAGES = {
-    "proj_size": "LSTM with proj_size > 0",
     "compile": "torch.compile / TorchScript tracing",
     "functorch": "torch.func transforms (vmap, grad, jvp, ...)",
     "forward_ad": "forward-mode AD",
@@ -55,8 +54,6 @@ def fallback_reason(module, input, states, weights):
     """
     if isinstance(input, PackedSequence):
         input = input.data                # runs on the kernels; its data decides the rest
-    if getattr(module, "proj_size", 0) > 0:
-        return "proj_size"
     if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting():
         return "compile"
     if torch._C._are_functorch_transforms_active():

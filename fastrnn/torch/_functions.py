@@ -3,7 +3,8 @@
 ``apply_layer(spec, x, states, params) -> (out, *final_states)`` with time-major
 ``x (T, N, I)``, ``states`` a tuple of ``(N, H)`` tensors or None (zeros), one per state of
 the cell, and ``params`` the cell's torch-layout parameter tensors (``w_ih (G*H, I)``,
-``w_hh (G*H, H)``, biases ``(G*H,)`` or None); ``out (T, N, H)``.
+``w_hh (G*H, H)``, biases ``(G*H,)`` or None, then the cell's others, e.g. ``w_hr``); ``out
+(T, N, H)`` (``(T, N, P)`` for a cell that projects h to P features).
 ``spec.reverse`` runs the sequence backwards (torch's ``_reverse`` direction): ``out[t]``
 is the state after reading ``x[T-1], ..., x[t]``. With ``spec.batch_sizes``, x is packed
 ``(R, I)`` (a PackedSequence's data) and out ``(R, H)``; states are sorted like its rows.
@@ -18,16 +19,20 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from fastrnn import _cells
+from fastrnn._threads import capped
 
 
 class LayerSpec(NamedTuple):
     """cell: a registry entry; options: its option values (a dict); reverse: the direction
     (padded input only); batch_sizes: None for padded (T, N, I) input, else the (T,) int64
-    batch sizes of packed (R, I) input (fastrnn/_kernels/packed.py: torch's PackedSequence)."""
+    batch sizes of packed (R, I) input (fastrnn/_kernels/packed.py: torch's PackedSequence);
+    state_sizes: each state's size (the zeros of a state given as None), None for
+    ``weight_hh``'s second dimension for all."""
     cell: _cells.Cell
     options: dict
     reverse: bool = False
     batch_sizes: object = None
+    state_sizes: tuple = None
 
 
 def _np(t):
@@ -62,10 +67,13 @@ def _forward(spec, x, states, params, grad=True):
     False the forward-only kernels run and the cache is None."""
     xa = _seq_np(x, spec.reverse)
     n = xa.shape[1] if spec.batch_sizes is None else int(spec.batch_sizes[0])
-    h, dtype = params[1].shape[1], xa.dtype
-    states_a = tuple(np.zeros((n, h), dtype) if s is None else _np(s) for s in states)
+    dtype = xa.dtype
+    sizes = spec.state_sizes or (params[1].shape[1],) * len(states)
+    states_a = tuple(np.zeros((n, h), dtype) if s is None else _np(s) for s, h in zip(states, sizes))
     run = spec.cell.forward if grad else spec.cell.forward_only
-    out, finals, *cache = run(xa, states_a, tuple(_np(p) for p in params), "torch", spec.options, spec.batch_sizes)
+    with capped(torch.get_num_threads()):          # fastrnn's thread budget within torch's
+        out, finals, *cache = run(xa, states_a, tuple(_np(p) for p in params), "torch", spec.options,
+                                  spec.batch_sizes)
     return (_seq_tensor(out, spec.reverse), tuple(torch.from_numpy(s) for s in finals),
             cache[0] if cache else None)
 
@@ -73,8 +81,9 @@ def _forward(spec, x, states, params, grad=True):
 def _backward(spec, cache, params, dout, dstates):
     """Kernel backward -> (dx, tuple of initial-state grads, tuple of parameter grads) tensors."""
     grads = tuple(None if p is None else np.empty(tuple(p.shape), _NP_DTYPE[p.dtype]) for p in params)
-    dx, dinit = spec.cell.backward(cache, _seq_np(dout, spec.reverse), tuple(_np(d) for d in dstates),
-                                   grads, False)
+    with capped(torch.get_num_threads()):
+        dx, dinit = spec.cell.backward(cache, _seq_np(dout, spec.reverse), tuple(_np(d) for d in dstates),
+                                       grads, False)
     t = torch.from_numpy
     return (_seq_tensor(dx, spec.reverse), tuple(t(d) for d in dinit),
             tuple(None if g is None else t(g) for g in grads))

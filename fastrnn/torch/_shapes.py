@@ -29,9 +29,10 @@ def _states_ok(states, shape, dtype):
     return True
 
 
-def sequence_call_ok(module, cell, input, states):
+def sequence_call_ok(module, cell, input, states, weights):
     """module: a torch.nn.RNNBase drop-in; cell: its registry entry; input: a tensor or a
-    PackedSequence; states: tuple of tensors or Nones."""
+    PackedSequence; states: tuple of tensors or Nones; weights: the module's parameters per
+    layer and direction (``_stack.layer_weights``)."""
     if isinstance(input, PackedSequence):
         sizes = input.batch_sizes
         if input.data.dim() != 2 or sizes.dim() != 1 or sizes.numel() == 0 or sizes.dtype != torch.int64 \
@@ -52,23 +53,26 @@ def sequence_call_ok(module, cell, input, states):
     if t == 0 or n == 0 or input.shape[-1] != module.input_size:
         return False
     h, d = module.hidden_size, 2 if module.bidirectional else 1
-    state_shape = (module.num_layers * d, n, h) if batched else (module.num_layers * d, h)
+    proj = getattr(module, "proj_size", 0) or None
     dtype = input.dtype
-    if not _states_ok(states, state_shape, dtype):
-        return False
-    shapes = _stack_shapes(cell.name, module.num_layers, d, module.input_size, h, bool(module.bias))
-    return _weights_ok(module._flat_weights, shapes, dtype)
+    for s, size in zip(states, cell.state_sizes(h, proj)):
+        shape = (module.num_layers * d, n, size) if batched else (module.num_layers * d, size)
+        if not _states_ok((s,), shape, dtype):
+            return False
+    shapes = _stack_shapes(cell.name, module.num_layers, d, module.input_size, h, bool(module.bias), proj)
+    return _weights_ok([w for layer in weights for w in layer if w is not None], shapes, dtype)
 
 
 @functools.lru_cache(maxsize=256)
-def _stack_shapes(cell_name, num_layers, directions, input_size, hidden_size, bias):
+def _stack_shapes(cell_name, num_layers, directions, input_size, hidden_size, bias, proj_size=None):
     """The parameter shapes of a stack, layer by layer and direction by direction."""
     cell = _cells.get(cell_name)
+    out_size = cell.output_size(hidden_size, proj_size)
     shapes = []
     for layer in range(num_layers):
-        i = input_size if layer == 0 else directions * hidden_size
+        i = input_size if layer == 0 else directions * out_size
         for _ in range(directions):
-            shapes += [shape for _, shape in cell.param_shapes("torch", i, hidden_size, bias)]
+            shapes += [shape for _, shape in cell.param_shapes("torch", i, hidden_size, bias, proj_size)]
     return tuple(shapes)
 
 

@@ -1,0 +1,99 @@
+"""How many threads fastrnn's kernels use: ``fastrnn.set_num_threads`` / ``get_num_threads``.
+
+Every per-step product of a time loop runs on one thread, whatever is set: it is a thin GEMM
+(N rows against the recurrent weight), and handing parts of it to other threads costs more
+than it computes, far more when another process keeps a core busy (every step then waits for
+the slowest thread). The budget set here is for the GEMMs over all rows before and after the
+time loop (the input projection, the weight and input gradients).
+
+The default budget is 1, which is never slower than one thread on a shared machine. On a
+machine of your own with idle cores, ``fastrnn.set_num_threads(2)`` lets those GEMMs use a
+second thread. The budget never raises a limit you set yourself: a kernel call uses
+``min(budget, OpenBLAS's current thread count)``, so ``threadpoolctl.threadpool_limits(1)``,
+``OMP_NUM_THREADS=1`` or ``OPENBLAS_NUM_THREADS=1`` still mean one thread. Each kernel
+call sets OpenBLAS's count for its duration and puts it back after, so numpy's own calls
+outside fastrnn keep their setting. ``fastrnn.torch`` also keeps within
+``torch.get_num_threads()``.
+
+    >>> import fastrnn
+    >>> fastrnn.get_num_threads()
+    1
+"""
+import ctypes
+import threading
+
+from ._validation import check_int
+
+__all__ = ["set_num_threads", "get_num_threads", "kernel_threads", "capped"]
+
+_budget = [1]
+
+
+def set_num_threads(n):
+    """Let the kernels' GEMMs over all rows use up to ``n`` threads (an int >= 1; default 1)."""
+    _budget[0] = check_int("n", n, 1)
+
+
+def get_num_threads():
+    """The thread budget set by :func:`set_num_threads` (1 unless set)."""
+    return _budget[0]
+
+
+def _blas_controls():
+    from ._kernels import blas
+    return blas._THREAD_COUNT_SOURCE, blas._SET_THREADS_SOURCE
+
+
+class kernel_threads:
+    """Context manager around a kernel call: OpenBLAS at ``min(budget, its current count, the
+    cap of an enclosing :class:`capped`)`` inside, its count restored on exit."""
+
+    __slots__ = ("_outer",)
+    _controls = None
+
+    def __init__(self):
+        self._outer = None
+
+    def __enter__(self):
+        if kernel_threads._controls is None:
+            get, set_ = _blas_controls()
+            set_.argtypes = [ctypes.c_int]
+            kernel_threads._controls = (get, set_)
+        get, set_ = kernel_threads._controls
+        outer = get()
+        inner = min(_budget[0], outer, getattr(_cap, "value", outer))
+        if inner != outer:
+            set_(inner)
+            self._outer = outer
+        return self
+
+    def __exit__(self, *exc):
+        if self._outer is not None:
+            kernel_threads._controls[1](self._outer)
+            self._outer = None
+        return False
+
+
+_cap = threading.local()
+
+
+class capped:
+    """Context manager: kernel calls in this thread use at most ``n`` threads (fastrnn.torch
+    keeps within ``torch.get_num_threads()`` this way)."""
+
+    __slots__ = ("n", "_previous")
+
+    def __init__(self, n):
+        self.n = max(1, int(n))
+
+    def __enter__(self):
+        self._previous = getattr(_cap, "value", None)
+        _cap.value = self.n if self._previous is None else min(self.n, self._previous)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is None:
+            del _cap.value
+        else:
+            _cap.value = self._previous
+        return False

@@ -6,6 +6,7 @@ One fastrnn.LSTM/GRU/RNN training step (forward + backward, float32) per size, t
 interleaved medians in one process:
 
 - ``default``: nothing set anywhere (OpenBLAS at its default count, fastrnn's default budget);
+  fastrnn.set_num_threads is left at its default in every row but ``2 threads``;
 - ``1 thread``: every pool pinned to 1 (threadpoolctl, numba, fastrnn.set_num_threads(1));
 - ``2 threads``: OpenBLAS at 2 and ``fastrnn.set_num_threads(2)``;
 - ``torch 2``: torch.nn's same step at ``torch.set_num_threads(2)`` (if torch is installed).
@@ -25,7 +26,7 @@ import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import fastrnn  # noqa: E402
-from fastrnn._bench.timing import interleaved  # noqa: E402
+from fastrnn._bench.timing import calibrate, time_loop  # noqa: E402
 
 SIZES = {"small": (100, 8, 64, 64), "medium": (50, 32, 256, 256), "large": (35, 20, 650, 650),
          "wide batch": (64, 128, 128, 256)}
@@ -63,33 +64,48 @@ def torch_step(cell, size):
     return step
 
 
-def with_threads(fn, blas, budget):
-    """fn run with OpenBLAS at ``blas`` threads (None: as it is) and fastrnn's budget."""
-    def run():
-        old = fastrnn.get_num_threads()
-        fastrnn.set_num_threads(budget)
-        try:
-            if blas is None:
-                fn()
-            else:
-                with threadpool_limits(limits=blas, user_api="blas"):
-                    fn()
-        finally:
-            fastrnn.set_num_threads(old)
-    return run
+class Setting:
+    """A thread setting entered around a whole timed loop (never per call: threadpoolctl's
+    context manager costs milliseconds): OpenBLAS at ``blas`` threads (None: as it is),
+    fastrnn's budget, torch at ``torch_threads`` (None: as it is)."""
+
+    def __init__(self, blas, budget, torch_threads=None):
+        self.blas, self.budget, self.torch_threads = blas, budget, torch_threads
+
+    def __enter__(self):
+        self._budget = fastrnn.get_num_threads()
+        fastrnn.set_num_threads(self.budget)
+        self._limits = None if self.blas is None else threadpool_limits(limits=self.blas, user_api="blas")
+        if self.torch_threads is not None:
+            import torch
+            self._torch = torch.get_num_threads()
+            torch.set_num_threads(self.torch_threads)
+        return self
+
+    def __exit__(self, *exc):
+        if self._limits is not None:
+            self._limits.restore_original_limits()
+        fastrnn.set_num_threads(self._budget)
+        if self.torch_threads is not None:
+            import torch
+            torch.set_num_threads(self._torch)
 
 
-def with_torch_threads(fn, n):
-    import torch
-
-    def run():
-        old = torch.get_num_threads()
-        torch.set_num_threads(n)
-        try:
-            fn()
-        finally:
-            torch.set_num_threads(old)
-    return run
+def race(steps, repeats, min_time):
+    """{name: (Setting, step)} -> {name: median seconds per call}, the settings taking turns."""
+    numbers = {}
+    for name, (setting, step) in steps.items():
+        with setting:
+            numbers[name] = calibrate(step, min_time)
+    samples = {name: [] for name in steps}
+    names = list(steps)
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            setting, step = steps[name]
+            with setting:
+                samples[name].append(time_loop(step, numbers[name]))
+    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def main(argv=None):
@@ -118,10 +134,11 @@ def main(argv=None):
             for name in args.sizes:
                 size = SIZES[name]
                 step = fastrnn_step(cell, size)
-                fns = {"1": with_threads(step, 1, 1), "default": step, "2": with_threads(step, 2, 2)}
+                steps = {"1": (Setting(1, 1), step), "default": (Setting(None, 1), step),
+                         "2": (Setting(2, 2), step)}
                 if have_torch:
-                    fns["torch"] = with_torch_threads(torch_step(cell, size), 2)
-                times = {k: statistics.median(v) for k, v in interleaved(fns, args.repeats, args.min_time).items()}
+                    steps["torch"] = (Setting(None, 1, torch_threads=2), torch_step(cell, size))
+                times = race(steps, args.repeats, args.min_time)
                 torch_ratio = f"{times['torch'] / times['2']:.2f}x" if "torch" in times else "-"
                 print(f"{cell:5s} {str(size):20s} {times['1'] * 1e3:9.2f} {times['default'] * 1e3:9.2f} "
                       f"{times['2'] * 1e3:9.2f} {times.get('torch', float('nan')) * 1e3:9.2f} "

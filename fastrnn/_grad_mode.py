@@ -19,12 +19,16 @@ import threading
 
 __all__ = ["no_grad", "enable_grad", "is_grad_enabled"]
 
-_state = threading.local()
+class _State(threading.local):
+    enabled = True          # each thread starts with saving on
+
+
+_state = _State()
 
 
 def is_grad_enabled():
     """True unless the calling thread is inside ``no_grad()`` (and not in an ``enable_grad()``)."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 class _GradMode(contextlib.ContextDecorator):

@@ -44,37 +44,39 @@ def _blas_controls():
     return blas._THREAD_COUNT_SOURCE, blas._SET_THREADS_SOURCE
 
 
+class _Cap(threading.local):
+    value = None            # no cap unless a capped() block is open in this thread
+
+
+_cap = _Cap()
+_controls = []              # [get, set]: OpenBLAS's thread-count functions, bound on first use
+
+
 class kernel_threads:
     """Context manager around a kernel call: OpenBLAS at ``min(budget, its current count, the
     cap of an enclosing :class:`capped`)`` inside, its count restored on exit."""
 
     __slots__ = ("_outer",)
-    _controls = None
-
-    def __init__(self):
-        self._outer = None
 
     def __enter__(self):
-        if kernel_threads._controls is None:
+        if not _controls:
             get, set_ = _blas_controls()
             set_.argtypes = [ctypes.c_int]
-            kernel_threads._controls = (get, set_)
-        get, set_ = kernel_threads._controls
-        outer = get()
-        inner = min(_budget[0], outer, getattr(_cap, "value", outer))
-        if inner != outer:
-            set_(inner)
+            _controls.extend((get, set_))
+        outer = _controls[0]()
+        cap = _cap.value
+        inner = _budget[0] if cap is None else min(_budget[0], cap)
+        if inner < outer:
+            _controls[1](inner)
             self._outer = outer
+        else:
+            self._outer = None
         return self
 
     def __exit__(self, *exc):
         if self._outer is not None:
-            kernel_threads._controls[1](self._outer)
-            self._outer = None
+            _controls[1](self._outer)
         return False
-
-
-_cap = threading.local()
 
 
 class capped:
@@ -87,13 +89,10 @@ class capped:
         self.n = max(1, int(n))
 
     def __enter__(self):
-        self._previous = getattr(_cap, "value", None)
+        self._previous = _cap.value
         _cap.value = self.n if self._previous is None else min(self.n, self._previous)
         return self
 
     def __exit__(self, *exc):
-        if self._previous is None:
-            del _cap.value
-        else:
-            _cap.value = self._previous
+        _cap.value = self._previous
         return False

@@ -269,8 +269,10 @@ SMALL_GEMM_MACS = 8192
 SMALL_ROWS_GEMM_MACS = 65536
 
 
-# Products of at most GEMV_ROWS rows (streaming, N = 1..3) run as one matrix-vector call per
-# row: OpenBLAS's GEMM packs the whole weight at every call, which a GEMV never does.
+# Products of at most GEMV_ROWS rows (streaming, N = 1..3) above SMALL_GEMM_MACS run as one
+# matrix-vector call per row: OpenBLAS's GEMM packs the whole weight at every call, which a
+# GEMV never does (the smallest products stay compiled loops: a GEMV call costs about 1 us,
+# the backward's loop at (1, 32, 128) 0.25 us).
 # Measured per product, one thread, znver3 (Haswell kernels): (rows, G, H) = (1, 512, 128):
 # GEMV 5.1 us, GEMM 22, compiled loops 11.6; (2, 2600, 650): 273 against 1294 us;
 # (3, 128, 32): 2.6 against 3.5 us; from 4 rows GEMM wins at the large sizes.
@@ -332,7 +334,7 @@ def recurrent_add(h, w_rec, scratch, c, add, small_kernels):
     """
     N, H = h.shape
     G = w_rec.shape[0]
-    if N <= GEMV_ROWS:
+    if N <= GEMV_ROWS and N * G * H > SMALL_GEMM_MACS:
         for n in range(N):
             gemv(False, G, H, 1.0, w_rec, H, h[n], 1.0 if add else 0.0, c[n])
         return
@@ -371,7 +373,7 @@ def input_projection(x, w_x, torch_layout, scratch, c):
     M, I = x.shape
     if torch_layout:
         recurrent_add(x, w_x, scratch, c, False, False)
-    elif M <= GEMV_ROWS:
+    elif M <= GEMV_ROWS and M * I * w_x.shape[1] > SMALL_GEMM_MACS:
         G = w_x.shape[1]
         for m in range(M):
             gemv(True, I, G, 1.0, w_x, G, x[m], 0.0, c[m])
@@ -391,7 +393,7 @@ def recurrent_grad(d, w_rec, beta, dh, small_kernels):
     """
     N, K = d.shape
     H = dh.shape[1]
-    if N <= GEMV_ROWS:
+    if N <= GEMV_ROWS and N * H * K > SMALL_GEMM_MACS:
         for n in range(N):
             gemv(True, K, H, 1.0, w_rec, H, d[n], beta, dh[n])
         return

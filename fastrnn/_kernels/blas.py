@@ -269,10 +269,11 @@ SMALL_GEMM_MACS = 8192
 SMALL_ROWS_GEMM_MACS = 65536
 
 
-# Products of at most GEMV_ROWS rows (streaming, N = 1..3) above SMALL_GEMM_MACS run as one
-# matrix-vector call per row: OpenBLAS's GEMM packs the whole weight at every call, which a
-# GEMV never does (the smallest products stay compiled loops: a GEMV call costs about 1 us,
-# the backward's loop at (1, 32, 128) 0.25 us).
+# Products of at most GEMV_ROWS rows (streaming, N = 1..3) run as one matrix-vector call per
+# row: OpenBLAS's GEMM packs the whole weight at every call, which a GEMV never does. The
+# forward's compiled loops are dot products, slower than a GEMV even at (1, 32, 128) (1.3 vs
+# 0.9 us); the backward's smallest products (up to SMALL_GEMM_MACS) stay loops, which run
+# its axpy form at (1, 32, 128) in 0.25 us against a GEMV call's 1 us.
 # Measured per product, one thread, znver3 (Haswell kernels): (rows, G, H) = (1, 512, 128):
 # GEMV 5.1 us, GEMM 22, compiled loops 11.6; (2, 2600, 650): 273 against 1294 us;
 # (3, 128, 32): 2.6 against 3.5 us; from 4 rows GEMM wins at the large sizes.
@@ -334,7 +335,7 @@ def recurrent_add(h, w_rec, scratch, c, add, small_kernels):
     """
     N, H = h.shape
     G = w_rec.shape[0]
-    if N <= GEMV_ROWS and N * G * H > SMALL_GEMM_MACS:
+    if N <= GEMV_ROWS:
         for n in range(N):
             gemv(False, G, H, 1.0, w_rec, H, h[n], 1.0 if add else 0.0, c[n])
         return

@@ -71,6 +71,10 @@ def test_bench_writes_consistent_json(bench_record):
                 assert e["speedup"][name] == pytest.approx(ms / e["ms"]["fastrnn"])
         roof = record["gemm"][e["dtype"]]["gflops"]
         assert e["pct_gemm"] == pytest.approx(100 * e["gflops"]["fastrnn"] / roof)
+        # the out-of-the-box time: training steps only, with OpenBLAS's own thread count
+        assert (e.get("default_threads_ms", 0) > 0) == (e["mode"] == "train")
+        if e["mode"] == "train":
+            assert e["default_blas_threads"] >= 1
     assert record["threads"] == 1 and record["thread_info"]["numba"] == 1
     # the variable-length section: padded vs lengths (vs torch.nn on a PackedSequence)
     (v,) = record["varlen"]
@@ -92,8 +96,9 @@ def test_bench_prints_table(capsys):
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("cell"))
     assert "fastrnn ms" in header and "oracle ms" in header and "NumPy ms" in header
-    assert "GFLOP/s" in header and "% GEMM" in header
+    assert "GFLOP/s" in header and "% GEMM" in header and "default threads ms" in header
     assert ("torch ms" in header) == impls.torch_available()
+    assert any(line.startswith("default threads ms: ") for line in out.splitlines())
     assert any(line.startswith("rnn ") and " train " in line for line in out.splitlines())
     ran = next(line for line in out.splitlines() if line.startswith("implementations: "))
     assert "fastrnn (fastrnn.nn)" in ran and "oracle (fastrnn.oracle" in ran

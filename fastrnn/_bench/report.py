@@ -16,14 +16,17 @@ def table(record, markdown=False):
     """The results as text: one row per (cell, size, dtype, step)."""
     names = record["implementations"]
     others = [n for n in names if n != "fastrnn"]
+    default = any("default_threads_ms" in e for e in record["results"])
     head = (["cell", "size", "dtype", "step"] + [f"{LABELS[n]} ms" for n in names]
-            + [f"×{LABELS[n]}" for n in others] + ["GFLOP/s", "% GEMM"])
+            + [f"×{LABELS[n]}" for n in others] + ["GFLOP/s", "% GEMM"]
+            + (["default threads ms"] if default else []))
     rows = []
     for e in record["results"]:
         rows.append([e["cell"], e["size"], e["dtype"], e["mode"]]
                     + [_fmt(e["ms"].get(n), ".3f") for n in names]
                     + [_fmt(e["speedup"].get(n), ".2f") for n in others]
-                    + [_fmt(e["gflops"].get("fastrnn"), ".2f"), _fmt(e.get("pct_gemm"), ".1f")])
+                    + [_fmt(e["gflops"].get("fastrnn"), ".2f"), _fmt(e.get("pct_gemm"), ".1f")]
+                    + ([_fmt(e.get("default_threads_ms"), ".3f")] if default else []))
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -48,9 +51,19 @@ def legend(record):
         "backward with every gradient; GFLOP/s: fastrnn, train ≈ 3 × forward = 3·2·T·N·(I+H)·G·H",
         f"% GEMM: fastrnn's GFLOP/s over numpy's best matmul rate in this run (start and end), "
         f"{record['threads']} thread(s): {roof}",
+    ] + _default_line(record) + [
         f"machine: {m['cpu']}, {m['cores']} cores, numpy {m['numpy']}, numba {m['numba']}"
         + (f", torch {m['torch']}" if "torch" in m else "") + f"; {record['date']}",
     ] + ([_blas_line(m["blas"])] if "blas" in m else []))
+
+
+def _default_line(record):
+    blas = next((e["default_blas_threads"] for e in record["results"] if "default_threads_ms" in e), None)
+    if blas is None:
+        return []
+    return [f"default threads ms: fastrnn's training step with no thread setting at all (OpenBLAS at its own "
+            f"{blas} thread(s), fastrnn's default budget), what a user gets out of the box; the other columns "
+            f"have every pool pinned to {record['threads']}"]
 
 
 def _blas_line(blas):

@@ -103,6 +103,29 @@ def _entry(cell, size, dtype, mode, samples):
     return entry
 
 
+DEFAULT_THREADS = "fastrnn, default threads"
+
+
+def _out_of_the_box(fn, blas_threads):
+    """``fn`` with no thread setting at all: OpenBLAS at ``blas_threads`` (its count before the
+    benchmark pinned it) and fastrnn's default budget; the pinned setting restored after each
+    call (two ctypes calls and two assignments, about 1 µs)."""
+    from .. import _threads
+    from .._kernels import blas
+    get, set_ = blas._THREAD_COUNT_SOURCE, blas._SET_THREADS_SOURCE
+
+    def run():
+        pinned, budget = get(), _threads.get_num_threads()
+        set_(blas_threads)
+        _threads.set_num_threads(1)
+        try:
+            fn()
+        finally:
+            set_(pinned)
+            _threads.set_num_threads(budget)
+    return run
+
+
 def _warm_up(bar, what, fns):
     """Call each function once before timing (the first call of a kernel compiles it, or loads it
     from Numba's cache), saying so on the progress bar and keeping that time out of its estimate."""
@@ -127,6 +150,10 @@ def run(opts, progress=True, log=print):
         log(note)
     groups = plan(opts)
     ticks = 2 * len(opts.dtypes) + len(groups) * len(opts.modes) * opts.repeats * len(names)
+    default_row = "fastrnn" in names and "train" in opts.modes
+    ticks += len(groups) * opts.repeats if default_row else 0
+    from .._kernels.blas import blas_thread_count
+    default_blas = blas_thread_count()               # OpenBLAS's own count, before pinning
     if opts.varlen:
         ticks += len(groups) * opts.repeats * len(_varlen.available())
     results, gemm = [], {}
@@ -141,8 +168,14 @@ def run(opts, progress=True, log=print):
             for mode in opts.modes:
                 bar.set_postfix_str(f"{cell} {size} {dtype} {mode}")
                 fns = {n: (a.train_step if mode == "train" else a.forward) for n, a in adapters.items()}
+                if default_row and mode == "train":
+                    fns[DEFAULT_THREADS] = _out_of_the_box(fns["fastrnn"], default_blas)
                 samples = interleaved(fns, opts.repeats, opts.min_time, tick=lambda: bar.update(1))
+                out_of_the_box = samples.pop(DEFAULT_THREADS, None)
                 results.append(_entry(cell, size, dtype, mode, samples))
+                if out_of_the_box is not None:
+                    results[-1]["default_threads_ms"] = 1e3 * median(out_of_the_box)
+                    results[-1]["default_blas_threads"] = default_blas
         varlen = []
         for cell, size, dtype in groups if opts.varlen else ():
             bar.set_postfix_str(f"{cell} {size} {dtype} variable length")

@@ -36,24 +36,7 @@ def close(got, want, dtype, what=""):
     assert err <= TOL[dtype] * scale, f"{what}: max abs error {err:.3g}"
 
 
-# --- the oracle ----------------------------------------------------------------------------------
-def test_oracle_without_peepholes_or_projection_is_the_lstm():
-    rng = np.random.default_rng(0)
-    T, N, I, H = 4, 3, 5, 6
-    x, h0, c0 = rng.standard_normal((T, N, I)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
-    w = (rng.standard_normal((4 * H, I)) / 3, rng.standard_normal((4 * H, H)) / 3, rng.standard_normal(4 * H),
-         rng.standard_normal(4 * H))
-    dout, dh, dc = rng.standard_normal((T, N, H)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
-    want = oracle.lstm_forward(x, h0, c0, *w)
-    got = oracle.lstm_variant_forward(x, h0, c0, *w)
-    for a, b in zip(got[:3], want[:3]):
-        np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-14)
-    for a, b in zip(oracle.lstm_variant_backward(dout, dh, dc, got[3]),
-                    oracle.lstm_backward(dout, dh, dc, want[3])):
-        for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
-            np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-13)
-
-
+# --- the registry entries ------------------------------------------------------------------------
 def test_entries_and_their_shapes():
     assert _cells.lstm_variant_name(False, False) == "lstm"
     proj = _cells.get(_cells.lstm_variant_name(True, True))

@@ -10,7 +10,7 @@ entry                    parameters (torch layout; the book's: Wx, Wh, b, p)    
 
 ``weight_ph`` holds the peepholes p_i, p_f, p_o (that order in both layouts; initialised
 to 0); ``weight_hr`` is torch's. The projected entries have torch's layout only (the book
-has no projection). Equations: fastrnn/oracle/lstm_variants.py; kernels:
+has no projection). Equations: fastrnn/oracle/lstm.py; kernels:
 fastrnn/_kernels/lstm_variants.py. The faces pick an entry with :func:`variant_name`.
 """
 import numpy as np
@@ -106,16 +106,16 @@ class _Variant:
 
     # --- oracle (torch layout) ----------------------------------------------------------------
     def _named(self, params):
-        w_hr = params[self.hr] if self.project else None
-        w_ph = params[self.ph["torch"]] if self.peephole else None
-        return (*params[:4], w_hr, w_ph)
+        """The oracle's keywords for the variant's extra parameters."""
+        return {"w_hr": params[self.hr] if self.project else None,
+                "w_ph": params[self.ph["torch"]] if self.peephole else None}
 
     def oracle_forward(self, x, states, params, options, lengths=None):
-        out, h_n, c_n, cache = oracle.lstm_variant_forward(x, *states, *self._named(params), lengths=lengths)
+        out, h_n, c_n, cache = oracle.lstm_forward(x, *states, *params[:4], lengths=lengths, **self._named(params))
         return out, (h_n, c_n), cache
 
     def oracle_backward(self, cache, dout, dstates):
-        dx, dh0, dc0, grads = oracle.lstm_variant_backward(dout, *dstates, cache)
+        dx, dh0, dc0, grads = oracle.lstm_backward(dout, *dstates, cache)
         return dx, (dh0, dc0), grads
 
 

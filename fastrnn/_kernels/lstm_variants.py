@@ -18,7 +18,7 @@ torch's weight_hr ((0, H): no projection), w_ph (3H,) the peepholes p_i, p_f, p_
 when the cell has none). ``blocks``, ``torch_layout``, ``scratch`` ((5H + P)·N elements)
 and ``small_kernels`` as in lstm.py.
 
-Equations (fastrnn/oracle/lstm_variants.py states them in NumPy):
+Equations (fastrnn/oracle/lstm.py states them in NumPy):
     a = x w_x + h w_h + bias
     i = σ(a_i + p_i c),  f = σ(a_f + p_f c),  g = tanh(a_g),  c' = f c + i g
     o = σ(a_o + p_o c'),  m = o tanh(c'),  h' = m w_hrᵀ (or m)

@@ -19,8 +19,6 @@ sequence from its own last step down to 0: :func:`reverse_sequences`.
 """
 from .activations import sigmoid, relu
 from .lstm import lstm_cell_forward, lstm_cell_backward, lstm_forward, lstm_backward
-from .lstm_variants import (lstm_variant_cell_forward, lstm_variant_cell_backward, lstm_variant_forward,
-                            lstm_variant_backward)
 from .gru import gru_cell_forward, gru_cell_backward, gru_forward, gru_backward
 from .rnn import rnn_cell_forward, rnn_cell_backward, rnn_forward, rnn_backward
 from .clip import clip_grad_norm_, clip_grad_value_
@@ -29,7 +27,6 @@ from ._common import reverse_sequences
 __all__ = [
     "sigmoid", "relu",
     "lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_backward",
-    "lstm_variant_cell_forward", "lstm_variant_cell_backward", "lstm_variant_forward", "lstm_variant_backward",
     "gru_cell_forward", "gru_cell_backward", "gru_forward", "gru_backward",
     "rnn_cell_forward", "rnn_cell_backward", "rnn_forward", "rnn_backward",
     "clip_grad_norm_", "clip_grad_value_", "reverse_sequences",

@@ -79,28 +79,19 @@ class _Sequence:
         return output, (finals if count > 1 else finals[0])
 
 
-class LSTM(_Sequence, torch.nn.LSTM):
-    """Drop-in torch.nn.LSTM: ``out, (h_n, c_n) = lstm(x, (h0, c0))``; ``proj_size`` on the kernels.
-
-    ``peephole=True`` adds ``weight_ph_l{k}[_reverse]`` (3H,) (p_i, p_f, p_o, initialised to
-    0; also by ``reset_parameters``): the input and forget gates add ``p ⊙ c_{t-1}`` to their
-    pre-activations, the output gate ``p_o ⊙ c_t`` (ONNX's LSTM ``P``). It combines with
-    ``proj_size``.
-    """
-    _cell = "lstm"
+class _Peepholes:
+    """Mixin of LSTM and LSTMCell: ``peephole=True`` registers the (3H,) peephole parameters
+    (zeros, also after ``reset_parameters``) and picks the registry entry with them."""
+    peephole = False
 
     def __init__(self, *args, peephole=False, **kwargs):
         if not isinstance(peephole, bool):
             raise TypeError(f"peephole: expected a bool, got {type(peephole).__name__} {peephole!r}")
         super().__init__(*args, **kwargs)
         self.peephole = peephole
-        self._cell = _cells.lstm_variant_name(self.proj_size > 0, peephole)
+        self._cell = _cells.lstm_variant_name(getattr(self, "proj_size", 0) > 0, peephole)
         if peephole:
             _peephole_params(self, self._peephole_names(), self.hidden_size)
-
-    def _peephole_names(self):
-        return [f"weight_ph_l{layer}" + ("_reverse" if direction else "") for layer in range(self.num_layers)
-                for direction in range(2 if self.bidirectional else 1)]
 
     def reset_parameters(self):
         super().reset_parameters()
@@ -111,6 +102,21 @@ class LSTM(_Sequence, torch.nn.LSTM):
 
     def extra_repr(self):
         return super().extra_repr() + (", peephole=True" if self.peephole else "")
+
+
+class LSTM(_Peepholes, _Sequence, torch.nn.LSTM):
+    """Drop-in torch.nn.LSTM: ``out, (h_n, c_n) = lstm(x, (h0, c0))``; ``proj_size`` on the kernels.
+
+    ``peephole=True`` adds ``weight_ph_l{k}[_reverse]`` (3H,) (p_i, p_f, p_o, initialised to
+    0; also by ``reset_parameters``): the input and forget gates add ``p ⊙ c_{t-1}`` to their
+    pre-activations, the output gate ``p_o ⊙ c_t`` (ONNX's LSTM ``P``). It combines with
+    ``proj_size``.
+    """
+    _cell = "lstm"
+
+    def _peephole_names(self):
+        return [f"weight_ph_l{layer}" + ("_reverse" if direction else "") for layer in range(self.num_layers)
+                for direction in range(2 if self.bidirectional else 1)]
 
 
 class GRU(_Sequence, torch.nn.GRU):
@@ -149,28 +155,13 @@ class _Cell:
         return new if count > 1 else new[0]
 
 
-class LSTMCell(_Cell, torch.nn.LSTMCell):
+class LSTMCell(_Peepholes, _Cell, torch.nn.LSTMCell):
     """Drop-in torch.nn.LSTMCell: ``h1, c1 = cell(x, (h0, c0))``; ``peephole=True`` adds
     ``weight_ph`` (3H,) as :class:`LSTM` does."""
     _cell = "lstm"
 
-    def __init__(self, *args, peephole=False, **kwargs):
-        if not isinstance(peephole, bool):
-            raise TypeError(f"peephole: expected a bool, got {type(peephole).__name__} {peephole!r}")
-        super().__init__(*args, **kwargs)
-        self.peephole = peephole
-        self._cell = _cells.lstm_variant_name(False, peephole)
-        if peephole:
-            _peephole_params(self, ["weight_ph"], self.hidden_size)
-
-    def reset_parameters(self):
-        super().reset_parameters()
-        if self.peephole:
-            with torch.no_grad():
-                self.weight_ph.zero_()
-
-    def extra_repr(self):
-        return super().extra_repr() + (", peephole=True" if self.peephole else "")
+    def _peephole_names(self):
+        return ["weight_ph"]
 
 
 class GRUCell(_Cell, torch.nn.GRUCell):

@@ -14,7 +14,7 @@ import pytest
 
 import fastrnn
 import fastrnn.layers as L
-from fastrnn import _cells, oracle
+from fastrnn import _cells
 from helpers import book_to_torch, torch_grads_to_book
 
 try:
@@ -163,10 +163,10 @@ def random_peepholes(module, rng, dtype):
 
 def ort_lstm(x, h0, c0, W, R, B, Pp, bidirectional):
     """ONNX Runtime's LSTM operator (float32): x (T, N, I) -> Y (T, D, N, H), Y_h, Y_c."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     from onnx import TensorProto, helper, numpy_helper
-    D, Hh = W.shape[0], R.shape[2]
+    Hh = R.shape[2]
     inits = [numpy_helper.from_array(a.astype(np.float32), n) for n, a in (("W", W), ("R", R), ("B", B), ("P", Pp))]
     node = helper.make_node("LSTM", ["X", "W", "R", "B", "", "h0", "c0", "P"], ["Y", "Y_h", "Y_c"],
                             hidden_size=Hh, direction="bidirectional" if bidirectional else "forward")

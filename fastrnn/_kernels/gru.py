@@ -25,9 +25,9 @@ Equations in NumPy: fastrnn/oracle/gru.py.
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import gemm, input_projection, recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
+from .blas import gemm, recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
 from .packed import (column_sums_into, grads_against_prev, input_grads, keep_finished, keep_unstarted,
-                     recurrent_ld, step_offsets)
+                     recurrent_ld, start_chunk, step_offsets)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -50,10 +50,7 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
     T = batch_sizes.shape[0]
     keep_unstarted(batch_sizes, h0, h_n)
     for t0 in range(0, T, chunk_steps):
-        t1 = min(T, t0 + chunk_steps)
-        r0 = offsets[t0]
-        input_projection(x[r0:offsets[t1]], w_x, torch_layout, scratch, gates[:offsets[t1] - r0])
-        threads = steps_on_one_thread()
+        t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_x, torch_layout, scratch, gates)
         for t in range(t0, t1):
             off, b = offsets[t], batch_sizes[t]
             prev = offsets[t - 1] if t > 0 else 0

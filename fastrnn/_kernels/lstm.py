@@ -27,8 +27,8 @@ Equations (the oracle, fastrnn/oracle/lstm.py, states them in NumPy):
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import input_projection, recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
-from .packed import keep_finished, keep_unstarted, step_offsets, weight_grads
+from .blas import recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
+from .packed import keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -52,10 +52,7 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
     keep_unstarted(batch_sizes, h0, h_n)
     keep_unstarted(batch_sizes, c0, c_n)
     for t0 in range(0, T, chunk_steps):
-        t1 = min(T, t0 + chunk_steps)
-        r0 = offsets[t0]
-        input_projection(x[r0:offsets[t1]], w_x, torch_layout, scratch, gates[:offsets[t1] - r0])
-        threads = steps_on_one_thread()
+        t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_x, torch_layout, scratch, gates)
         for t in range(t0, t1):
             off, b = offsets[t], batch_sizes[t]
             prev = offsets[t - 1] if t > 0 else 0

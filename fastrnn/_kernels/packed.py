@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from .activations import FASTMATH
-from .blas import gemm
+from .blas import gemm, input_projection, steps_on_one_thread
 
 
 @njit(cache=True)
@@ -69,6 +69,17 @@ def layout_of(lengths, T):
             index[r] = t * N + order[k]
             r += 1
     return order, batch_sizes, index
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_x, torch_layout, scratch, gates):
+    """Before the steps t0..t1-1 of a forward's chunk: their input projection into the first
+    rows of ``gates`` (on the threads the caller set), then OpenBLAS to one thread for the
+    steps -> (t1, r0 = the chunk's first row, the thread count to restore after them)."""
+    t1 = min(batch_sizes.shape[0], t0 + chunk_steps)
+    r0 = offsets[t0]
+    input_projection(x[r0:offsets[t1]], w_x, torch_layout, scratch, gates[:offsets[t1] - r0])
+    return t1, r0, steps_on_one_thread()
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)

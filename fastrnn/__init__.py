@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 # loads Numba only when a module that needs it is used.
 _LAZY = {
     "LSTM": "fastrnn.nn", "GRU": "fastrnn.nn", "RNN": "fastrnn.nn",
+    "LayerNormLSTM": "fastrnn.nn", "LayerNormGRU": "fastrnn.nn",
     "LSTMCell": "fastrnn.nn", "GRUCell": "fastrnn.nn", "RNNCell": "fastrnn.nn",
     "clip_grad_norm_": "fastrnn.clip", "clip_grad_value_": "fastrnn.clip",
     "no_grad": "fastrnn._grad_mode", "enable_grad": "fastrnn._grad_mode", "is_grad_enabled": "fastrnn._grad_mode",
@@ -40,7 +41,7 @@ def __getattr__(name):
 def __dir__():
     return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
 
-__all__ = ["LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell",
+__all__ = ["LSTM", "GRU", "RNN", "LayerNormLSTM", "LayerNormGRU", "LSTMCell", "GRUCell", "RNNCell",
            "clip_grad_norm_", "clip_grad_value_", "no_grad", "enable_grad", "is_grad_enabled",
            "set_num_threads", "get_num_threads",
            "functional", "oracle", "__version__"]

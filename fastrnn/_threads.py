@@ -24,7 +24,7 @@ import threading
 
 from ._validation import check_int
 
-__all__ = ["set_num_threads", "get_num_threads", "kernel_threads", "capped"]
+__all__ = ["set_num_threads", "get_num_threads", "kernel_threads", "capped", "available_threads", "one_blas_thread"]
 
 _budget = [1]
 
@@ -52,6 +52,41 @@ _cap = _Cap()
 _controls = []              # [get, set]: OpenBLAS's thread-count functions, bound on first use
 
 
+def _bound_controls():
+    if not _controls:
+        get, set_ = _blas_controls()
+        set_.argtypes = [ctypes.c_int]
+        _controls.extend((get, set_))
+    return _controls
+
+
+def available_threads():
+    """The threads a kernel call may use here: ``min(budget, OpenBLAS's current count, the cap
+    of an enclosing :class:`capped`)``."""
+    cap = _cap.value
+    inner = _budget[0] if cap is None else min(_budget[0], cap)
+    return min(inner, _bound_controls()[0]())
+
+
+class one_blas_thread:
+    """Context manager: OpenBLAS on one thread inside (both halves of a split call run their
+    GEMMs on their own thread), its count restored on exit."""
+
+    __slots__ = ("_outer",)
+
+    def __enter__(self):
+        get, set_ = _bound_controls()
+        self._outer = get()
+        if self._outer > 1:
+            set_(1)
+        return self
+
+    def __exit__(self, *exc):
+        if self._outer > 1:
+            _controls[1](self._outer)
+        return False
+
+
 class kernel_threads:
     """Context manager around a kernel call: OpenBLAS at ``min(budget, its current count, the
     cap of an enclosing :class:`capped`)`` inside, its count restored on exit."""
@@ -59,11 +94,7 @@ class kernel_threads:
     __slots__ = ("_outer",)
 
     def __enter__(self):
-        if not _controls:
-            get, set_ = _blas_controls()
-            set_.argtypes = [ctypes.c_int]
-            _controls.extend((get, set_))
-        outer = _controls[0]()
+        outer = _bound_controls()[0]()
         cap = _cap.value
         inner = _budget[0] if cap is None else min(_budget[0], cap)
         if inner < outer:

@@ -336,6 +336,9 @@ def to_keras(module):
     kind = module.cell.name
     if kind not in _KERAS_LAYER:
         raise ValueError(f"to_keras: cell {kind!r} has no Keras layer (expected 'lstm', 'gru' or 'rnn')")
+    if module.zoneout > 0:
+        raise ValueError(f"to_keras: zoneout={module.zoneout} has no Keras equivalent (Keras layers have no "
+                         "zoneout); convert a module with zoneout=0")
     keras = _keras()
     options = dict(module._options)
     dtype = np.dtype(module.dtype).name

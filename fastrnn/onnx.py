@@ -21,7 +21,8 @@ RNN ``nonlinearity`` 'tanh' / 'relu'        ``RNN``, ``activations`` Tanh / Relu
 ``lengths`` (packed semantics)              ``sequence_lens`` of every layer
 ==========================================  ===================================================
 
-An LSTM with ``proj_size > 0`` cannot be exported: the ONNX LSTM operator has no projection.
+An LSTM with ``proj_size > 0`` cannot be exported: the ONNX LSTM operator has no projection;
+nor can a module with ``zoneout > 0`` or a layer-normalised cell (no ONNX operator has them).
 
 The graph (T and N dynamic unless fixed by ``seq_len`` / ``batch_size``):
 
@@ -146,6 +147,9 @@ def _check_module(module):
     if module.cell.projects:
         raise ValueError(f"module: cannot export an LSTM with proj_size={module.proj_size} to ONNX: the ONNX LSTM "
                          "operator has no projection of h (export a module with proj_size=0)")
+    if module.zoneout > 0:
+        raise ValueError(f"module: cannot export zoneout={module.zoneout} to ONNX: the ONNX operators have no "
+                         "zoneout (its evaluation-mode blend of h_t with h_{t-1}); export a module with zoneout=0")
     if name not in _OPS or _cells.CELLS.get(name) is not module.cell:
         raise ValueError(f"module: cannot export its {name!r} cell to ONNX: the standard ONNX operators "
                          f"cover fastrnn's {', '.join(map(repr, _OPS))} cells only")

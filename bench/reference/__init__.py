@@ -16,5 +16,6 @@ and runs without it otherwise.
 - :mod:`.layers`        ``fastrnn.layers.TimeLSTM`` / ``TimeGRU`` vs :mod:`.book` (bench/book_layers.py)
 - :mod:`.seq2seq`       ``fastrnn.models.AttentionSeq2seq`` vs :mod:`.book_seq2seq` (bench/seq2seq.py)
 - :mod:`.torch_adapter` ``fastrnn.torch`` modules vs ``torch.nn``'s in a torch step (bench/torch_adapter.py)
+- :mod:`.torch_layernorm` the per-step torch loop of a layer-normalised LSTM / GRU (bench/layernorm.py)
 - :mod:`.coldwarm`      the first training step with an empty vs a warm Numba cache (bench/cold_warm.py)
 """

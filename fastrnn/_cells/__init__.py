@@ -10,6 +10,8 @@ which the LSTM faces pick with :func:`lstm_variant_name`.
 """
 from .spec import LAYOUTS, Cell, Layout, Option, Param, SequenceCache
 from .gru import GRU
+from .layernorm_gru import LAYERNORM_GRU
+from .layernorm_lstm import LAYERNORM_LSTM
 from .lstm import LSTM
 from .lstm_variants import VARIANTS as LSTM_VARIANTS, variant_name as lstm_variant_name
 from .rnn import RNN
@@ -42,7 +44,7 @@ def get(name):
         raise ValueError(f"cell: expected one of {', '.join(map(repr, CELLS))}, got {name!r}") from None
 
 
-for _cell in (LSTM, GRU, RNN, *LSTM_VARIANTS):
+for _cell in (LSTM, GRU, RNN, *LSTM_VARIANTS, LAYERNORM_GRU, LAYERNORM_LSTM):
     register(_cell)
 
 __all__ = ["CELLS", "LAYOUTS", "Cell", "Layout", "Option", "Param", "SequenceCache", "get", "lstm_variant_name",

@@ -13,7 +13,8 @@ from .._kernels import blas as _blas
 from .._threads import kernel_threads
 from .._kernels import gru as _kernels
 from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params, chunk_steps,
-                   in_layout, layout_flag, recurrent_weight, rows_in_layout, torch_params, zeros_if_none)
+                   in_layout, layout_flag, recurrent_weight, rows_in_layout, torch_params, zeros_if_none,
+                   zoneout_keep)
 
 BLENDS = ("torch", "book")
 
@@ -24,7 +25,8 @@ def _biases(params, layout):
 
 
 def forward(x, states, params, layout, options, batch_sizes=None):
-    """x (T, N, I) or packed (R, I), (h0,) (N, H) -> out like x with H features, (h_n,), cache."""
+    """x (T, N, I) or packed (R, I), (h0,) (N, H) -> out like x with H features, (h_n,), cache.
+    ``options["zoneout"]``: zoneout's keep weights (spec.Cell), or absent."""
     return _run(x, states, params, layout, options, batch_sizes, True)
 
 
@@ -51,19 +53,20 @@ def _run(x, states, params, layout, options, batch_sizes, training):
     b_x, b_h = _biases(params, layout)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
     z_keeps_h = options["blend"] == "torch"
+    keep = zoneout_keep(options, R, padded, H, dtype)
     with kernel_threads():
         _kernels.gru_forward(rows, sizes, h0, w_x, w_rec, zeros_if_none(b_x, 3 * H, dtype),
                              zeros_if_none(b_h, 3 * H, dtype), torch_layout, GRU.layouts[layout].blocks, reset_after,
                              z_keeps_h, chunk, training, gates, hproj, np.empty(4 * H * N, dtype), saved, out, h_n,
-                             _blas.SMALL_KERNELS)
-    cache = SequenceCache("gru", layout, (rows, sizes, h0, w_x, w_rec, gates, saved, out),
+                             keep, _blas.SMALL_KERNELS)
+    cache = SequenceCache("gru", layout, (rows, sizes, h0, w_x, w_rec, gates, saved, out, keep),
                           {"reset_after": reset_after, "z_keeps_h": z_keeps_h, "padded": padded}) if training else None
     return in_layout(out, padded), (h_n,), cache
 
 
 def backward(cache, dout, dstates, grads, accumulate):
     """-> dx like the forward's x, (dh0,); weight gradients written into ``grads``."""
-    rows, sizes, h0, w_x, w_rec, gates, saved, out = cache.take("gru")
+    rows, sizes, h0, w_x, w_rec, gates, saved, out, keep = cache.take("gru")
     reset_after, padded = cache.options["reset_after"], cache.options["padded"]
     layout, dtype = cache.layout, rows.dtype
     R = rows.shape[0]
@@ -78,13 +81,14 @@ def backward(cache, dout, dstates, grads, accumulate):
                               cache.options["z_keeps_h"], gates, saved, out, dout,
                               zeros_if_none(dstates[0], h0.shape, dtype), dx, dh0, dgates_h, np.empty((N, H), dtype),
                               grads[0], grads[1], bias_or_empty(db_x, dtype), bias_or_empty(db_h, dtype),
-                              bool(accumulate), _blas.SMALL_KERNELS)
+                              bool(accumulate), keep, np.empty((2 * N if keep.shape[0] else 0, H), dtype),
+                              _blas.SMALL_KERNELS)
     return in_layout(dx, padded), (dh0,)
 
 
 def oracle_forward(x, states, params, options, lengths=None):
     out, h_n, cache = oracle.gru_forward(x, *states, *params, reset_after=options["reset_after"],
-                                         blend=options["blend"], lengths=lengths)
+                                         blend=options["blend"], lengths=lengths, zoneout=options.get("zoneout"))
     return out, (h_n,), cache
 
 
@@ -99,4 +103,4 @@ GRU = Cell(
     layouts={"torch": Layout(torch_params(), (0, 1, 2)),
              "book": Layout(book_params(), (1, 0, 2), {"reset_after": False, "blend": "book"})},
     forward=forward, backward=backward, infer=infer, oracle_forward=oracle_forward, oracle_backward=oracle_backward,
-    doc="h' = (1 − z) n + z h")
+    doc="h' = (1 − z) n + z h", zoneout=True)

@@ -10,21 +10,22 @@ from .._threads import kernel_threads
 from .._kernels import lstm as _kernels
 from .spec import (Cell, Layout, SequenceCache, as_rows, bias_or_empty, book_params, chunk_steps,
                    combined_bias_grad, in_layout, layout_flag, recurrent_weight, rows_in_layout,
-                   split_bias_grad, split_biases, torch_params, zeros_if_none)
+                   split_bias_grad, split_biases, torch_params, zeros_if_none, zoneout_keep)
 
 
 def forward(x, states, params, layout, options, batch_sizes=None):
-    """x (T, N, I) or packed (R, I), (h0, c0) (N, H) -> out like x with H features, (h_n, c_n), cache."""
-    return _run(x, states, params, layout, batch_sizes, True)
+    """x (T, N, I) or packed (R, I), (h0, c0) (N, H) -> out like x with H features, (h_n, c_n), cache.
+    ``options["zoneout"]``: zoneout's keep weights (spec.Cell), or absent."""
+    return _run(x, states, params, layout, options, batch_sizes, True)
 
 
 def infer(x, states, params, layout, options, batch_sizes=None):
     """Forward only: like forward, without a cache -> out, (h_n, c_n). Extra memory: the
     input projection of one chunk of steps and the running c, whatever T."""
-    return _run(x, states, params, layout, batch_sizes, False)[:2]
+    return _run(x, states, params, layout, options, batch_sizes, False)[:2]
 
 
-def _run(x, states, params, layout, batch_sizes, training):
+def _run(x, states, params, layout, options, batch_sizes, training):
     torch_layout = layout_flag(layout)
     h0, c0 = states
     rows, sizes, padded = as_rows(x, batch_sizes)
@@ -39,18 +40,19 @@ def _run(x, states, params, layout, batch_sizes, training):
     c_n = np.empty((N, H), dtype)
     b_x, b_h = split_biases(params, layout, 4 * H, dtype)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
+    keep = zoneout_keep(options, R, padded, H, dtype)
     with kernel_threads():
         _kernels.lstm_forward(rows, sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, LSTM.layouts[layout].blocks,
-                              chunk, training, gates, np.empty(5 * H * N, dtype), cs, out, h_n, c_n,
+                              chunk, training, gates, np.empty(5 * H * N, dtype), cs, out, h_n, c_n, keep,
                               _blas.SMALL_KERNELS)
-    cache = SequenceCache("lstm", layout, (rows, sizes, h0, c0, w_x, w_rec, gates, cs, out),
+    cache = SequenceCache("lstm", layout, (rows, sizes, h0, c0, w_x, w_rec, gates, cs, out, keep),
                           {"padded": padded}) if training else None
     return in_layout(out, padded), (h_n, c_n), cache
 
 
 def backward(cache, dout, dstates, grads, accumulate):
     """-> dx like the forward's x, (dh0, dc0); weight gradients written into ``grads``."""
-    rows, sizes, h0, c0, w_x, w_rec, gates, cs, out = cache.take("lstm")
+    rows, sizes, h0, c0, w_x, w_rec, gates, cs, out, keep = cache.take("lstm")
     layout, dtype, padded = cache.layout, rows.dtype, cache.options["padded"]
     dh_n, dc_n = (zeros_if_none(d, h0.shape, dtype) for d in dstates)
     dout = zeros_if_none(rows_in_layout(dout, out.shape[0], padded), out.shape, dtype)
@@ -61,13 +63,15 @@ def backward(cache, dout, dstates, grads, accumulate):
     with kernel_threads():
         _kernels.lstm_backward(rows, sizes, h0, c0, w_x, w_rec, layout == "torch", LSTM.layouts[layout].blocks,
                                gates, cs, out, dout, dh_n, dc_n, dx, dh0, dc0, grads[0], grads[1],
-                               bias_or_empty(db, dtype), bool(accumulate), _blas.SMALL_KERNELS)
+                               bias_or_empty(db, dtype), bool(accumulate), keep,
+                               np.empty((2 * h0.shape[0] if keep.shape[0] else 0, h0.shape[1]), dtype),
+                               _blas.SMALL_KERNELS)
     split_bias_grad(db, grads, layout, accumulate)
     return in_layout(dx, padded), (dh0, dc0)
 
 
 def oracle_forward(x, states, params, options, lengths=None):
-    out, h_n, c_n, cache = oracle.lstm_forward(x, *states, *params, lengths=lengths)
+    out, h_n, c_n, cache = oracle.lstm_forward(x, *states, *params, lengths=lengths, zoneout=options.get("zoneout"))
     return out, (h_n, c_n), cache
 
 
@@ -82,4 +86,4 @@ LSTM = Cell(
     layouts={"torch": Layout(torch_params(), (0, 1, 2, 3)),
              "book": Layout(book_params(), (2, 0, 1, 3))},
     forward=forward, backward=backward, infer=infer, oracle_forward=oracle_forward, oracle_backward=oracle_backward,
-    doc="c' = f c + i g, h' = o tanh(c')")
+    doc="c' = f c + i g, h' = o tanh(c')", zoneout=True)

@@ -154,6 +154,13 @@ class Cell:
     ``infer`` (optional, same arguments as ``forward``) ``-> (out, finals)``: the forward
     without a cache, in memory that does not grow with T beyond ``out``; a cell without one
     runs ``forward`` and drops the cache (:meth:`forward_only`).
+
+    ``zoneout`` (optional, default False): True when the sequence calls take
+    ``options["zoneout"]``, the keep weights of zoneout on h (``fastrnn.oracle``'s
+    ``zoneout_blend``: h_t = keep ⊙ h_{t−1} + (1 − keep) ⊙ h'_t): None or absent for none,
+    an array (H,) of one weight for every row (evaluation: p), or an array shaped like the
+    call's ``out`` (training: a Bernoulli(p) mask per step, row and unit), of the call's
+    dtype. :func:`zoneout_keep` turns it into the kernels' ``keep`` rows.
     """
     name: str
     title: str
@@ -170,6 +177,7 @@ class Cell:
     infer: Callable = None
     state_dims: tuple = ()
     variant_of: str = ""
+    zoneout: bool = False
 
     # --- sizes --------------------------------------------------------------------------
     @property
@@ -369,6 +377,19 @@ def split_biases(params, layout, size, dtype):
         zeros = np.zeros(size, dtype)
         return zeros, zeros
     return params[2], params[3] if layout == "torch" else np.zeros(size, dtype)
+
+
+def zoneout_keep(options, rows_count, padded, width, dtype):
+    """The kernels' zoneout ``keep`` (K, width) from ``options.get("zoneout")``: K = 0 (no
+    zoneout: the kernels skip it), 1 (one weight vector for every row) or ``rows_count``
+    (one per row, in the kernels' row order). See :class:`Cell` ``zoneout``."""
+    keep = options.get("zoneout")
+    if keep is None:
+        return np.zeros((0, width), dtype)
+    keep = np.ascontiguousarray(keep, dtype)
+    if keep.ndim == 1:
+        return keep.reshape(1, width)
+    return keep.reshape(rows_count, width) if padded is not None else keep
 
 
 # Forward only, the input projection runs over chunks of about this many rows (steps x

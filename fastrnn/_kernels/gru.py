@@ -20,6 +20,7 @@ the r and z rows of w_rec are one contiguous 2H-row GEMM operand.
 ``reset_after``: n = tanh(a_xn + r (h w_hn + b_hn)) (PyTorch) or
 n = tanh(a_xn + (r h) w_hn + b_hn) (original GRU, the book).
 ``z_keeps_h``: h' = (1-z) n + z h (PyTorch) or h' = z n + (1-z) h (the book).
+``keep`` (K, H): zoneout on h (zoneout.py; K = 0: none).
 Equations in NumPy: fastrnn/oracle/gru.py.
 """
 from numba import njit
@@ -28,11 +29,12 @@ from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import gemm, recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
 from .packed import (column_sums_into, grads_against_prev, input_grads, keep_finished, keep_unstarted,
                      recurrent_ld, start_chunk, step_offsets)
+from .zoneout import add_carried, zone_out_grad_row, zone_out_row
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, z_keeps_h,
-                chunk_steps, keep_rows, gates, hproj, scratch, saved, out, h_n, small_kernels):
+                chunk_steps, keep_rows, gates, hproj, scratch, saved, out, h_n, keep, small_kernels):
     """Run the sequence; fill out and each sequence's final h_n (N, H).
 
     Training (``keep_rows``, chunk_steps >= T): gates (R, 3H) ends holding the activated
@@ -101,6 +103,8 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
                 else:
                     for j in range(H):
                         h_new[j] = h_old[j] + a_z[j] * (a_n[j] - h_old[j])
+                if keep.shape[0] > 0:
+                    zone_out_row(keep, off + n, h_old, h_new)
             keep_finished(t, batch_sizes, off, out, h_n)
         restore_threads(threads)
 
@@ -108,14 +112,15 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def gru_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, blocks, reset_after, z_keeps_h,
                  gates, saved, out, dout, dh_n, dx, dh0, dgates_h, d_rh,
-                 dw_x, dw_h, db_x, db_h, accumulate, small_kernels):
+                 dw_x, dw_h, db_x, db_h, accumulate, keep, zone_work, small_kernels):
     """Backward through the sequence saved by gru_forward.
 
     dout (R, H), dh_n (N, H) in; dx (R, I), dh0 (N, H) out. Workspaces:
     dgates_h (R, 3H) (reset_after: gradients of the h-side pre-activations),
-    d_rh (N, H) (reset before: gradient of r ⊙ h). Weight grads written or added.
+    d_rh (N, H) (reset before: gradient of r ⊙ h), zone_work (2N, H) (zoneout, K > 0).
+    Weight grads written or added.
     """
-    H = h0.shape[1]
+    N, H = h0.shape
     o_r, o_z, o_n = blocks[0] * H, blocks[1] * H, 2 * H
     w_hn = w_rec[2 * H:]
     dh0[:, :] = dh_n          # dh0 carries dh backwards through time
@@ -131,6 +136,8 @@ def gru_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, blocks, reset_aft
             h_old = h_prev[n]
             d_out = dout[off + n]
             dh_row = dh0[n]
+            if keep.shape[0] > 0:        # the step sees (1 − keep) dh; keep dh goes to h_prev
+                d_out = zone_out_grad_row(keep, off + n, d_out, dh_row, zone_work[n], zone_work[N + n])
             for j in range(H):
                 dh_row[j] += d_out[j]
             # a_z <- dA_z, a_n <- dA_n, dh_row <- the part of dh_prev through z's blend
@@ -179,6 +186,8 @@ def gru_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, blocks, reset_aft
                     dh_row[j] += drh[j] * r
             # dh_prev += dA_rz w_rec[rz]
             recurrent_grad(gates[off:off + b, :2 * H], w_rec[:2 * H], 1.0, dh0[:b], small_kernels)
+        if keep.shape[0] > 0:
+            add_carried(zone_work[N:N + b], dh0[:b])
     restore_threads(threads)
     _gru_weight_grads(x, batch_sizes, offsets, h0, w_x, torch_layout, reset_after, gates, saved, out,
                       dgates_h, dx, dw_x, dw_h, db_x, db_h, accumulate)

@@ -23,17 +23,22 @@ the orientation in which both per-step products run fastest (blas.recurrent_add)
 Equations (the oracle, fastrnn/oracle/lstm.py, states them in NumPy):
     a = x w_x + h w_h + bias;  i, f, o = σ(a_i, a_f, a_o);  g = tanh(a_g)
     c' = f c + i g;  h' = o tanh(c')
+
+Zoneout (fastrnn/oracle/_common.py, zoneout_blend): ``keep`` (K, H) holds the weight of the
+previous h, h_t = keep ⊙ h_{t−1} + (1 − keep) ⊙ h'_t, with K = 0 (none), 1 (one row for
+every row) or R (one per row); c is not zoned out. See zoneout.py for the two passes.
 """
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
 from .packed import keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads
+from .zoneout import add_carried, zone_out_row, zone_out_grad_row
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blocks, chunk_steps, keep_rows,
-                 gates, scratch, cs, out, h_n, c_n, small_kernels):
+                 gates, scratch, cs, out, h_n, c_n, keep, small_kernels):
     """Run the sequence; fill out and each sequence's final h_n, c_n (N, H).
 
     Training (``keep_rows``, chunk_steps >= T): gates (R, 4H) ends holding the activated
@@ -41,7 +46,7 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
     workspace of the rows of ``chunk_steps`` steps (the input projection runs a chunk at a
     time) and cs (2N, H) the running c (two halves, one step's c in each in turn), so
     memory does not grow with T.
-    b_x, b_h (4H,) are added to the pre-activations (zeros for none).
+    b_x, b_h (4H,) are added to the pre-activations (zeros for none); ``keep`` (K, H): zoneout.
     """
     N, H = h0.shape
     oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
@@ -81,6 +86,8 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
                     a_f[j] = f
                     a_g[j] = g
                     a_o[j] = o
+                if keep.shape[0] > 0:
+                    zone_out_row(keep, off + n, h_prev[n], h_row)
             keep_finished(t, batch_sizes, off, out, h_n)
             keep_finished(t, batch_sizes, c_off, cs, c_n)
         restore_threads(threads)
@@ -88,15 +95,16 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def lstm_backward(x, batch_sizes, h0, c0, w_x, w_rec, torch_layout, blocks, gates, cs, out,
-                  dout, dh_n, dc_n, dx, dh0, dc0, dw_x, dw_h, db, accumulate, small_kernels):
+                  dout, dh_n, dc_n, dx, dh0, dc0, dw_x, dw_h, db, accumulate, keep, zone_work, small_kernels):
     """Backward through the sequence saved by lstm_forward.
 
     dout (R, H), dh_n, dc_n (N, H) in (row n's final-state gradient enters at its last
     step); dx (R, I), dh0, dc0 (N, H) out; dw_x, dw_h shaped like w_x and the layout's w_h,
     and db (4H,) (size 0 for no bias) written, or added to when ``accumulate``. ``gates``
-    is overwritten with dA.
+    is overwritten with dA. ``keep`` (K, H) the forward's zoneout, zone_work (2N, H) its
+    workspace when K > 0.
     """
-    H = h0.shape[1]
+    N, H = h0.shape
     oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
     dh0[:, :] = dh_n          # dh0 / dc0 carry dh, dc backwards through time
     dc0[:, :] = dc_n
@@ -113,6 +121,8 @@ def lstm_backward(x, batch_sizes, h0, c0, w_x, w_rec, torch_layout, blocks, gate
             d_out = dout[off + n]
             dh_row = dh0[n]
             dc_row = dc0[n]
+            if keep.shape[0] > 0:        # the step sees (1 − keep) dh; keep dh goes to h_prev
+                d_out = zone_out_grad_row(keep, off + n, d_out, dh_row, zone_work[n], zone_work[N + n])
             for j in range(H):
                 i = a_i[j]
                 f = a_f[j]
@@ -128,5 +138,7 @@ def lstm_backward(x, batch_sizes, h0, c0, w_x, w_rec, torch_layout, blocks, gate
                 a_o[j] = dh * tc * o * (1 - o)
         # dh_prev = dA_t w_rec (the rows still running; the others keep their dh)
         recurrent_grad(gates[off:off + b], w_rec, 0.0, dh0[:b], small_kernels)
+        if keep.shape[0] > 0:
+            add_carried(zone_work[N:N + b], dh0[:b])
     restore_threads(threads)
     weight_grads(x, h0, w_x, torch_layout, gates, out, batch_sizes, offsets, dx, dw_x, dw_h, db, accumulate)

@@ -4,16 +4,18 @@
 layers) and the single-step ``LSTMCell``, ``GRUCell``, ``RNNCell``: torch's constructor
 arguments, parameter names and shapes, plus ``dtype`` and ``seed``. ``params`` and
 ``grads`` are dicts of arrays keyed by torch's names; ``backward`` accumulates into
-``grads``. ``Recurrent(cell, ...)`` and ``RecurrentCell(cell, ...)`` build the same
+``grads``. ``LayerNormLSTM`` and ``LayerNormGRU`` are the layer-normalised cells (with ``zoneout``,
+as LSTM and GRU have). ``Recurrent(cell, ...)`` and ``RecurrentCell(cell, ...)`` build the same
 modules for any registered cell by name. ``Linear``, ``Embedding`` and the losses
 ``CrossEntropyLoss``, ``MSELoss`` and ``BCEWithLogitsLoss`` complete a model with the same
 forward/backward/params/grads contract.
 """
 from ._module import Module
-from .rnn import LSTM, GRU, RNN, Recurrent
+from .rnn import LSTM, GRU, RNN, LayerNormLSTM, LayerNormGRU, Recurrent
 from .cell import LSTMCell, GRUCell, RNNCell, RecurrentCell
 from .linear import Linear, Embedding
 from .loss import CrossEntropyLoss, MSELoss, BCEWithLogitsLoss
 
-__all__ = ["Module", "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "Recurrent", "RecurrentCell",
+__all__ = ["Module", "LSTM", "GRU", "RNN", "LayerNormLSTM", "LayerNormGRU", "LSTMCell", "GRUCell", "RNNCell",
+           "Recurrent", "RecurrentCell",
            "Linear", "Embedding", "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss"]

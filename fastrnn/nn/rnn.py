@@ -6,6 +6,10 @@ Shapes (D = 2 if bidirectional else 1, L = num_layers):
 projection (``proj_size`` P > 0, the LSTM's) has ``h0 (L*D, N, P)`` and ``out (T, N, D*P)``.
 Layer l > 0 reads layer l-1's output (directions concatenated), with inverted dropout in
 between while training. The reverse direction runs on the time-reversed sequence.
+``zoneout`` p (a cell that supports it: the LSTM, GRU and the layer-normalised cells) keeps
+each unit's previous h: in training with a Bernoulli(p) mask drawn per step, sequence and
+unit from the module's generator, in evaluation with weight p (the mask's expectation):
+``h_t = keep ⊙ h_{t−1} + (1 − keep) ⊙ h'_t`` (fastrnn.oracle.zoneout_blend); c is not zoned out.
 The backward reads ``x`` and the parameters as they are when it runs: change neither in
 place between forward and backward (the returned arrays are the caller's to modify).
 """
@@ -30,11 +34,12 @@ class Recurrent(Module):
     h state of a cell that projects it ('lstm_proj', 'lstm_proj_peephole': 1 <= P <
     hidden_size), 0 for the others. ``forward(x, hx)`` takes and returns the states as
     torch does: one array for a one-state cell, a tuple ``(h, c)`` for the LSTM.
+    ``zoneout`` in [0, 1]: zoneout on h (see the module docstring), for a cell that has it.
     """
 
     def __init__(self, cell, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, device=None, proj_size=0,
-                 **options):
+                 zoneout=0.0, **options):
         self.cell = _cells.get(cell)
         self.device = check_device(device)
         self.input_size = check_int("input_size", input_size, 1)
@@ -46,6 +51,11 @@ class Recurrent(Module):
         self.bidirectional = check_bool("bidirectional", bidirectional)
         self.dtype = check_float_dtype_arg("dtype", dtype)
         self.proj_size = check_proj_size(self.cell, proj_size, self.hidden_size)
+        self.zoneout = check_probability("zoneout", zoneout)
+        if self.zoneout > 0 and not self.cell.zoneout:
+            raise ValueError(f"zoneout: the {self.cell.title} cell ({self.cell.name!r}) has no zoneout; expected 0, "
+                             f"got {self.zoneout} (cells with zoneout: the LSTM, the GRU and the "
+                             "layer-normalised ones)")
         self._options = self.cell.check_options(options)
         for name, value in self._options.items():
             setattr(self, name, value)
@@ -70,7 +80,8 @@ class Recurrent(Module):
 
     def __repr__(self):
         args = [str(self.input_size), str(self.hidden_size)]
-        defaults = dict(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False, proj_size=0)
+        defaults = dict(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False, proj_size=0,
+                        zoneout=0.0)
         defaults.update({o.name: o.default for o in self.cell.options})
         args += [f"{k}={getattr(self, k)}" for k, v in defaults.items() if getattr(self, k) != v]
         if type(self) is Recurrent:
@@ -150,7 +161,8 @@ class Recurrent(Module):
         None for anything else (the general path then converts, validates and reports)."""
         dt, L, sizes = self.dtype, self.num_layers, self._sizes
         if (type(x) is not np.ndarray or x.dtype != dt or x.ndim != 3 or not x.flags.c_contiguous
-                or self.bidirectional or self.batch_first or (self.training and self.dropout > 0 and L > 1)):
+                or self.bidirectional or self.batch_first or (self.training and self.dropout > 0 and L > 1)
+                or (self.training and self.zoneout > 0)):
             return None
         T, N, I = x.shape
         if I != self.input_size or T == 0 or N == 0:
@@ -161,6 +173,8 @@ class Recurrent(Module):
                 return None
         finals = tuple(np.empty((L, N, size), dt) for size in sizes)
         cell, options, guard, params = self.cell, self._options, self._guard, self.params
+        if self.zoneout > 0:
+            options = dict(options, zoneout=np.full(sizes[0], self.zoneout, dt))
         layer_in = x
         for k in range(L):
             init = tuple(np.zeros((N, size), dt) if s is None else s[k] for s, size in zip(hx, sizes))
@@ -213,11 +227,12 @@ class Recurrent(Module):
                 p = self._guard.params(params, self._names[k])
                 xin = layer_in if direction == 0 else layout.reverse(layer_in)
                 init = tuple(layout.sort(s[k]) for s in states)
+                opts = options if not self.zoneout else self._zoneout_options(options, xin.shape[:-1])
                 if grad:
-                    out, final, cache = cell.forward(xin, init, p, "torch", options, layout.batch_sizes)
+                    out, final, cache = cell.forward(xin, init, p, "torch", opts, layout.batch_sizes)
                     caches.append(cache)
                 else:
-                    out, final = cell.forward_only(xin, init, p, "torch", options, layout.batch_sizes)
+                    out, final = cell.forward_only(xin, init, p, "torch", opts, layout.batch_sizes)
                 outs.append(out if direction == 0 else layout.reverse(out))
                 for lst, f in zip(finals, final):
                     lst.append(layout.unsort(f))
@@ -241,6 +256,15 @@ class Recurrent(Module):
         if self.batch_first:
             out = out.transpose(1, 0, 2)
         return out, final
+
+    def _zoneout_options(self, options, rows_shape):
+        """The cell's options with zoneout's keep weights for one layer and direction whose
+        kernel rows have shape ``rows_shape`` ((T, N) padded, (R,) packed): in training a
+        Bernoulli(p) mask per row and unit from the module's generator, in evaluation p."""
+        dt, size, p = self.dtype, self._sizes[0], self.zoneout
+        if not self.training:
+            return dict(options, zoneout=np.full(size, p, dt))
+        return dict(options, zoneout=(self._rng.random(rows_shape + (size,), dtype=dt) < p).astype(dt))
 
     def _dropout_mask(self, shape, p):
         """Inverted dropout: 0 with probability p, else 1/(1-p); drawn from the module's rng."""
@@ -315,16 +339,18 @@ class LSTM(Recurrent):
     ``weight_hh_l{k}`` ``(4H, P)`` and out ``(T, N, D*P)``. ``peephole=True`` adds
     ``weight_ph_l{k} (3H,)`` (p_i, p_f, p_o, initialised to 0): the input and forget gates
     add ``p ⊙ c_{t-1}``, the output gate ``p_o ⊙ c_t`` (ONNX's LSTM ``P``). Both combine.
+    ``zoneout`` p keeps each unit's previous h (module docstring; not with proj_size or
+    peephole).
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=np.float32, seed=None,
-                 peephole=False):
+                 peephole=False, zoneout=0.0):
         proj_size = check_int("proj_size", proj_size, 0)
         self.peephole = check_bool("peephole", peephole)
         super().__init__(_cells.lstm_variant_name(proj_size > 0, self.peephole), input_size, hidden_size,
                          num_layers, bias, batch_first, dropout, bidirectional, dtype, seed, device,
-                         proj_size=proj_size)
+                         proj_size=proj_size, zoneout=zoneout)
 
     def __repr__(self):
         text = super().__repr__()
@@ -347,14 +373,15 @@ class GRU(Recurrent):
     ``seed``, ``reset_after`` (False: reset applied before the recurrent matmul) and ``blend``
     ('book': ``h' = (1-z) h + z n``, the original GRU's and the book's).
 
-    ``out, h_n = gru(x, h0)``; ``dx, dh0 = gru.backward(dout, dh_n)``.
+    ``out, h_n = gru(x, h0)``; ``dx, dh0 = gru.backward(dout, dh_n)``. ``zoneout`` p keeps
+    each unit's previous h (module docstring).
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, device=None, dtype=np.float32, seed=None, reset_after=True,
-                 blend="torch"):
+                 blend="torch", zoneout=0.0):
         super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, seed, device, reset_after=reset_after, blend=blend)
+                         bidirectional, dtype, seed, device, zoneout=zoneout, reset_after=reset_after, blend=blend)
 
 
 class RNN(Recurrent):
@@ -368,3 +395,38 @@ class RNN(Recurrent):
                  batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=np.float32, seed=None):
         super().__init__("rnn", input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype, seed, device, nonlinearity=nonlinearity)
+
+
+class LayerNormLSTM(Recurrent):
+    """Layer-normalised LSTM (Ba et al., 2016; gates i, f, g, o) with optional zoneout.
+
+    ``a = LN(x W_ihᵀ; γ_ih) + LN(h W_hhᵀ; γ_hh) + b``, ``c' = σ(a_f) c + σ(a_i) tanh(a_g)``,
+    ``h' = σ(a_o) tanh(LN(c'; γ_c, β_c))``; each LN normalises a row over all its features
+    (eps 1e-5). Parameters per layer and direction (suffix ``_l{k}[_reverse]``):
+    ``weight_ih (4H, I)``, ``weight_hh (4H, H)``, ``bias (4H,)`` (left out by ``bias=False``),
+    ``ln_weight_ih``, ``ln_weight_hh (4H,)``, ``ln_weight_c (H,)`` (gains, initialised to 1)
+    and ``ln_bias_c (H,)`` (0). Arguments, shapes and calls as :class:`LSTM`:
+    ``out, (h_n, c_n) = m(x, (h0, c0))``, ``dx, (dh0, dc0) = m.backward(dout, (dh_n, dc_n))``.
+    Equations: fastrnn/oracle/layernorm_lstm.py.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, zoneout=0.0, device=None, dtype=np.float32, seed=None):
+        super().__init__("layernorm_lstm", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype, seed, device, zoneout=zoneout)
+
+
+class LayerNormGRU(Recurrent):
+    """Layer-normalised GRU (reset after the recurrent product; gates r, z, n) with optional zoneout.
+
+    ``gx = LN(x W_ihᵀ; γ_ih) + b_ih``, ``gh = LN(h W_hhᵀ; γ_hh) + b_hh``, ``r, z = σ(gx + gh)``,
+    ``n = tanh(gx_n + r gh_n)``, ``h' = (1 − z) n + z h``. Parameters per layer and direction:
+    ``weight_ih (3H, I)``, ``weight_hh (3H, H)``, ``bias_ih``, ``bias_hh (3H,)`` (left out by
+    ``bias=False``), ``ln_weight_ih``, ``ln_weight_hh (3H,)`` (gains, initialised to 1).
+    Arguments, shapes and calls as :class:`GRU`. Equations: fastrnn/oracle/layernorm_gru.py.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, zoneout=0.0, device=None, dtype=np.float32, seed=None):
+        super().__init__("layernorm_gru", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype, seed, device, zoneout=zoneout)

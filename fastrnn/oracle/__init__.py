@@ -22,12 +22,21 @@ from .lstm import lstm_cell_forward, lstm_cell_backward, lstm_forward, lstm_back
 from .gru import gru_cell_forward, gru_cell_backward, gru_forward, gru_backward
 from .rnn import rnn_cell_forward, rnn_cell_backward, rnn_forward, rnn_backward
 from .clip import clip_grad_norm_, clip_grad_value_
-from ._common import reverse_sequences
+from ._common import reverse_sequences, zoneout_blend
+from .layer_norm import layer_norm_forward, layer_norm_backward
+from .layernorm_gru import (layernorm_gru_cell_forward, layernorm_gru_cell_backward, layernorm_gru_forward,
+                            layernorm_gru_backward)
+from .layernorm_lstm import (layernorm_lstm_cell_forward, layernorm_lstm_cell_backward, layernorm_lstm_forward,
+                             layernorm_lstm_backward)
 
 __all__ = [
     "sigmoid", "relu",
     "lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_backward",
     "gru_cell_forward", "gru_cell_backward", "gru_forward", "gru_backward",
     "rnn_cell_forward", "rnn_cell_backward", "rnn_forward", "rnn_backward",
-    "clip_grad_norm_", "clip_grad_value_", "reverse_sequences",
+    "clip_grad_norm_", "clip_grad_value_", "reverse_sequences", "zoneout_blend",
+    "layer_norm_forward", "layer_norm_backward",
+    "layernorm_gru_cell_forward", "layernorm_gru_cell_backward", "layernorm_gru_forward", "layernorm_gru_backward",
+    "layernorm_lstm_cell_forward", "layernorm_lstm_cell_backward", "layernorm_lstm_forward",
+    "layernorm_lstm_backward",
 ]

@@ -46,11 +46,36 @@ def reverse_sequences(x, lengths=None):
     return out
 
 
-def unroll_forward(step, x, states, lengths=None):
+def check_zoneout(zoneout, T, N, H):
+    """``zoneout`` as a (T, N, H) float64 array of keep weights, or None (no zoneout)."""
+    if zoneout is None:
+        return None
+    keep = np.asarray(zoneout, np.float64)
+    try:
+        return np.broadcast_to(keep, (T, N, H))
+    except ValueError:
+        raise ValueError(f"zoneout must broadcast to (T, N, H) = {(T, N, H)}, got shape {keep.shape}") from None
+
+
+def zoneout_blend(keep, h_prev, h_new):
+    """Zoneout (Krueger et al., 2016): each unit keeps its previous h with weight ``keep``.
+
+        h_t = keep ⊙ h_{t−1} + (1 − keep) ⊙ h'_t
+
+    In training ``keep`` is a Bernoulli(p) mask drawn per step and unit; in evaluation it
+    is p itself (the mask's expectation). Only h is zoned out (the LSTM's c is not).
+    """
+    return keep * h_prev + (1 - keep) * h_new
+
+
+def unroll_forward(step, x, states, lengths=None, zoneout=None):
     """Run ``step(x_t, *states) -> (new_states, step_cache)`` over x (T, N, I).
 
     Returns out (T, N, H) (the first state after each step), the final states and a
     cache holding every step's cache.
+
+    ``zoneout`` (broadcastable to (T, N, H), or None): the first state's keep weights at
+    each step, :func:`zoneout_blend`.
 
     With ``lengths`` (N,), sequence n runs steps 0..lengths[n]−1 only (torch's packed
     semantics): at a later step its states stay as they are and its output is 0, so its
@@ -58,9 +83,12 @@ def unroll_forward(step, x, states, lengths=None):
     """
     T, N = x.shape[0], x.shape[1]
     lengths = check_lengths(lengths, T, N)
+    keep = check_zoneout(zoneout, T, N, states[0].shape[1])
     outs, caches = [], []
     for t in range(x.shape[0]):
         new_states, step_cache = step(x[t], *states)
+        if keep is not None:
+            new_states = (zoneout_blend(keep[t], states[0], new_states[0]),) + tuple(new_states[1:])
         if lengths is not None:
             running = (lengths > t)[:, None]
             new_states = tuple(np.where(running, s_new, s_old) for s_new, s_old in zip(new_states, states))
@@ -71,7 +99,7 @@ def unroll_forward(step, x, states, lengths=None):
         caches.append(step_cache)
     out = np.stack(outs) if outs else np.zeros((0,) + states[0].shape, states[0].dtype)
     return out, states, dict(steps=caches, x_shape=x.shape, dtype=states[0].dtype, lengths=lengths,
-                             state_shapes=tuple(s.shape for s in states))
+                             state_shapes=tuple(s.shape for s in states), zoneout=keep)
 
 
 def unroll_backward(step_backward, dout, dstates, cache):
@@ -82,10 +110,12 @@ def unroll_backward(step_backward, dout, dstates, cache):
     the weight gradients summed over time. With the forward's ``lengths``, a sequence's
     gradients flow through its own steps only: ``dout`` after its last step is ignored, and
     at a later step its state gradients pass through unchanged (and add nothing to dx or
-    the weight gradients, the step being linear in them).
+    the weight gradients, the step being linear in them). With the forward's ``zoneout``, the
+    step sees (1 − keep) ⊙ dh_t and keep ⊙ dh_t passes straight to h_{t−1}.
     """
     steps = cache["steps"]
     lengths = cache["lengths"]
+    keep = cache.get("zoneout")
     dstates = tuple(np.zeros(shape, cache["dtype"]) if d is None else d
                     for d, shape in zip(dstates, cache["state_shapes"]))
     dx = np.zeros(cache["x_shape"], cache["dtype"])
@@ -95,11 +125,20 @@ def unroll_backward(step_backward, dout, dstates, cache):
         if dout is not None:
             d_out = dout[t] if running is None else np.where(running, dout[t], 0)
             dstates = (dstates[0] + d_out,) + dstates[1:]
+        into_step, kept = dstates, None
+        if keep is not None:
+            kept = keep[t] * dstates[0]
+            into_step = ((1 - keep[t]) * dstates[0],) + tuple(dstates[1:])
         if running is None:
-            dx[t], dstates, step_grads = step_backward(dstates, steps[t])
+            dx[t], dprev, step_grads = step_backward(into_step, steps[t])
         else:
-            through = tuple(np.where(running, d, 0) for d in dstates)
+            through = tuple(np.where(running, d, 0) for d in into_step)
             dx[t], dprev, step_grads = step_backward(through, steps[t])
+        if kept is not None:
+            dprev = (dprev[0] + kept,) + tuple(dprev[1:])
+        if running is None:
+            dstates = dprev
+        else:
             dstates = tuple(np.where(running, dp, d) for dp, d in zip(dprev, dstates))
         total = add_grads(total, step_grads)
     return dx, dstates, tuple(total)

@@ -89,15 +89,17 @@ def gru_cell_backward(dh1, cache):
     return dx, dh, grads
 
 
-def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True, blend="torch", lengths=None):
+def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True, blend="torch", lengths=None,
+                zoneout=None):
     """x (T, N, I), h0 (N, H) -> out (T, N, H), h_n (N, H), cache; ``lengths`` (N,) or None: see
-    ``_common.unroll_forward`` (sequence n runs its first lengths[n] steps)."""
+    ``_common.unroll_forward`` (sequence n runs its first lengths[n] steps); ``zoneout`` (keep
+    weights broadcastable to (T, N, H), or None): ``_common.zoneout_blend`` on h."""
     _check_blend(blend)
 
     def step(x_t, h):
         h1, step_cache = gru_cell_forward(x_t, h, w_ih, w_hh, b_ih, b_hh, reset_after, blend)
         return (h1,), step_cache
-    out, (h_n,), cache = unroll_forward(step, x, (h0,), lengths)
+    out, (h_n,), cache = unroll_forward(step, x, (h0,), lengths, zoneout)
     return out, h_n, cache
 
 

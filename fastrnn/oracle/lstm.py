@@ -66,13 +66,15 @@ def lstm_cell_backward(dh1, dc1, cache):
     return dx, dh, dc, grads
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, *, w_hr=None, w_ph=None):
+def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, *, w_hr=None, w_ph=None,
+                 zoneout=None):
     """x (T, N, I), h0 (N, P), c0 (N, H) -> out (T, N, P), h_n (N, P), c_n (N, H), cache; ``lengths``
-    (N,) or None: see ``_common.unroll_forward`` (sequence n runs its first lengths[n] steps)."""
+    (N,) or None: see ``_common.unroll_forward`` (sequence n runs its first lengths[n] steps);
+    ``zoneout`` (keep weights broadcastable to (T, N, P), or None): ``_common.zoneout_blend`` on h."""
     def step(x_t, h, c):
         h1, c1, step_cache = lstm_cell_forward(x_t, h, c, w_ih, w_hh, b_ih, b_hh, w_hr, w_ph)
         return (h1, c1), step_cache
-    out, (h_n, c_n), cache = unroll_forward(step, x, (h0, c0), lengths)
+    out, (h_n, c_n), cache = unroll_forward(step, x, (h0, c0), lengths, zoneout)
     return out, h_n, c_n, cache
 
 

@@ -8,7 +8,9 @@ float32/float64 tensors, padded or packed (``PackedSequence`` in, ``PackedSequen
 the padding skipped), ``LSTM(proj_size=P)`` included. Other inputs (CUDA, half/bfloat16,
 autocast, ...) run torch's implementation after a one-time :class:`FallbackWarning`.
 ``LSTM``/``LSTMCell`` also take ``peephole=True`` (peephole connections, which torch does
-not have: those modules run on the kernels only).
+not have: those modules run on the kernels only). ``LayerNormLSTM`` and ``LayerNormGRU``
+(layer-normalised cells with zoneout, which torch does not have) are torch modules of their
+own on the kernels (fastrnn/torch/layer_norm.py).
 
     >>> import torch, fastrnn.torch as ft
     >>> gru = ft.GRU(8, 16, batch_first=True)
@@ -19,6 +21,8 @@ not have: those modules run on the kernels only).
     ((2, 5, 16), (1, 2, 16))
 """
 from fastrnn.torch.modules import LSTM, GRU, RNN, LSTMCell, GRUCell, RNNCell
+from fastrnn.torch.layer_norm import LayerNormLSTM, LayerNormGRU
 from fastrnn.torch._fallback import FallbackWarning
 
-__all__ = ["LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "FallbackWarning"]
+__all__ = ["LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "LayerNormLSTM", "LayerNormGRU",
+           "FallbackWarning"]

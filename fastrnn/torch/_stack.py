@@ -45,7 +45,9 @@ def _run_layers(module, cell, options, x, states, batch_sizes=None, weights=None
     """The stack over time-major padded x (T, N, I), or packed rows (R, I) with ``batch_sizes``
     -> (last layer's output, tuple of final states (L*D, N, H)). The reverse direction reads
     each sequence backwards: inside the autograd node when padded, through an index of the
-    rows (each sequence's steps mirrored within its length) when packed."""
+    rows (each sequence's steps mirrored within its length) when packed. ``options``: the
+    cell's option values, or a callable ``(k, rows_shape, dtype) -> options`` for layer and
+    direction k whose kernel rows have shape ``rows_shape`` ((T, N) or (R,)): a zoneout mask's."""
     directions = 2 if module.bidirectional else 1
     mirror = None
     if batch_sizes is not None and directions == 2:
@@ -59,7 +61,8 @@ def _run_layers(module, cell, options, x, states, batch_sizes=None, weights=None
             k = layer * directions + direction
             init = tuple(None if s is None else s[k] for s in states)
             flip = direction == 1 and mirror is not None
-            spec = LayerSpec(cell, options, direction == 1 and mirror is None, batch_sizes, sizes)
+            opts = options(k, tuple(x.shape[:-1]), x.dtype) if callable(options) else options
+            spec = LayerSpec(cell, opts, direction == 1 and mirror is None, batch_sizes, sizes)
             out, *last = apply_layer(spec, x.index_select(0, mirror) if flip else x, init, weights[k])
             outs.append(out.index_select(0, mirror) if flip else out)
             for acc, s in zip(finals, last):

@@ -1,0 +1,226 @@
+"""Fused layer-normalised LSTM sequence kernels (Ba, Kiros and Hinton, 2016).
+
+Layout (one layer, one direction, PyTorch's weights and gate order i, f, g, o; a packed
+batch, see packed.py; four gate blocks of width H):
+
+    x      (R, I)     input rows
+    xs     (R, 4H)    forward: x w_ihᵀ, one GEMM over all rows, normalised in place row by
+                      row in the step's pass (x̂_x); backward: overwritten with dv_x, the
+                      gradient of x w_ihᵀ. Forward only: the rows of ``chunk_steps`` steps.
+    hs     (R, 4H)    forward: each step's h_{t−1} w_hhᵀ, normalised in place (x̂_h);
+                      backward: dv_h, the gradient of h_{t−1} w_hhᵀ. Forward only: (N, 4H).
+    gates  (R, 4H)    the activated gates i, f, g, o; backward: dA, the gradient of the
+                      pre-activations. Forward only: unused, the gates are written over xs.
+    cs     (R, H)     c' after each step (forward only: (2N, H), the running c in two halves)
+    chat   (R, H)     ĉ = LN(c') before its gain and shift (forward only: (1, H))
+    stats  (R, 3)     float64: each row's rstd of x w_ihᵀ, of h w_hhᵀ and of c' (forward
+                      only: (1, 3))
+    out    (R, H)     h after each step (h_{t−1} of the next step)
+
+Kept for the backward, per row: 14H values of the dtype (xs, hs, gates; cs, chat) and 3
+float64, besides out's H (the plain LSTM keeps 5H).
+
+w_ih (4H, I), w_hh (4H, H) (torch's weight_ih, weight_hh), b (4H,) (zeros for none),
+ln_ih, ln_hh (4H,) and ln_c (H,) the gains, ln_c_bias (H,) the cell state's shift.
+``scratch`` (5H·N elements) is the per-step product's workspace, ``small_kernels``
+(blas.SMALL_KERNELS) picks how it calls OpenBLAS.
+
+Equations (fastrnn/oracle/layernorm_lstm.py states them in NumPy; LN over each row's
+features, float64 statistics, see layer_norm.py):
+    a = γ_ih x̂_x + γ_hh x̂_h + b;  i, f, o = σ(a_i, a_f, a_o);  g = tanh(a_g)
+    c' = f c + i g;  h' = o tanh(γ_c ĉ + β_c)  with ĉ = LN(c')
+
+Zoneout (zoneout.py): ``keep`` (K, H), h_t = keep ⊙ h_{t−1} + (1 − keep) ⊙ h'_t with K = 0
+(none), 1 (one row for every row) or R (one per row); c is not zoned out.
+"""
+import numpy as np
+from numba import njit
+
+from .activations import FASTMATH, fast_sigmoid, fast_tanh
+from .blas import recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
+from .layer_norm import normalize_row
+from .packed import grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets
+from .zoneout import keep_row, zone_out_row
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def layernorm_lstm_forward(x, batch_sizes, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, ln_c, ln_c_bias, chunk_steps,
+                           keep_rows, xs, hs, gates, cs, chat, stats, scratch, out, h_n, c_n, keep, small_kernels):
+    """Run the sequence; fill out and each sequence's final h_n, c_n (N, H).
+
+    Training (``keep_rows``, chunk_steps >= T): xs, hs, gates, cs, chat and stats end
+    holding what layernorm_lstm_backward reads. Forward only: the workspaces of the layout
+    above, so memory does not grow with T.
+    """
+    N, H = h0.shape
+    b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
+    gx_i, gx_f, gx_g, gx_o = ln_ih[:H], ln_ih[H:2 * H], ln_ih[2 * H:3 * H], ln_ih[3 * H:]
+    gh_i, gh_f, gh_g, gh_o = ln_hh[:H], ln_hh[H:2 * H], ln_hh[2 * H:3 * H], ln_hh[3 * H:]
+    offsets = step_offsets(batch_sizes)
+    T = batch_sizes.shape[0]
+    keep_unstarted(batch_sizes, h0, h_n)
+    keep_unstarted(batch_sizes, c0, c_n)
+    for t0 in range(0, T, chunk_steps):
+        t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_ih, True, scratch, xs)
+        for t in range(t0, t1):
+            off, b_t = offsets[t], batch_sizes[t]
+            prev = offsets[t - 1] if t > 0 else 0
+            c_off, c_prev = (off, prev) if keep_rows else ((t % 2) * N, ((t - 1) % 2) * N)
+            h_off = off if keep_rows else 0
+            h_prev = h0[:b_t] if t == 0 else out[prev:prev + b_t]
+            recurrent_add(h_prev, w_hh, scratch, hs[h_off:h_off + b_t], False, small_kernels)
+            for n in range(b_t):
+                r = off + n
+                x_row = xs[r - r0]
+                h_row = hs[h_off + n]
+                st = stats[r] if keep_rows else stats[0]
+                st[0] = normalize_row(x_row, x_row)
+                st[1] = normalize_row(h_row, h_row)
+                g_row = gates[r] if keep_rows else x_row
+                # per-gate slice views indexed by the loop counter alone: LLVM vectorises
+                x_i, x_f, x_g, x_o = x_row[:H], x_row[H:2 * H], x_row[2 * H:3 * H], x_row[3 * H:]
+                h_i, h_f, h_g, h_o = h_row[:H], h_row[H:2 * H], h_row[2 * H:3 * H], h_row[3 * H:]
+                a_i, a_f, a_g, a_o = g_row[:H], g_row[H:2 * H], g_row[2 * H:3 * H], g_row[3 * H:]
+                cp = c0[n] if t == 0 else cs[c_prev + n]
+                c_row = cs[c_off + n]
+                for j in range(H):
+                    i = fast_sigmoid(gx_i[j] * x_i[j] + gh_i[j] * h_i[j] + b_i[j])
+                    f = fast_sigmoid(gx_f[j] * x_f[j] + gh_f[j] * h_f[j] + b_f[j])
+                    g = fast_tanh(gx_g[j] * x_g[j] + gh_g[j] * h_g[j] + b_g[j])
+                    o = fast_sigmoid(gx_o[j] * x_o[j] + gh_o[j] * h_o[j] + b_o[j])
+                    c_row[j] = f * cp[j] + i * g
+                    a_i[j] = i
+                    a_f[j] = f
+                    a_g[j] = g
+                    a_o[j] = o
+                c_hat = chat[r] if keep_rows else chat[0]
+                st[2] = normalize_row(c_row, c_hat)
+                o_row = out[r]
+                for j in range(H):
+                    o_row[j] = a_o[j] * fast_tanh(ln_c[j] * c_hat[j] + ln_c_bias[j])
+                if keep.shape[0] > 0:
+                    zone_out_row(keep, r, h_prev[n], o_row)
+            keep_finished(t, batch_sizes, off, out, h_n)
+            keep_finished(t, batch_sizes, c_off, cs, c_n)
+        restore_threads(threads)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def layernorm_lstm_backward(x, batch_sizes, h0, c0, w_ih, w_hh, ln_ih, ln_hh, ln_c, ln_c_bias, xs, hs, gates, cs,
+                            chat, stats, out, dout, dh_n, dc_n, dx, dh0, dc0, dw_ih, dw_hh, db, dln_ih, dln_hh,
+                            dln_c, dln_c_bias, accumulate, keep, small_kernels):
+    """Backward through the sequence saved by layernorm_lstm_forward.
+
+    dout (R, H), dh_n, dc_n (N, H) in (row n's final-state gradient enters at its last
+    step); dx (R, I), dh0, dc0 (N, H) out; dw_ih, dw_hh, db (4H,) (size 0: no bias),
+    dln_ih, dln_hh (4H,), dln_c, dln_c_bias (H,) written, or added to when ``accumulate``.
+    xs, hs and gates are overwritten with dv_x, dv_h and dA.
+
+    Per step, one pass per row: the zoneout split of dh, LN(c')'s backward, the gates'
+    gradients dA, then both products' LN backward (dv_h feeds the step's dh_{t−1} = dv_h
+    w_hh; dv_x is row-wise and done while the row is at hand); the gains' and the bias's
+    column sums accumulate in float64. After the loop: dx, dW_ih, dW_hh as GEMMs over all rows.
+    """
+    H = h0.shape[1]
+    G = 4 * H
+    dt = dx.dtype.type
+    zone = keep.shape[0] > 0
+    dh0[:, :] = dh_n          # dh0 / dc0 carry dh, dc backwards through time
+    dc0[:, :] = dc_n
+    work = np.empty(H, dx.dtype)
+    t_ih = np.zeros(G, np.float64)
+    t_hh = np.zeros(G, np.float64)
+    t_b = np.zeros(G, np.float64)
+    t_c = np.zeros(H, np.float64)
+    t_cb = np.zeros(H, np.float64)
+    offsets = step_offsets(batch_sizes)
+    threads = steps_on_one_thread()
+    for t in range(batch_sizes.shape[0] - 1, -1, -1):
+        off, b_t = offsets[t], batch_sizes[t]
+        prev = offsets[t - 1] if t > 0 else 0
+        for n in range(b_t):
+            r = off + n
+            g_row, x_row, h_row = gates[r], xs[r], hs[r]
+            a_i, a_f, a_g, a_o = g_row[:H], g_row[H:2 * H], g_row[2 * H:3 * H], g_row[3 * H:]
+            cp = c0[n] if t == 0 else cs[prev + n]
+            c_hat = chat[r]
+            d_out, dh_row, dc_row = dout[r], dh0[n], dc0[n]
+            # dh the step sees: dout + the carried dh, (1 − keep) of it with zoneout (keep of it
+            # stays in dh_row and the step's recurrent product adds to it)
+            if zone:
+                kr = keep_row(keep, r)
+                for j in range(H):
+                    total = d_out[j] + dh_row[j]
+                    carried = kr[j] * total
+                    dh_row[j] = carried
+                    work[j] = total - carried
+            else:
+                for j in range(H):
+                    work[j] = d_out[j] + dh_row[j]
+            # h' = o tanh(y), y = γ_c ĉ + β_c: dA_o, and dĉ = dy γ_c into work
+            s1 = 0.0
+            s2 = 0.0
+            for j in range(H):
+                dh = work[j]
+                ty = fast_tanh(ln_c[j] * c_hat[j] + ln_c_bias[j])
+                o = a_o[j]
+                a_o[j] = dh * ty * o * (1 - o)
+                dy = dh * o * (1 - ty * ty)
+                d_hat = dy * ln_c[j]
+                work[j] = d_hat
+                s1 += d_hat
+                s2 += d_hat * c_hat[j]
+                t_c[j] += dy * c_hat[j]
+                t_cb[j] += dy
+            st = stats[r]
+            rc, m1, m2 = dt(st[2]), dt(s1 / H), dt(s2 / H)
+            # c' = f c + i g, LN(c')'s backward: dA_i, dA_f, dA_g, dc_{t−1}
+            for j in range(H):
+                dc = dc_row[j] + rc * (work[j] - m1 - c_hat[j] * m2)
+                i = a_i[j]
+                f = a_f[j]
+                g = a_g[j]
+                a_i[j] = dc * g * i * (1 - i)
+                a_f[j] = dc * cp[j] * f * (1 - f)
+                a_g[j] = dc * i * (1 - g * g)
+                dc_row[j] = dc * f
+            # both products' LN backward over the row's 4H: dv = rstd (dA γ − mean(dA γ) − x̂ mean(dA γ x̂))
+            s3 = 0.0
+            s4 = 0.0
+            s5 = 0.0
+            s6 = 0.0
+            for k in range(G):
+                d = g_row[k]
+                u = d * ln_hh[k]
+                w = d * ln_ih[k]
+                s3 += u
+                s4 += u * h_row[k]
+                s5 += w
+                s6 += w * x_row[k]
+                t_hh[k] += d * h_row[k]
+                t_ih[k] += d * x_row[k]
+                t_b[k] += d
+            rh, m3, m4 = dt(st[1]), dt(s3 / G), dt(s4 / G)
+            rx, m5, m6 = dt(st[0]), dt(s5 / G), dt(s6 / G)
+            for k in range(G):
+                d = g_row[k]
+                h_row[k] = rh * (d * ln_hh[k] - m3 - h_row[k] * m4)
+                x_row[k] = rx * (d * ln_ih[k] - m5 - x_row[k] * m6)
+        # dh_{t−1} = dv_h w_hh (+ the zoned-out part kept in dh0): the rows still running
+        recurrent_grad(hs[off:off + b_t], w_hh, 1.0 if zone else 0.0, dh0[:b_t], small_kernels)
+    restore_threads(threads)
+    input_grads(x, w_ih, True, xs, dx, dw_ih, accumulate)
+    grads_against_prev(True, G, hs, G, h0, out, batch_sizes, offsets, 1.0 if accumulate else 0.0, dw_hh, H)
+    _write(t_ih, dln_ih, accumulate)
+    _write(t_hh, dln_hh, accumulate)
+    _write(t_c, dln_c, accumulate)
+    _write(t_cb, dln_c_bias, accumulate)
+    if db.shape[0] > 0:
+        _write(t_b, db, accumulate)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def _write(total, grad, accumulate):
+    """grad = total, or += when accumulate (total float64)."""
+    for k in range(grad.shape[0]):
+        grad[k] = (grad[k] + total[k]) if accumulate else total[k]

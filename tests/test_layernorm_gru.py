@@ -1,0 +1,275 @@
+"""The layer-normalised GRU: its oracle against finite differences, its fused kernels against
+the oracle (padded and packed rows, zoneout with no keep weights, one row of them for every
+row and one per row, forward only in small chunks), float32 layer-norm statistics against
+float64 under a large common offset, and the limits of zoneout.
+
+The registry-wide suites (test_kernels, test_lengths, test_inference, test_oracle, ...) run
+the entry too; here the gains are drawn around 1 (1 ± 0.5), where the layer norm matters.
+"""
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings, strategies as st
+
+from fastrnn import _cells, oracle
+from fastrnn._cells import spec
+from fastrnn._packing import Packing
+from helpers import assert_close, numeric_grad, random_params
+
+CELL = _cells.get("layernorm_gru")
+ZONEOUT = ("none", "eval", "mask")
+NAMES = [p.name for p in CELL.params("torch")]
+
+
+def problem(T, N, I, H, dtype, rng, bias=True):
+    """torch-layout params (gains 1 ± 0.5), x (T, N, I), h0, dout, dh_n."""
+    w_ih, w_hh, b_ih, b_hh = random_params(rng, "gru", I, H, dtype, bias)
+    gains = tuple((1 + rng.uniform(-0.5, 0.5, 3 * H)).astype(dtype) for _ in range(2))
+    x = rng.standard_normal((T, N, I)).astype(dtype)
+    h0 = rng.standard_normal((N, H)).astype(dtype)
+    dout = rng.standard_normal((T, N, H)).astype(dtype)
+    dh_n = rng.standard_normal((N, H)).astype(dtype)
+    return (w_ih, w_hh, b_ih, b_hh) + gains, x, h0, dout, dh_n
+
+
+def keep_weights(mode, T, N, H, dtype, rng):
+    """Padded zoneout keep weights: None, (H,) in [0, 1] (evaluation) or a (T, N, H) 0/1 mask."""
+    if mode == "none":
+        return None
+    if mode == "eval":
+        return rng.uniform(0, 1, H).astype(dtype)
+    return (rng.uniform(0, 1, (T, N, H)) < 0.4).astype(dtype)
+
+
+def kernel_options(keep, packing):
+    """The kernels' options: a per-row mask packed like the rows."""
+    if keep is None:
+        return {}
+    if keep.ndim == 3 and packing is not None:
+        return {"zoneout": packing.pack(keep)}
+    return {"zoneout": keep}
+
+
+def lengths_or_none(packed, T, N, rng):
+    return rng.integers(1, T + 1, N) if packed else None
+
+
+# --- the kernels against the oracle ---------------------------------------------------------------
+@given(T=st.integers(1, 6), N=st.integers(1, 6), I=st.integers(1, 9), H=st.integers(1, 24),
+       dtype=st.sampled_from([np.float32, np.float64]), bias=st.booleans(), packed=st.booleans(),
+       zoneout=st.sampled_from(ZONEOUT), accumulate=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@example(T=3, N=8, I=5, H=40, dtype=np.float32, bias=True, packed=False, zoneout="mask", accumulate=True, seed=1)
+@example(T=4, N=20, I=7, H=37, dtype=np.float64, bias=False, packed=True, zoneout="eval", accumulate=False, seed=2)
+@example(T=3, N=1, I=4, H=5, dtype=np.float32, bias=True, packed=True, zoneout="mask", accumulate=False, seed=3)
+def test_kernels_match_the_oracle(T, N, I, H, dtype, bias, packed, zoneout, accumulate, seed):
+    rng = np.random.default_rng(seed)
+    params, x, h0, dout, dh_n = problem(T, N, I, H, dtype, rng, bias)
+    lengths = lengths_or_none(packed, T, N, rng)
+    keep = keep_weights(zoneout, T, N, H, dtype, rng)
+    out, (h_n,), cache = CELL.oracle_forward(x, (h0,), params, {"zoneout": keep}, lengths)
+    dx, (dh0,), grads = CELL.oracle_backward(cache, dout, (dh_n,))
+
+    packing = Packing(lengths, T) if packed else None
+    options = kernel_options(keep, packing)
+    if packed:
+        k_out, (k_hn,), k_cache = CELL.forward(packing.pack(x), (packing.sort(h0),), params, "torch", options,
+                                               packing.batch_sizes)
+        k_out, k_hn = packing.unpack(k_out), packing.unsort(k_hn)
+    else:
+        k_out, (k_hn,), k_cache = CELL.forward(x, (h0,), params, "torch", options)
+    assert_close(k_out, out, dtype, "out")
+    assert_close(k_hn, h_n, dtype, "h_n")
+
+    buffers = tuple(None if p is None else rng.standard_normal(p.shape).astype(dtype) for p in params)
+    start = tuple(None if b is None else b.copy() for b in buffers)
+    if packed:
+        k_dx, (k_dh0,) = CELL.backward(k_cache, packing.pack(dout), (packing.sort(dh_n),), buffers, accumulate)
+        k_dx, k_dh0 = packing.unpack(k_dx), packing.unsort(k_dh0)
+    else:
+        k_dx, (k_dh0,) = CELL.backward(k_cache, dout, (dh_n,), buffers, accumulate)
+    assert_close(k_dx, dx, dtype, "dx")
+    assert_close(k_dh0, dh0, dtype, "dh0")
+    for name, got, first, want in zip(NAMES, buffers, start, grads):
+        if want is None:
+            assert got is None, name
+            continue
+        assert_close(got, want + first if accumulate else want, dtype, f"d{name}")
+
+
+@given(T=st.integers(1, 9), N=st.integers(1, 5), I=st.integers(1, 9), H=st.integers(1, 20),
+       dtype=st.sampled_from([np.float32, np.float64]), bias=st.booleans(), packed=st.booleans(),
+       zoneout=st.sampled_from(ZONEOUT), seed=st.integers(0, 2**32 - 1))
+@example(T=9, N=1, I=3, H=7, dtype=np.float32, bias=True, packed=False, zoneout="mask", seed=1)
+@example(T=5, N=4, I=3, H=37, dtype=np.float64, bias=False, packed=True, zoneout="mask", seed=2)
+def test_forward_only_matches_the_oracle_and_the_training_forward(T, N, I, H, dtype, bias, packed, zoneout, seed):
+    rng = np.random.default_rng(seed)
+    params, x, h0, _, _ = problem(T, N, I, H, dtype, rng, bias)
+    lengths = lengths_or_none(packed, T, N, rng)
+    keep = keep_weights(zoneout, T, N, H, dtype, rng)
+    out, (h_n,), _ = CELL.oracle_forward(x, (h0,), params, {"zoneout": keep}, lengths)
+    packing = Packing(lengths, T) if packed else None
+    options = kernel_options(keep, packing)
+    args = (packing.pack(x), (packing.sort(h0),)) if packed else (x, (h0,))
+    sizes = packing.batch_sizes if packed else None
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(spec, "INFER_CHUNK_ROWS", 3)            # several chunks
+        k_out, (k_hn,) = CELL.forward_only(*args, params, "torch", options, sizes)
+    t_out, (t_hn,), _ = CELL.forward(*args, params, "torch", options, sizes)
+    assert_close(k_out, t_out, dtype, "out against the training forward")
+    assert_close(k_hn, t_hn, dtype, "h_n against the training forward")
+    if packed:
+        k_out, k_hn = packing.unpack(k_out), packing.unsort(k_hn)
+    assert_close(k_out, out, dtype, "out")
+    assert_close(k_hn, h_n, dtype, "h_n")
+
+
+def test_forward_only_memory_is_about_the_output(monkeypatch):
+    monkeypatch.setattr(spec, "INFER_CHUNK_ROWS", 24)
+    T, N, I, H = 400, 8, 16, 64
+    rng = np.random.default_rng(4)
+    params, x, h0, _, _ = problem(T, N, I, H, np.float32, rng)
+    CELL.forward_only(x[:2], (h0,), params, "torch", {})                 # compile outside the measurement
+    tracemalloc.start()
+    try:
+        out, _ = CELL.forward_only(x, (h0,), params, "torch", {})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 1.2 * out.nbytes, (peak, out.nbytes)
+
+
+@pytest.mark.parametrize("H", [7, 64])
+def test_float32_statistics_match_float64_under_a_large_offset(H):
+    """Every product row x w_ihᵀ carries a common offset of 2048 against a spread of a few
+    units (exact in float32: small integers times multiples of 1/64), so only the layer
+    norm's statistics can differ from the float64 oracle's (a float32 E[v²] − E[v]² would be
+    off by ~1e-2 of the variance)."""
+    rng = np.random.default_rng(5)
+    T, N, I = 4, 3, 6
+    params, _, h0, dout, dh_n = problem(T, N, I, H, np.float64, rng)
+    x = rng.integers(-4, 5, (T, N, I)).astype(np.float64)
+    x[..., 0] = 2048.0
+    w_ih = rng.integers(-64, 65, (3 * H, I)) / 64.0
+    w_ih[:, 0] = 1.0
+    params = (w_ih,) + params[1:]
+    keep = (rng.uniform(0, 1, (T, N, H)) < 0.3).astype(np.float64)
+    out, (h_n,), cache = CELL.oracle_forward(x, (h0,), params, {"zoneout": keep})
+    dx, (dh0,), grads = CELL.oracle_backward(cache, dout, (dh_n,))
+    def f32(a):                 # every value above is exact in float32
+        return a.astype(np.float32)
+
+    k_out, (k_hn,), k_cache = CELL.forward(f32(x), (f32(h0),), tuple(map(f32, params)), "torch",
+                                           {"zoneout": f32(keep)})
+    buffers = tuple(np.empty(p.shape, np.float32) for p in params)
+    k_dx, (k_dh0,) = CELL.backward(k_cache, f32(dout), (f32(dh_n),), buffers, False)
+    for name, got, want in zip(["out", "h_n", "dx", "dh0"] + NAMES, (k_out, k_hn, k_dx, k_dh0, *buffers),
+                               (out, h_n, dx, dh0, *grads)):
+        assert_close(got, want, np.float32, name)
+
+
+# --- zoneout's limits -----------------------------------------------------------------------------
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zoneout_keep_zero_is_no_zoneout_and_keep_one_keeps_h0(dtype, packed):
+    rng = np.random.default_rng(6)
+    T, N, I, H = 5, 4, 3, 6
+    params, x, h0, dout, dh_n = problem(T, N, I, H, dtype, rng)
+    lengths = lengths_or_none(packed, T, N, rng)
+    packing = Packing(lengths, T) if packed else None
+    args = (packing.pack(x), (packing.sort(h0),)) if packed else (x, (h0,))
+    sizes = packing.batch_sizes if packed else None
+    d_out = packing.pack(dout) if packed else dout
+    d_hn = packing.sort(dh_n) if packed else dh_n
+
+    def run(keep):
+        out, (h_n,), cache = CELL.forward(*args, params, "torch", kernel_options(keep, packing), sizes)
+        grads = tuple(np.empty(p.shape, dtype) for p in params)
+        dx, (dh0,) = CELL.backward(cache, d_out, (d_hn,), grads, False)
+        return (out, h_n, dx, dh0) + grads
+
+    plain = run(None)
+    for keep in (np.zeros(H, dtype), np.zeros((T, N, H), dtype)):
+        for got, want in zip(run(keep), plain):
+            np.testing.assert_array_equal(got, want)
+    for keep in (np.ones(H, dtype), np.ones((T, N, H), dtype)):
+        out, h_n, dx, dh0, *grads = run(keep)
+        h_start = args[1][0]
+        if packed:
+            np.testing.assert_array_equal(packing.unpack(out), np.where(
+                np.arange(T)[:, None, None] < lengths[None, :, None], h0[None], 0))
+        else:
+            np.testing.assert_array_equal(out, np.broadcast_to(h0, out.shape))
+        np.testing.assert_array_equal(h_n, h_start)
+        assert not dx.any() and all(not g.any() for g in grads)
+        # every dout reaches h0 unchanged: dh0 = dh_n + Σ_t dout_t (over each sequence's steps)
+        want = dh_n + (dout if not packed else np.where(np.arange(T)[:, None, None] < lengths[None, :, None],
+                                                        dout, 0)).sum(axis=0)
+        assert_close(packing.unsort(dh0) if packed else dh0, want, dtype, "dh0")
+
+
+def test_oracle_zoneout_limits():
+    rng = np.random.default_rng(7)
+    T, N, I, H = 4, 3, 2, 5
+    params, x, h0, _, _ = problem(T, N, I, H, np.float64, rng)
+    out, h_n, _ = oracle.layernorm_gru_forward(x, h0, *params)
+    out0, h_n0, _ = oracle.layernorm_gru_forward(x, h0, *params, zoneout=np.zeros(H))
+    np.testing.assert_array_equal(out0, out)
+    np.testing.assert_array_equal(h_n0, h_n)
+    out1, h_n1, _ = oracle.layernorm_gru_forward(x, h0, *params, zoneout=1.0)
+    np.testing.assert_array_equal(out1, np.broadcast_to(h0, out1.shape))
+    np.testing.assert_array_equal(h_n1, h0)
+
+
+# --- the oracle against finite differences --------------------------------------------------------
+@settings(max_examples=10)
+@given(N=st.integers(1, 3), I=st.integers(1, 4), H=st.integers(1, 4), bias=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+def test_oracle_cell_gradients_equal_finite_differences(N, I, H, bias, seed):
+    rng = np.random.default_rng(seed)
+    params, x, h0, dout, _ = problem(1, N, I, H, np.float64, rng, bias)
+    x, dh1 = x[0], dout[0]
+
+    def loss():
+        h1, _ = oracle.layernorm_gru_cell_forward(x, h0, *params)
+        return np.sum(h1 * dh1)
+
+    _, cache = oracle.layernorm_gru_cell_forward(x, h0, *params)
+    dx, dh, grads = oracle.layernorm_gru_cell_backward(dh1, cache)
+    for name, got, array in zip(["x", "h"] + NAMES, (dx, dh, *grads), (x, h0, *params)):
+        if array is None:
+            assert got is None, name
+            continue
+        np.testing.assert_allclose(got, numeric_grad(loss, array), rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@settings(max_examples=10)
+@given(T=st.integers(1, 4), N=st.integers(1, 3), I=st.integers(1, 3), H=st.integers(1, 4),
+       zoneout=st.sampled_from(ZONEOUT), lengths=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_oracle_sequence_gradients_equal_finite_differences(T, N, I, H, zoneout, lengths, seed):
+    rng = np.random.default_rng(seed)
+    params, x, h0, dout, dh_n = problem(T, N, I, H, np.float64, rng)
+    keep = keep_weights(zoneout, T, N, H, np.float64, rng)
+    lengths = rng.integers(0, T + 1, N) if lengths else None
+
+    def loss():
+        out, h_n, _ = oracle.layernorm_gru_forward(x, h0, *params, lengths=lengths, zoneout=keep)
+        return np.sum(out * dout) + np.sum(h_n * dh_n)
+
+    _, _, cache = oracle.layernorm_gru_forward(x, h0, *params, lengths=lengths, zoneout=keep)
+    dx, dh0, grads = oracle.layernorm_gru_backward(dout, dh_n, cache)
+    for name, got, array in zip(["x", "h0"] + NAMES, (dx, dh0, *grads), (x, h0, *params)):
+        np.testing.assert_allclose(got, numeric_grad(loss, array), rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_oracle_one_step_is_the_cell_and_unit_gains_normalise():
+    rng = np.random.default_rng(8)
+    params, x, h0, _, _ = problem(1, 2, 3, 5, np.float64, rng)
+    h1, _ = oracle.layernorm_gru_cell_forward(x[0], h0, *params)
+    out, h_n, _ = oracle.layernorm_gru_forward(x, h0, *params)
+    np.testing.assert_array_equal(h1, h_n)
+    np.testing.assert_array_equal(out[0], h_n)
+    # the scale of a weight matrix does not matter once its products' variance dwarfs eps
+    def scaled(k):
+        return oracle.layernorm_gru_cell_forward(x[0], h0, params[0] * k, params[1] * k, *params[2:])[0]
+    np.testing.assert_allclose(scaled(1e4), scaled(7e4), rtol=1e-7, atol=1e-8)

@@ -179,6 +179,15 @@ class Cell:
     variant_of: str = ""
     zoneout: bool = False
 
+    def __post_init__(self):
+        # the sequence calls run on both halves of a big batch in two threads when the thread
+        # budget allows (fastrnn/_cells/batch_split.py); small calls go straight through
+        from .batch_split import split_backward, split_forward, split_infer
+        for name, wrap in (("forward", split_forward), ("backward", split_backward), ("infer", split_infer)):
+            call = getattr(self, name)
+            if call is not None and not getattr(call, "splits", False):
+                object.__setattr__(self, name, wrap(call))
+
     # --- sizes --------------------------------------------------------------------------
     @property
     def projects(self):

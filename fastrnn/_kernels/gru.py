@@ -32,7 +32,7 @@ from .packed import (column_sums_into, grads_against_prev, input_grads, keep_fin
 from .zoneout import add_carried, zone_out_grad_row, zone_out_row
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, z_keeps_h,
                 chunk_steps, keep_rows, gates, hproj, scratch, saved, out, h_n, keep, small_kernels):
     """Run the sequence; fill out and each sequence's final h_n (N, H).
@@ -109,7 +109,7 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
         restore_threads(threads)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def gru_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, blocks, reset_after, z_keeps_h,
                  gates, saved, out, dout, dh_n, dx, dh0, dgates_h, d_rh,
                  dw_x, dw_h, db_x, db_h, accumulate, keep, zone_work, small_kernels):

@@ -37,7 +37,7 @@ from .packed import grads_against_prev, input_grads, keep_finished, keep_unstart
 from .zoneout import keep_row, zone_out_row
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def layernorm_gru_forward(x, batch_sizes, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_hh, keep, chunk_steps, keep_rows,
                           xn_x, xn_h, act, rstd, scratch, out, h_n, small_kernels):
     """Run the sequence; fill out (R, H) and each sequence's final h_n (N, H).
@@ -98,7 +98,7 @@ def layernorm_gru_forward(x, batch_sizes, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_
         restore_threads(threads)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def layernorm_gru_backward(x, batch_sizes, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, keep, xn_x, xn_h, act, rstd, out,
                            dout, dh_n, dx, dh0, work, dw_ih, dw_hh, db_ih, db_hh, dln_ih, dln_hh, accumulate,
                            small_kernels):

@@ -43,7 +43,7 @@ from .packed import grads_against_prev, input_grads, keep_finished, keep_unstart
 from .zoneout import keep_row, zone_out_row
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def layernorm_lstm_forward(x, batch_sizes, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, ln_c, ln_c_bias, chunk_steps,
                            keep_rows, xs, hs, gates, cs, chat, stats, scratch, out, h_n, c_n, keep, small_kernels):
     """Run the sequence; fill out and each sequence's final h_n, c_n (N, H).
@@ -105,7 +105,7 @@ def layernorm_lstm_forward(x, batch_sizes, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, 
         restore_threads(threads)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def layernorm_lstm_backward(x, batch_sizes, h0, c0, w_ih, w_hh, ln_ih, ln_hh, ln_c, ln_c_bias, xs, hs, gates, cs,
                             chat, stats, out, dout, dh_n, dc_n, dx, dh0, dc0, dw_ih, dw_hh, db, dln_ih, dln_hh,
                             dln_c, dln_c_bias, accumulate, keep, small_kernels):

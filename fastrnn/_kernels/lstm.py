@@ -36,7 +36,7 @@ from .packed import keep_finished, keep_unstarted, start_chunk, step_offsets, we
 from .zoneout import add_carried, zone_out_row, zone_out_grad_row
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blocks, chunk_steps, keep_rows,
                  gates, scratch, cs, out, h_n, c_n, keep, small_kernels):
     """Run the sequence; fill out and each sequence's final h_n, c_n (N, H).
@@ -93,7 +93,7 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
         restore_threads(threads)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def lstm_backward(x, batch_sizes, h0, c0, w_x, w_rec, torch_layout, blocks, gates, cs, out,
                   dout, dh_n, dc_n, dx, dh0, dc0, dw_x, dw_h, db, accumulate, keep, zone_work, small_kernels):
     """Backward through the sequence saved by lstm_forward.

@@ -36,7 +36,7 @@ from .blas import gemm, recurrent_add, recurrent_grad, restore_threads, steps_on
 from .packed import keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def lstm_variant_forward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_h, torch_layout, blocks,
                          chunk_steps, keep_rows, gates, scratch, cs, ms, out, h_n, c_n, small_kernels):
     """Run the sequence; fill out (R, P) and each sequence's final h_n (N, P), c_n (N, H).
@@ -89,7 +89,7 @@ def lstm_variant_forward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_
         restore_threads(threads)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def lstm_variant_backward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, torch_layout, blocks, gates, cs, ms,
                           out, dout, dh_n, dc_n, dx, dh0, dc0, dhs, dm, dw_x, dw_h, dw_hr, dw_ph, db, accumulate,
                           small_kernels):

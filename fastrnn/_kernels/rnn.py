@@ -20,7 +20,7 @@ from .blas import input_projection, recurrent_add, recurrent_grad, restore_threa
 from .packed import keep_finished, keep_unstarted, step_offsets, weight_grads
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def rnn_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, relu, scratch, out, h_n, small_kernels):
     """Run the sequence; fill out (R, H) and each sequence's final h_n (N, H); b_x, b_h (H,)."""
     H = h0.shape[1]
@@ -46,7 +46,7 @@ def rnn_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, relu, sc
     restore_threads(threads)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def rnn_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, relu, out, dout, dh_n,
                  dx, dh0, dpre, dw_x, dw_h, db, accumulate, small_kernels):
     """dout (R, H), dh_n (N, H) -> dx (R, I), dh0 (N, H); weight grads written or added."""

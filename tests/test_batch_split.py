@@ -1,0 +1,106 @@
+"""Two threads on one sequence call (fastrnn/_cells/batch_split.py): with a budget of 2, a big
+enough padded batch runs as two halves, one in a worker thread, and gives the unsplit call's
+results (weight gradients summed in another order: to rounding)."""
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+import fastrnn
+from fastrnn import _cells
+from fastrnn._cells import batch_split
+from helpers import assert_close, layer_problem
+
+CELLS = list(_cells.CELLS)
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    """Budget 2 and every padded call of 2·MIN_ROWS sequences or more split."""
+    monkeypatch.setattr(batch_split, "MIN_MACS", 0)
+    before = fastrnn.get_num_threads()
+    fastrnn.set_num_threads(2)
+    yield
+    fastrnn.set_num_threads(before)
+
+
+def run(cell, x, states, params, options, dout, dstates, accumulate, start):
+    out, finals, cache = cell.forward(x, states, params, "torch", options)
+    grads = tuple(None if g is None else g.copy() for g in start)
+    dx, d0 = cell.backward(cache, dout, dstates, grads, accumulate)
+    only = cell.forward_only(x, states, params, "torch", options)
+    return (out, *finals, dx, *d0, *[g for g in grads if g is not None], only[0], *only[1]), cache
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", CELLS)
+def test_split_calls_equal_the_whole_call(two_threads, name, dtype):
+    cell = _cells.get(name)
+    rng = np.random.default_rng(4)
+    T, N, I, H = 5, 2 * batch_split.MIN_ROWS + 3, 4, 6
+    params, _, x, states, dout, dstates = layer_problem(cell, (T, N, I, H), dtype, rng)
+    options = cell.check_options()
+    if cell.zoneout:
+        options["zoneout"] = (rng.random((T, N, cell.state_sizes(H)[0])) < 0.3).astype(dtype)
+    start = tuple(None if p is None else rng.standard_normal(p.shape).astype(dtype) for p in params)
+    split, cache = run(cell, x, states, params, options, dout, dstates, True, start)
+    assert isinstance(cache, batch_split.SplitCache)
+    fastrnn.set_num_threads(1)
+    whole, cache = run(cell, x, states, params, options, dout, dstates, True, start)
+    assert not isinstance(cache, batch_split.SplitCache)
+    for got, want in zip(split, whole):
+        assert_close(got, want, dtype)
+
+
+def test_what_is_not_split(two_threads):
+    cell = _cells.get("gru")
+    rng = np.random.default_rng(5)
+    params, _, x, states, _, _ = layer_problem(cell, (3, 2 * batch_split.MIN_ROWS, 3, 4), np.float32, rng)
+    options = cell.check_options()
+    assert isinstance(cell.forward(x, states, params, "torch", options)[2], batch_split.SplitCache)
+    small = x[:, :2 * batch_split.MIN_ROWS - 1].copy()
+    assert not isinstance(cell.forward(small, tuple(s[:small.shape[1]] for s in states), params, "torch",
+                                       options)[2], batch_split.SplitCache)
+    with threadpool_limits(1):                      # the user's own limit
+        assert not isinstance(cell.forward(x, states, params, "torch", options)[2], batch_split.SplitCache)
+    sizes = np.full(3, x.shape[1], np.int64)        # packed rows
+    rows = x.reshape(-1, x.shape[2])
+    assert not isinstance(cell.forward(rows, states, params, "torch", options, sizes)[2], batch_split.SplitCache)
+    fastrnn.set_num_threads(1)
+    assert not isinstance(cell.forward(x, states, params, "torch", options)[2], batch_split.SplitCache)
+
+
+def test_a_module_trains_the_same_on_two_threads(two_threads):
+    x = np.random.default_rng(6).standard_normal((7, 12, 5))
+    results = []
+    for threads in (2, 1):
+        fastrnn.set_num_threads(threads)
+        m = fastrnn.LSTM(5, 8, num_layers=2, bidirectional=True, dtype=np.float64, seed=3)
+        out, (h, c) = m(x)
+        dx, _ = m.backward(np.ones_like(out))
+        results.append((out, h, c, dx, *[m.grads[k] for k in sorted(m.grads)]))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+def test_the_worker_reports_errors_and_keeps_working(two_threads):
+    """An error in either half reaches the caller; OpenBLAS's thread count is restored."""
+    import threading
+    from fastrnn._threads import available_threads
+    calls, fail = [], [True]
+
+    def forward(x, states, params, layout, options, batch_sizes=None):
+        calls.append(x.shape[1])
+        if fail[0] and threading.current_thread().name.startswith("fastrnn-split"):
+            raise ValueError("second half failed")
+        return x, states, None
+    split = batch_split.split_forward(forward)
+    x = np.zeros((2, 2 * batch_split.MIN_ROWS, 3))
+    params = (None, np.zeros((3, 3)))
+    before = available_threads()
+    with pytest.raises(ValueError, match="second half failed"):
+        split(x, (np.zeros((x.shape[1], 3)),), params, "torch", {})
+    assert sorted(calls) == [batch_split.MIN_ROWS] * 2
+    assert available_threads() == before
+    fail[0] = False
+    out, _, cache = split(x, (np.zeros((x.shape[1], 3)),), params, "torch", {})
+    assert out.shape == x.shape and isinstance(cache, batch_split.SplitCache)

@@ -226,3 +226,23 @@ def book_backward(cache, dhs, dh_n=None, dc_n=None):
     dWx, dWh, db = torch_grads_to_book(cell.layouts["book"].blocks, dw_ih, dw_hh, db_ih)
     dc0 = d0[1] if len(d0) > 1 else None
     return dx.transpose(1, 0, 2), d0[0], dc0, [dWx, dWh] + ([] if db is None else [db])
+
+
+# --------------------------------------------------------------------------- zoneout
+def keep_weights(mode, T, N, H, dtype, rng):
+    """Padded zoneout keep weights: None ("none"), (H,) in [0, 1] ("eval") or a (T, N, H)
+    Bernoulli(0.4) 0/1 mask ("mask")."""
+    if mode == "none":
+        return None
+    if mode == "eval":
+        return rng.uniform(0, 1, H).astype(dtype)
+    return (rng.uniform(0, 1, (T, N, H)) < 0.4).astype(dtype)
+
+
+def kernel_options(keep, packing):
+    """The kernels' zoneout options for padded ``keep``: a per-row mask packed like the rows."""
+    if keep is None:
+        return {}
+    if keep.ndim == 3 and packing is not None:
+        return {"zoneout": packing.pack(keep)}
+    return {"zoneout": keep}

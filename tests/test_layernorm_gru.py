@@ -15,7 +15,7 @@ from hypothesis import example, given, settings, strategies as st
 from fastrnn import _cells, oracle
 from fastrnn._cells import spec
 from fastrnn._packing import Packing
-from helpers import assert_close, numeric_grad, random_params
+from helpers import assert_close, keep_weights, kernel_options, numeric_grad, random_params
 
 CELL = _cells.get("layernorm_gru")
 ZONEOUT = ("none", "eval", "mask")
@@ -31,24 +31,6 @@ def problem(T, N, I, H, dtype, rng, bias=True):
     dout = rng.standard_normal((T, N, H)).astype(dtype)
     dh_n = rng.standard_normal((N, H)).astype(dtype)
     return (w_ih, w_hh, b_ih, b_hh) + gains, x, h0, dout, dh_n
-
-
-def keep_weights(mode, T, N, H, dtype, rng):
-    """Padded zoneout keep weights: None, (H,) in [0, 1] (evaluation) or a (T, N, H) 0/1 mask."""
-    if mode == "none":
-        return None
-    if mode == "eval":
-        return rng.uniform(0, 1, H).astype(dtype)
-    return (rng.uniform(0, 1, (T, N, H)) < 0.4).astype(dtype)
-
-
-def kernel_options(keep, packing):
-    """The kernels' options: a per-row mask packed like the rows."""
-    if keep is None:
-        return {}
-    if keep.ndim == 3 and packing is not None:
-        return {"zoneout": packing.pack(keep)}
-    return {"zoneout": keep}
 
 
 def lengths_or_none(packed, T, N, rng):
@@ -240,25 +222,6 @@ def test_oracle_cell_gradients_equal_finite_differences(N, I, H, bias, seed):
         if array is None:
             assert got is None, name
             continue
-        np.testing.assert_allclose(got, numeric_grad(loss, array), rtol=1e-5, atol=1e-6, err_msg=name)
-
-
-@settings(max_examples=10)
-@given(T=st.integers(1, 4), N=st.integers(1, 3), I=st.integers(1, 3), H=st.integers(1, 4),
-       zoneout=st.sampled_from(ZONEOUT), lengths=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_oracle_sequence_gradients_equal_finite_differences(T, N, I, H, zoneout, lengths, seed):
-    rng = np.random.default_rng(seed)
-    params, x, h0, dout, dh_n = problem(T, N, I, H, np.float64, rng)
-    keep = keep_weights(zoneout, T, N, H, np.float64, rng)
-    lengths = rng.integers(0, T + 1, N) if lengths else None
-
-    def loss():
-        out, h_n, _ = oracle.layernorm_gru_forward(x, h0, *params, lengths=lengths, zoneout=keep)
-        return np.sum(out * dout) + np.sum(h_n * dh_n)
-
-    _, _, cache = oracle.layernorm_gru_forward(x, h0, *params, lengths=lengths, zoneout=keep)
-    dx, dh0, grads = oracle.layernorm_gru_backward(dout, dh_n, cache)
-    for name, got, array in zip(["x", "h0"] + NAMES, (dx, dh0, *grads), (x, h0, *params)):
         np.testing.assert_allclose(got, numeric_grad(loss, array), rtol=1e-5, atol=1e-6, err_msg=name)
 
 

@@ -18,7 +18,7 @@ from hypothesis import example, given, settings, strategies as st
 from fastrnn import _cells, oracle
 from fastrnn._cells import spec
 from fastrnn._packing import Packing
-from helpers import assert_close, generic_params, numeric_grad
+from helpers import assert_close, generic_params, keep_weights, kernel_options, numeric_grad
 
 CELL = _cells.get("layernorm_lstm")
 ZONEOUT = ("none", "eval", "mask")
@@ -41,24 +41,6 @@ def problem(T, N, I, H, dtype, rng, bias=True):
 def float64(arrays):
     """The oracle's copies: float64, so that it computes in float64 whatever the kernels' dtype."""
     return tuple(None if a is None else np.asarray(a, np.float64) for a in arrays)
-
-
-def keep_weights(mode, T, N, H, dtype, rng):
-    """Padded zoneout keep weights: None, (H,) in [0, 1] (evaluation) or a (T, N, H) 0/1 mask."""
-    if mode == "none":
-        return None
-    if mode == "eval":
-        return rng.uniform(0, 1, H).astype(dtype)
-    return (rng.uniform(0, 1, (T, N, H)) < 0.4).astype(dtype)
-
-
-def kernel_options(keep, packing):
-    """The kernels' options: a per-row mask packed like the rows."""
-    if keep is None:
-        return {}
-    if keep.ndim == 3 and packing is not None:
-        return {"zoneout": packing.pack(keep)}
-    return {"zoneout": keep}
 
 
 def run_forward(x, states, params, options, packing, infer=False):
@@ -280,25 +262,6 @@ def test_oracle_cell_gradients_equal_finite_differences(N, I, H, bias, seed):
         if array is None:
             assert got is None, name
             continue
-        np.testing.assert_allclose(got, numeric_grad(loss, array), rtol=1e-5, atol=1e-6, err_msg=name)
-
-
-@settings(max_examples=10)
-@given(T=st.integers(1, 4), N=st.integers(1, 3), I=st.integers(1, 3), H=st.integers(1, 4),
-       zoneout=st.sampled_from(ZONEOUT), lengths=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_oracle_sequence_gradients_equal_finite_differences(T, N, I, H, zoneout, lengths, seed):
-    rng = np.random.default_rng(seed)
-    params, x, states, dout, dstates = problem(T, N, I, H, np.float64, rng)
-    keep = keep_weights(zoneout, T, N, H, np.float64, rng)
-    lens = rng.integers(0, T + 1, N) if lengths else None
-
-    def loss():
-        out, h_n, c_n, _ = oracle.layernorm_lstm_forward(x, *states, *params, lengths=lens, zoneout=keep)
-        return np.sum(out * dout) + np.sum(h_n * dstates[0]) + np.sum(c_n * dstates[1])
-
-    *_, cache = oracle.layernorm_lstm_forward(x, *states, *params, lengths=lens, zoneout=keep)
-    dx, dh0, dc0, grads = oracle.layernorm_lstm_backward(dout, *dstates, cache)
-    for name, got, array in zip(["x", "h0", "c0"] + NAMES, (dx, dh0, dc0, *grads), (x, *states, *params)):
         np.testing.assert_allclose(got, numeric_grad(loss, array), rtol=1e-5, atol=1e-6, err_msg=name)
 
 

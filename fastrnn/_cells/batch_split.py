@@ -98,32 +98,28 @@ def _forward_args(x, states, params, layout, options, n0, first):
             _half_options(options, T, N, n0, first), None)
 
 
-def split_forward(forward):
-    """``forward`` (a registry entry's) run on two halves of a big enough padded batch."""
+def _split_call(call, with_cache):
+    """``call`` (a registry entry's forward or infer) run on two halves of a big enough padded batch."""
     def run(x, states, params, layout, options, batch_sizes=None):
         n0 = _splits(x, params, batch_sizes)
         if not n0:
-            return forward(x, states, params, layout, options, batch_sizes)
-        a, b = _both(forward, _forward_args(x, states, params, layout, options, n0, True),
+            return call(x, states, params, layout, options, batch_sizes)
+        a, b = _both(call, _forward_args(x, states, params, layout, options, n0, True),
                      _forward_args(x, states, params, layout, options, n0, False))
-        out = np.concatenate((a[0], b[0]), axis=1)
-        finals = tuple(np.concatenate(pair) for pair in zip(a[1], b[1]))
-        return out, finals, SplitCache((a[2], b[2]), n0)
+        joined = (np.concatenate((a[0], b[0]), axis=1), tuple(np.concatenate(pair) for pair in zip(a[1], b[1])))
+        return joined + (SplitCache((a[2], b[2]), n0),) if with_cache else joined
     run.splits = True
     return run
+
+
+def split_forward(forward):
+    """``forward`` -> (out, finals, cache), split: the cache is a :class:`SplitCache`."""
+    return _split_call(forward, True)
 
 
 def split_infer(infer):
-    """``infer`` (forward only) split as :func:`split_forward`."""
-    def run(x, states, params, layout, options, batch_sizes=None):
-        n0 = _splits(x, params, batch_sizes)
-        if not n0:
-            return infer(x, states, params, layout, options, batch_sizes)
-        a, b = _both(infer, _forward_args(x, states, params, layout, options, n0, True),
-                     _forward_args(x, states, params, layout, options, n0, False))
-        return np.concatenate((a[0], b[0]), axis=1), tuple(np.concatenate(pair) for pair in zip(a[1], b[1]))
-    run.splits = True
-    return run
+    """``infer`` (forward only) -> (out, finals), split as :func:`split_forward`."""
+    return _split_call(infer, False)
 
 
 def split_backward(backward):

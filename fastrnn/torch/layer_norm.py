@@ -21,6 +21,7 @@ from fastrnn import _cells
 from fastrnn.torch._fallback import MESSAGES, fallback_reason
 from fastrnn.torch._shapes import sequence_call_ok
 from fastrnn.torch._stack import run_packed, run_sequence
+from fastrnn.torch.modules import _states
 
 
 def _probability(name, value):
@@ -107,7 +108,7 @@ class _LayerNormRecurrent(torch.nn.Module):
         initial state(s) of that shape, or None for zeros."""
         cell = _cells.get(self._cell)
         count = len(cell.state_names)
-        states = _given_states(hx, count)
+        states = _states(hx, count)
         weights = self._layer_weights()
         flat = [w for layer in weights for w in layer]
         reason = fallback_reason(self, input, states or (), flat)
@@ -131,17 +132,6 @@ class _LayerNormRecurrent(torch.nn.Module):
                 f"input_size={self.input_size}, T >= 1 and N >= 1, of the parameters' dtype (float32 or float64), "
                 f"and hx None or {state} of shape (num_layers*num_directions={self.num_layers * D}, N, "
                 f"hidden_size={self.hidden_size}) of that dtype; got input {got}")
-
-
-def _given_states(hx, count):
-    """hx -> tuple of ``count`` tensors or Nones, or None when malformed."""
-    if hx is None:
-        return (None,) * count
-    if count == 1:
-        return (hx,) if isinstance(hx, torch.Tensor) else None
-    if isinstance(hx, (tuple, list)) and len(hx) == count and all(isinstance(h, torch.Tensor) for h in hx):
-        return tuple(hx)
-    return None
 
 
 class LayerNormLSTM(_LayerNormRecurrent):

@@ -104,3 +104,34 @@ def test_the_worker_reports_errors_and_keeps_working(two_threads):
     fail[0] = False
     out, _, cache = split(x, (np.zeros((x.shape[1], 3)),), params, "torch", {})
     assert out.shape == x.shape and isinstance(cache, batch_split.SplitCache)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_splits_with_its_own_worker(two_threads):
+    """After the worker thread started, a forked child (a DataLoader worker) still splits:
+    it makes its own worker instead of waiting on the parent's, which it does not have."""
+    import os
+    cell = _cells.get("gru")
+    rng = np.random.default_rng(8)
+    params, _, x, states, _, _ = layer_problem(cell, (3, 2 * batch_split.MIN_ROWS, 3, 4), np.float64, rng)
+    want = cell.forward(x, states, params, "torch", cell.check_options())[0]      # the worker runs
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                       # the child: report, never return into pytest
+        ok = 0
+        try:
+            out, _, cache = cell.forward(x, states, params, "torch", cell.check_options())
+            ok = int(isinstance(cache, batch_split.SplitCache) and np.array_equal(out, want))
+        finally:
+            os.write(write, bytes([ok]))
+            os._exit(0)
+    os.close(write)
+    import select
+    ready, _, _ = select.select([read], [], [], 60)
+    if not ready:
+        import signal
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert ready, "the forked child's split call hung"
+    assert os.read(read, 1) == bytes([1])
+    os.waitpid(pid, 0)

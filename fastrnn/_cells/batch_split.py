@@ -15,6 +15,7 @@ sequences, calls under MIN_MACS multiply-adds, a budget below 2, and OpenBLAS al
 limited to one thread by the user (threadpoolctl, ``OPENBLAS_NUM_THREADS``).
 """
 import concurrent.futures
+import os
 import threading
 
 import numpy as np
@@ -26,6 +27,10 @@ MIN_MACS = 1 << 23       # multiply-adds of a call (T·N·G·H·(I + H)), ~0.3 m
 
 _local = threading.local()         # .inside: this thread runs one half of a split call
 _pool = []                         # the worker thread's executor, made on first use
+
+if hasattr(os, "register_at_fork"):
+    # a forked child (a DataLoader worker, multiprocessing) has no worker thread: it makes its own
+    os.register_at_fork(after_in_child=_pool.clear)
 
 
 def _worker():

@@ -44,7 +44,7 @@ def _run(x, states, params, layout, options, batch_sizes, training):
     kept = R if training else 1
     xs = np.empty((R if training else min(R, chunk * N), 4 * H), dtype)
     hs = np.empty((R if training else N, 4 * H), dtype)
-    gates = np.empty((R if training else 0, 4 * H), dtype)
+    gates = np.empty((R if training else N, 4 * H), dtype)
     cs = np.empty((R if training else 2 * N, H), dtype)
     chat = np.empty((kept, H), dtype)
     stats = np.empty((kept, 3), np.float64)

@@ -10,7 +10,7 @@ batch, see packed.py; four gate blocks of width H):
     hs     (R, 4H)    forward: each step's h_{t−1} w_hhᵀ, normalised in place (x̂_h);
                       backward: dv_h, the gradient of h_{t−1} w_hhᵀ. Forward only: (N, 4H).
     gates  (R, 4H)    the activated gates i, f, g, o; backward: dA, the gradient of the
-                      pre-activations. Forward only: unused, the gates are written over xs.
+                      pre-activations. Forward only: (N, 4H), one step's.
     cs     (R, H)     c' after each step (forward only: (2N, H), the running c in two halves)
     chat   (R, H)     ĉ = LN(c') before its gain and shift (forward only: (1, H))
     stats  (R, 3)     float64: each row's rstd of x w_ihᵀ, of h w_hhᵀ and of c' (forward
@@ -76,7 +76,7 @@ def layernorm_lstm_forward(x, batch_sizes, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, 
                 st = stats[r] if keep_rows else stats[0]
                 st[0] = normalize_row(x_row, x_row)
                 st[1] = normalize_row(h_row, h_row)
-                g_row = gates[r] if keep_rows else x_row
+                g_row = gates[r] if keep_rows else gates[n]     # never x_row: LLVM vectorises disjoint rows only
                 # per-gate slice views indexed by the loop counter alone: LLVM vectorises
                 x_i, x_f, x_g, x_o = x_row[:H], x_row[H:2 * H], x_row[2 * H:3 * H], x_row[3 * H:]
                 h_i, h_f, h_g, h_o = h_row[:H], h_row[H:2 * H], h_row[2 * H:3 * H], h_row[3 * H:]

@@ -20,7 +20,7 @@ import threading
 
 import numpy as np
 
-from .._threads import available_threads, one_blas_thread
+from .._threads import _budget, available_threads, one_blas_thread
 
 MIN_ROWS = 4             # sequences in each half: fewer make the per-step products too thin
 MIN_MACS = 1 << 23       # multiply-adds of a call (T·N·G·H·(I + H)), ~0.3 ms on one core
@@ -41,8 +41,8 @@ def _worker():
 
 def _splits(x, params, batch_sizes):
     """The first half's sequence count, or 0 when the call runs whole."""
-    if batch_sizes is not None or getattr(_local, "inside", False) or x.ndim != 3:
-        return 0
+    if _budget[0] < 2 or batch_sizes is not None or x.ndim != 3 or getattr(_local, "inside", False):
+        return 0            # the default budget of 1 returns at the first test
     T, N, I = x.shape
     if N < 2 * MIN_ROWS:
         return 0

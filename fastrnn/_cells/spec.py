@@ -394,11 +394,17 @@ def zoneout_keep(options, rows_count, padded, width, dtype):
     (one per row, in the kernels' row order). See :class:`Cell` ``zoneout``."""
     keep = options.get("zoneout")
     if keep is None:
-        return np.zeros((0, width), dtype)
+        return _no_zoneout(width, np.dtype(dtype))
     keep = np.ascontiguousarray(keep, dtype)
     if keep.ndim == 1:
         return keep.reshape(1, width)
     return keep.reshape(rows_count, width) if padded is not None else keep
+
+
+@functools.lru_cache(maxsize=64)
+def _no_zoneout(width, dtype):
+    """The (0, width) ``keep`` of a call without zoneout (shared, never written)."""
+    return np.zeros((0, width), dtype)
 
 
 # Forward only, the input projection runs over chunks of about this many rows (steps x

@@ -29,7 +29,7 @@ from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import gemm, recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
 from .packed import (column_sums_into, grads_against_prev, input_grads, keep_finished, keep_unstarted,
                      recurrent_ld, start_chunk, step_offsets)
-from .zoneout import add_carried, zone_out_grad_row, zone_out_row
+from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
@@ -103,8 +103,8 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
                 else:
                     for j in range(H):
                         h_new[j] = h_old[j] + a_z[j] * (a_n[j] - h_old[j])
-                if keep.shape[0] > 0:
-                    zone_out_row(keep, off + n, h_old, h_new)
+            if keep.shape[0] > 0:
+                zone_out_rows(keep, off, h_prev, out[off:off + b])
             keep_finished(t, batch_sizes, off, out, h_n)
         restore_threads(threads)
 
@@ -130,14 +130,15 @@ def gru_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, blocks, reset_aft
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
         h_prev = h0[:b] if t == 0 else out[prev:prev + b]
+        zoned = keep.shape[0] > 0
+        if zoned:                        # the step sees (1 − keep) dh; keep dh goes to h_prev
+            zone_out_grads(keep, off, dout[off:off + b], dh0, zone_work)
         for n in range(b):
             row = gates[off + n]
             a_r, a_z, a_n = row[o_r:o_r + H], row[o_z:o_z + H], row[o_n:o_n + H]
             h_old = h_prev[n]
-            d_out = dout[off + n]
+            d_out = zone_work[n] if zoned else dout[off + n]
             dh_row = dh0[n]
-            if keep.shape[0] > 0:        # the step sees (1 − keep) dh; keep dh goes to h_prev
-                d_out = zone_out_grad_row(keep, off + n, d_out, dh_row, zone_work[n], zone_work[N + n])
             for j in range(H):
                 dh_row[j] += d_out[j]
             # a_z <- dA_z, a_n <- dA_n, dh_row <- the part of dh_prev through z's blend

@@ -33,7 +33,7 @@ from numba import njit
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
 from .packed import keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads
-from .zoneout import add_carried, zone_out_row, zone_out_grad_row
+from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
@@ -86,8 +86,8 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
                     a_f[j] = f
                     a_g[j] = g
                     a_o[j] = o
-                if keep.shape[0] > 0:
-                    zone_out_row(keep, off + n, h_prev[n], h_row)
+            if keep.shape[0] > 0:
+                zone_out_rows(keep, off, h_prev, out[off:off + b])
             keep_finished(t, batch_sizes, off, out, h_n)
             keep_finished(t, batch_sizes, c_off, cs, c_n)
         restore_threads(threads)
@@ -113,16 +113,17 @@ def lstm_backward(x, batch_sizes, h0, c0, w_x, w_rec, torch_layout, blocks, gate
     for t in range(batch_sizes.shape[0] - 1, -1, -1):
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
+        zoned = keep.shape[0] > 0
+        if zoned:                        # the step sees (1 − keep) dh; keep dh goes to h_prev
+            zone_out_grads(keep, off, dout[off:off + b], dh0, zone_work)
         for n in range(b):
             row = gates[off + n]
             a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
             cp = c0[n] if t == 0 else cs[prev + n]
             c_row = cs[off + n]
-            d_out = dout[off + n]
+            d_out = zone_work[n] if zoned else dout[off + n]
             dh_row = dh0[n]
             dc_row = dc0[n]
-            if keep.shape[0] > 0:        # the step sees (1 − keep) dh; keep dh goes to h_prev
-                d_out = zone_out_grad_row(keep, off + n, d_out, dh_row, zone_work[n], zone_work[N + n])
             for j in range(H):
                 i = a_i[j]
                 f = a_f[j]

@@ -52,3 +52,23 @@ def add_carried(carried, dh):
         c_row, d_row = carried[n], dh[n]
         for j in range(d_row.shape[0]):
             d_row[j] += c_row[j]
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def zone_out_rows(keep, first_row, h_prev, h_new):
+    """zone_out_row for the b rows of one step: h_new (b, H), h_prev (>= b, H), kernel rows
+    first_row.. (a pass of its own after the step's pointwise pass, which then compiles as
+    it does without zoneout)."""
+    for n in range(h_new.shape[0]):
+        zone_out_row(keep, first_row + n, h_prev[n], h_new[n])
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def zone_out_grads(keep, first_row, dout, dh, zone_work):
+    """zone_out_grad_row for the b rows of one step, before its backward pass: dout (b, H) the
+    rows' output gradients, dh (>= b, H) the carried ones (zeroed). The step's pass then
+    reads zone_work[:b] as its output gradient; zone_work[N:N + b] holds the carried part,
+    added to h_{t−1}'s gradient by add_carried after the step's recurrent product."""
+    N = zone_work.shape[0] // 2
+    for n in range(dout.shape[0]):
+        zone_out_grad_row(keep, first_row + n, dout[n], dh[n], zone_work[n], zone_work[N + n])

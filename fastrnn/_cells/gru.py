@@ -14,7 +14,7 @@ from .._threads import kernel_threads
 from .._kernels import gru as _kernels
 from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params, chunk_steps,
                    in_layout, layout_flag, recurrent_weight, rows_in_layout, torch_params, zeros_if_none,
-                   zoneout_keep)
+                   zoneout_keep, zoneout_work)
 
 BLENDS = ("torch", "book")
 
@@ -81,7 +81,7 @@ def backward(cache, dout, dstates, grads, accumulate):
                               cache.options["z_keeps_h"], gates, saved, out, dout,
                               zeros_if_none(dstates[0], h0.shape, dtype), dx, dh0, dgates_h, np.empty((N, H), dtype),
                               grads[0], grads[1], bias_or_empty(db_x, dtype), bias_or_empty(db_h, dtype),
-                              bool(accumulate), keep, np.empty((2 * N if keep.shape[0] else 0, H), dtype),
+                              bool(accumulate), keep, zoneout_work(keep, N, H, dtype),
                               _blas.SMALL_KERNELS)
     return in_layout(dx, padded), (dh0,)
 

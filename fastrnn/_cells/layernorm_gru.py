@@ -16,7 +16,7 @@ from .._kernels import blas as _blas
 from .._kernels import layernorm_gru as _kernels
 from .._threads import kernel_threads
 from .spec import (Cell, Layout, Param, SequenceCache, as_rows, bias_or_empty, chunk_steps, in_layout, layout_flag,
-                   rows_in_layout, torch_params, zeros_if_none, zoneout_keep)
+                   rows_in_layout, torch_params, zeros_if_none, zoneout_keep, zoneout_work)
 
 NAME = "layernorm_gru"
 
@@ -74,7 +74,7 @@ def backward(cache, dout, dstates, grads, accumulate):
                                         out, dout, zeros_if_none(dstates[0], h0.shape, dtype), dx, dh0,
                                         np.empty(3 * H, dtype), dw_ih, dw_hh, bias_or_empty(db_ih, dtype),
                                         bias_or_empty(db_hh, dtype), dln_ih, dln_hh, bool(accumulate),
-                                        _blas.SMALL_KERNELS)
+                                        zoneout_work(keep, h0.shape[0], H, dtype), _blas.SMALL_KERNELS)
     return in_layout(dx, padded), (dh0,)
 
 

@@ -14,7 +14,7 @@ from .._kernels import blas as _blas
 from .._kernels import layernorm_lstm as _kernels
 from .._threads import kernel_threads
 from .spec import (Cell, Layout, Param, SequenceCache, as_rows, bias_or_empty, chunk_steps, in_layout,
-                   rows_in_layout, zeros_if_none, zoneout_keep)
+                   rows_in_layout, zeros_if_none, zoneout_keep, zoneout_work)
 
 NAME = "layernorm_lstm"
 
@@ -76,7 +76,8 @@ def backward(cache, dout, dstates, grads, accumulate):
         _kernels.layernorm_lstm_backward(rows, sizes, h0, c0, w_ih, w_hh, ln_ih, ln_hh, ln_c, ln_c_bias, xs, hs,
                                          gates, cs, chat, stats, out, dout, dh_n, dc_n, dx, dh0, dc0, dw_ih, dw_hh,
                                          bias_or_empty(db, dtype), dln_ih, dln_hh, dln_c, dln_c_bias,
-                                         bool(accumulate), keep, _blas.SMALL_KERNELS)
+                                         bool(accumulate), keep, zoneout_work(keep, h0.shape[0], h0.shape[1], dtype),
+                                         _blas.SMALL_KERNELS)
     return in_layout(dx, padded), (dh0, dc0)
 
 

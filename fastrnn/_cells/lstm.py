@@ -10,7 +10,7 @@ from .._threads import kernel_threads
 from .._kernels import lstm as _kernels
 from .spec import (Cell, Layout, SequenceCache, as_rows, bias_or_empty, book_params, chunk_steps,
                    combined_bias_grad, in_layout, layout_flag, recurrent_weight, rows_in_layout,
-                   split_bias_grad, split_biases, torch_params, zeros_if_none, zoneout_keep)
+                   split_bias_grad, split_biases, torch_params, zeros_if_none, zoneout_keep, zoneout_work)
 
 
 def forward(x, states, params, layout, options, batch_sizes=None):
@@ -64,7 +64,7 @@ def backward(cache, dout, dstates, grads, accumulate):
         _kernels.lstm_backward(rows, sizes, h0, c0, w_x, w_rec, layout == "torch", LSTM.layouts[layout].blocks,
                                gates, cs, out, dout, dh_n, dc_n, dx, dh0, dc0, grads[0], grads[1],
                                bias_or_empty(db, dtype), bool(accumulate), keep,
-                               np.empty((2 * h0.shape[0] if keep.shape[0] else 0, h0.shape[1]), dtype),
+                               zoneout_work(keep, h0.shape[0], h0.shape[1], dtype),
                                _blas.SMALL_KERNELS)
     split_bias_grad(db, grads, layout, accumulate)
     return in_layout(dx, padded), (dh0, dc0)

@@ -401,6 +401,12 @@ def zoneout_keep(options, rows_count, padded, width, dtype):
     return keep.reshape(rows_count, width) if padded is not None else keep
 
 
+def zoneout_work(keep, N, width, dtype):
+    """The backward kernels' zoneout workspace: (2N, width) with zoneout (each row's share
+    of dh and the part carried to h_{t−1}, kernels/zoneout.py zone_out_grads), else (0, width)."""
+    return np.empty((2 * N if keep.shape[0] else 0, width), dtype)
+
+
 @functools.lru_cache(maxsize=64)
 def _no_zoneout(width, dtype):
     """The (0, width) ``keep`` of a call without zoneout (shared, never written)."""

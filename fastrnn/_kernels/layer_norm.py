@@ -34,7 +34,7 @@ def normalize_row(v, xhat):
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def normalize_row_backward(dxhat, xhat, rstd, dv):
-    """dv (F,) = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat ⊙ xhat)) for one row (dv may be dxhat)."""
+    """dv (F,) = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat ⊙ xhat)) for one row (dv may be dxhat or xhat)."""
     F = dxhat.shape[0]
     total = 0.0
     dot = 0.0

@@ -33,8 +33,9 @@ from numba import njit
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
 from .layer_norm import normalize_row, normalize_row_backward
-from .packed import grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets
-from .zoneout import keep_row, zone_out_row
+from .packed import (grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets,
+                     write_sums)
+from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
@@ -47,7 +48,6 @@ def layernorm_gru_forward(x, batch_sizes, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_
     layernorm_gru_backward reads. scratch holds 4H·N elements (the products' workspace).
     """
     H = h0.shape[1]
-    K = keep.shape[0]
     b_rz = b_ih[:2 * H] + b_hh[:2 * H]
     b_r, b_z = b_rz[:H], b_rz[H:]
     bx_n, bh_n = b_ih[2 * H:], b_hh[2 * H:]
@@ -92,8 +92,8 @@ def layernorm_gru_forward(x, batch_sizes, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_
                     a_z[j] = z
                     a_n[j] = nn
                     h_new[j] = nn + z * (h_old[j] - nn)
-                if K > 0:                            # zoneout: h = keep h_prev + (1 − keep) h'
-                    zone_out_row(keep, off + n, h_old, h_new)
+            if keep.shape[0] > 0:                    # zoneout: h = keep h_prev + (1 − keep) h'
+                zone_out_rows(keep, off, h_prev, out[off:off + b])
             keep_finished(t, batch_sizes, off, out, h_n)
         restore_threads(threads)
 
@@ -101,15 +101,15 @@ def layernorm_gru_forward(x, batch_sizes, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def layernorm_gru_backward(x, batch_sizes, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, keep, xn_x, xn_h, act, rstd, out,
                            dout, dh_n, dx, dh0, work, dw_ih, dw_hh, db_ih, db_hh, dln_ih, dln_hh, accumulate,
-                           small_kernels):
+                           zone_work, small_kernels):
     """Backward through the sequence saved by layernorm_gru_forward.
 
-    dout (R, H), dh_n (N, H) in; dx (R, I), dh0 (N, H) out; work (G,) a workspace. Weight
-    gradients written, or added with ``accumulate``; db_ih, db_hh of size 0: no bias.
+    dout (R, H), dh_n (N, H) in; dx (R, I), dh0 (N, H) out; work (G,) a workspace, zone_work
+    (2N, H) zoneout's (zoneout.py). Weight gradients written, or added with ``accumulate``;
+    db_ih, db_hh of size 0: no bias.
     """
-    H = h0.shape[1]
+    N, H = h0.shape
     G = 3 * H
-    K = keep.shape[0]
     bh_n = b_hh[2 * H:]
     gh_n = ln_hh[2 * H:]
     # float64 sums over the rows: db_ih, db_hh, dln_ih, dln_hh
@@ -122,27 +122,22 @@ def layernorm_gru_backward(x, batch_sizes, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, k
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
         h_prev = h0[:b] if t == 0 else out[prev:prev + b]
+        zoned = keep.shape[0] > 0
+        if zoned:                     # the step sees (1 − keep) dh; keep dh goes to h_prev
+            zone_out_grads(keep, off, dout[off:off + b], dh0, zone_work)
         for n in range(b):
             a = act[off + n]
             a_r, a_z, a_n = a[:H], a[H:2 * H], a[2 * H:]
             vh = xn_h[off + n]
             xh_n = vh[2 * H:]
             h_old = h_prev[n]
-            d_out = dout[off + n]
+            d_out = zone_work[n] if zoned else dout[off + n]
             dh_row = dh0[n]
             dgh = work
             dgh_r, dgh_z, dgh_n = dgh[:H], dgh[H:2 * H], dgh[2 * H:]
-            if K > 0:                 # zoneout: the step sees (1 − keep) dh, keep dh goes to h_prev
-                k = keep_row(keep, off + n)
-                for j in range(H):
-                    total = dh_row[j] + d_out[j]
-                    kept = k[j] * total
-                    dh_row[j] = kept
-                    dgh_n[j] = total - kept          # the step's share, read by the next loop
-            else:
-                for j in range(H):
-                    dgh_n[j] = dh_row[j] + d_out[j]
-                    dh_row[j] = 0.0
+            for j in range(H):                       # the step's dh, read by the next loop
+                dgh_n[j] = dh_row[j] + d_out[j]
+                dh_row[j] = 0.0
             # act <- dgx (gradients of gx), dgh <- gradients of gh, dh_row += z dh
             for j in range(H):
                 dh = dgh_n[j]
@@ -168,15 +163,17 @@ def layernorm_gru_backward(x, batch_sizes, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, k
             normalize_row_backward(dgh, vh, rstd[1, off + n], vh)
         # dh_prev += dv_h w_hh
         recurrent_grad(xn_h[off:off + b], w_hh, 1.0, dh0[:b], small_kernels)
+        if zoned:
+            add_carried(zone_work[N:N + b], dh0[:b])
     restore_threads(threads)
     _input_branch_backward(ln_ih, act, xn_x, rstd[0], totals[0], totals[2])
     input_grads(x, w_ih, True, xn_x, dx, dw_ih, accumulate)
     grads_against_prev(True, G, xn_h, G, h0, out, batch_sizes, offsets, 1.0 if accumulate else 0.0, dw_hh, H)
     if db_ih.shape[0] > 0:
-        _write(totals[0], db_ih, accumulate)
-        _write(totals[1], db_hh, accumulate)
-    _write(totals[2], dln_ih, accumulate)
-    _write(totals[3], dln_hh, accumulate)
+        write_sums(totals[0], db_ih, accumulate)
+        write_sums(totals[1], db_hh, accumulate)
+    write_sums(totals[2], dln_ih, accumulate)
+    write_sums(totals[3], dln_hh, accumulate)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -194,8 +191,3 @@ def _input_branch_backward(ln_ih, dgx, xn_x, rstd, t_db, t_dln):
             g_row[j] = g * ln_ih[j]
         normalize_row_backward(g_row, xhat, rstd[row], xhat)
 
-
-@njit(cache=True)
-def _write(total, grad, accumulate):
-    for k in range(grad.shape[0]):
-        grad[k] = (grad[k] + total[k]) if accumulate else total[k]

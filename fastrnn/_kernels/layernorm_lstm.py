@@ -38,9 +38,10 @@ from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
-from .layer_norm import normalize_row
-from .packed import grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets
-from .zoneout import keep_row, zone_out_row
+from .layer_norm import normalize_row, normalize_row_backward
+from .packed import (grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets,
+                     write_sums)
+from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
@@ -98,8 +99,8 @@ def layernorm_lstm_forward(x, batch_sizes, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, 
                 o_row = out[r]
                 for j in range(H):
                     o_row[j] = a_o[j] * fast_tanh(ln_c[j] * c_hat[j] + ln_c_bias[j])
-                if keep.shape[0] > 0:
-                    zone_out_row(keep, r, h_prev[n], o_row)
+            if keep.shape[0] > 0:
+                zone_out_rows(keep, off, h_prev, out[off:off + b_t])
             keep_finished(t, batch_sizes, off, out, h_n)
             keep_finished(t, batch_sizes, c_off, cs, c_n)
         restore_threads(threads)
@@ -108,26 +109,26 @@ def layernorm_lstm_forward(x, batch_sizes, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def layernorm_lstm_backward(x, batch_sizes, h0, c0, w_ih, w_hh, ln_ih, ln_hh, ln_c, ln_c_bias, xs, hs, gates, cs,
                             chat, stats, out, dout, dh_n, dc_n, dx, dh0, dc0, dw_ih, dw_hh, db, dln_ih, dln_hh,
-                            dln_c, dln_c_bias, accumulate, keep, small_kernels):
+                            dln_c, dln_c_bias, accumulate, keep, zone_work, small_kernels):
     """Backward through the sequence saved by layernorm_lstm_forward.
 
     dout (R, H), dh_n, dc_n (N, H) in (row n's final-state gradient enters at its last
     step); dx (R, I), dh0, dc0 (N, H) out; dw_ih, dw_hh, db (4H,) (size 0: no bias),
     dln_ih, dln_hh (4H,), dln_c, dln_c_bias (H,) written, or added to when ``accumulate``.
-    xs, hs and gates are overwritten with dv_x, dv_h and dA.
+    xs, hs and gates are overwritten with dv_x, dv_h and dA; zone_work (2N, H) is zoneout's
+    workspace (zoneout.py).
 
-    Per step, one pass per row: the zoneout split of dh, LN(c')'s backward, the gates'
-    gradients dA, then both products' LN backward (dv_h feeds the step's dh_{t−1} = dv_h
-    w_hh; dv_x is row-wise and done while the row is at hand); the gains' and the bias's
-    column sums accumulate in float64. After the loop: dx, dW_ih, dW_hh as GEMMs over all rows.
+    Per step, one pass per row: LN(c')'s backward, the gates' gradients dA, then both
+    products' LN backward (dv_h feeds the step's dh_{t−1} = dv_h w_hh; dv_x is row-wise and
+    done while the row is at hand); the gains' and the bias's column sums accumulate in
+    float64. After the loop: dx, dW_ih, dW_hh as GEMMs over all rows.
     """
-    H = h0.shape[1]
+    N, H = h0.shape
     G = 4 * H
-    dt = dx.dtype.type
-    zone = keep.shape[0] > 0
     dh0[:, :] = dh_n          # dh0 / dc0 carry dh, dc backwards through time
     dc0[:, :] = dc_n
     work = np.empty(H, dx.dtype)
+    d_hats = np.empty((2, G), dx.dtype)       # dA γ_hh, dA γ_ih: the products' dx̂
     t_ih = np.zeros(G, np.float64)
     t_hh = np.zeros(G, np.float64)
     t_b = np.zeros(G, np.float64)
@@ -138,45 +139,32 @@ def layernorm_lstm_backward(x, batch_sizes, h0, c0, w_ih, w_hh, ln_ih, ln_hh, ln
     for t in range(batch_sizes.shape[0] - 1, -1, -1):
         off, b_t = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
+        zoned = keep.shape[0] > 0
+        if zoned:                 # the step sees (1 − keep) dh; keep dh goes to h_prev
+            zone_out_grads(keep, off, dout[off:off + b_t], dh0, zone_work)
         for n in range(b_t):
             r = off + n
             g_row, x_row, h_row = gates[r], xs[r], hs[r]
             a_i, a_f, a_g, a_o = g_row[:H], g_row[H:2 * H], g_row[2 * H:3 * H], g_row[3 * H:]
             cp = c0[n] if t == 0 else cs[prev + n]
             c_hat = chat[r]
-            d_out, dh_row, dc_row = dout[r], dh0[n], dc0[n]
-            # dh the step sees: dout + the carried dh, (1 − keep) of it with zoneout (keep of it
-            # stays in dh_row and the step's recurrent product adds to it)
-            if zone:
-                kr = keep_row(keep, r)
-                for j in range(H):
-                    total = d_out[j] + dh_row[j]
-                    carried = kr[j] * total
-                    dh_row[j] = carried
-                    work[j] = total - carried
-            else:
-                for j in range(H):
-                    work[j] = d_out[j] + dh_row[j]
-            # h' = o tanh(y), y = γ_c ĉ + β_c: dA_o, and dĉ = dy γ_c into work
-            s1 = 0.0
-            s2 = 0.0
+            d_out = zone_work[n] if zoned else dout[r]
+            dh_row, dc_row = dh0[n], dc0[n]
+            # h' = o tanh(y), y = γ_c ĉ + β_c with dh = dout + the carried dh: dA_o, and dĉ = dy γ_c
             for j in range(H):
-                dh = work[j]
+                dh = d_out[j] + dh_row[j]
                 ty = fast_tanh(ln_c[j] * c_hat[j] + ln_c_bias[j])
                 o = a_o[j]
                 a_o[j] = dh * ty * o * (1 - o)
                 dy = dh * o * (1 - ty * ty)
-                d_hat = dy * ln_c[j]
-                work[j] = d_hat
-                s1 += d_hat
-                s2 += d_hat * c_hat[j]
+                work[j] = dy * ln_c[j]
                 t_c[j] += dy * c_hat[j]
                 t_cb[j] += dy
             st = stats[r]
-            rc, m1, m2 = dt(st[2]), dt(s1 / H), dt(s2 / H)
-            # c' = f c + i g, LN(c')'s backward: dA_i, dA_f, dA_g, dc_{t−1}
+            normalize_row_backward(work, c_hat, st[2], work)       # work <- the gradient of c'
+            # c' = f c + i g: dA_i, dA_f, dA_g, dc_{t−1}
             for j in range(H):
-                dc = dc_row[j] + rc * (work[j] - m1 - c_hat[j] * m2)
+                dc = dc_row[j] + work[j]
                 i = a_i[j]
                 f = a_f[j]
                 g = a_g[j]
@@ -184,43 +172,27 @@ def layernorm_lstm_backward(x, batch_sizes, h0, c0, w_ih, w_hh, ln_ih, ln_hh, ln
                 a_f[j] = dc * cp[j] * f * (1 - f)
                 a_g[j] = dc * i * (1 - g * g)
                 dc_row[j] = dc * f
-            # both products' LN backward over the row's 4H: dv = rstd (dA γ − mean(dA γ) − x̂ mean(dA γ x̂))
-            s3 = 0.0
-            s4 = 0.0
-            s5 = 0.0
-            s6 = 0.0
+            # both products' LN backward over the row's 4H (the gains' and bias's sums first)
+            d_hh, d_ih = d_hats[0], d_hats[1]
             for k in range(G):
                 d = g_row[k]
-                u = d * ln_hh[k]
-                w = d * ln_ih[k]
-                s3 += u
-                s4 += u * h_row[k]
-                s5 += w
-                s6 += w * x_row[k]
                 t_hh[k] += d * h_row[k]
                 t_ih[k] += d * x_row[k]
                 t_b[k] += d
-            rh, m3, m4 = dt(st[1]), dt(s3 / G), dt(s4 / G)
-            rx, m5, m6 = dt(st[0]), dt(s5 / G), dt(s6 / G)
-            for k in range(G):
-                d = g_row[k]
-                h_row[k] = rh * (d * ln_hh[k] - m3 - h_row[k] * m4)
-                x_row[k] = rx * (d * ln_ih[k] - m5 - x_row[k] * m6)
-        # dh_{t−1} = dv_h w_hh (+ the zoned-out part kept in dh0): the rows still running
-        recurrent_grad(hs[off:off + b_t], w_hh, 1.0 if zone else 0.0, dh0[:b_t], small_kernels)
+                d_hh[k] = d * ln_hh[k]
+                d_ih[k] = d * ln_ih[k]
+            normalize_row_backward(d_hh, h_row, st[1], h_row)     # dv_h over x̂_h
+            normalize_row_backward(d_ih, x_row, st[0], x_row)     # dv_x over x̂_x
+        # dh_{t−1} = dv_h w_hh: the rows still running (+ zoneout's carried part)
+        recurrent_grad(hs[off:off + b_t], w_hh, 0.0, dh0[:b_t], small_kernels)
+        if zoned:
+            add_carried(zone_work[N:N + b_t], dh0[:b_t])
     restore_threads(threads)
     input_grads(x, w_ih, True, xs, dx, dw_ih, accumulate)
     grads_against_prev(True, G, hs, G, h0, out, batch_sizes, offsets, 1.0 if accumulate else 0.0, dw_hh, H)
-    _write(t_ih, dln_ih, accumulate)
-    _write(t_hh, dln_hh, accumulate)
-    _write(t_c, dln_c, accumulate)
-    _write(t_cb, dln_c_bias, accumulate)
+    write_sums(t_ih, dln_ih, accumulate)
+    write_sums(t_hh, dln_hh, accumulate)
+    write_sums(t_c, dln_c, accumulate)
+    write_sums(t_cb, dln_c_bias, accumulate)
     if db.shape[0] > 0:
-        _write(t_b, db, accumulate)
-
-
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def _write(total, grad, accumulate):
-    """grad = total, or += when accumulate (total float64)."""
-    for k in range(grad.shape[0]):
-        grad[k] = (grad[k] + total[k]) if accumulate else total[k]
+        write_sums(t_b, db, accumulate)

@@ -33,7 +33,7 @@ from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import gemm, recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
-from .packed import keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads
+from .packed import keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads, write_sums
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
@@ -173,5 +173,4 @@ def peephole_grads(batch_sizes, offsets, c0, cs, d, blocks, dw_ph, accumulate):
                 t_i[j] += d_i[j] * cp[j]
                 t_f[j] += d_f[j] * cp[j]
                 t_o[j] += d_o[j] * c_row[j]
-    for k in range(3 * H):
-        dw_ph[k] = (dw_ph[k] + total[k]) if accumulate else total[k]
+    write_sums(total, dw_ph, accumulate)

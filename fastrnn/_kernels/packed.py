@@ -141,6 +141,12 @@ def column_sums_into(rows, out, accumulate):
         row = rows[r]
         for k in range(rows.shape[1]):
             total[k] += row[k]
+    write_sums(total, out, accumulate)
+
+
+@njit(cache=True)
+def write_sums(total, out, accumulate):
+    """out (C,) = total (C,) (float64 sums, rounded to out's dtype), or += when accumulate."""
     for k in range(out.shape[0]):
         out[k] = (out[k] + total[k]) if accumulate else total[k]
 

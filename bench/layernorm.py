@@ -44,7 +44,7 @@ def torch_modules(cell, size, dtype="float32", seed=0):
     loop = (StepLayerNormLSTM if cell == "lstm" else StepLayerNormGRU)(I, H, dtype=tdtype)
     loop.load_state_dict(fast.state_dict())
     g = torch.Generator().manual_seed(seed + 1)
-    x = torch.randn(T, N, I, generator=g, dtype=tdtype, requires_grad=True)
+    x = torch.randn(T, N, I, generator=g, dtype=tdtype)
     dout = torch.randn(T, N, H, generator=g, dtype=tdtype)
     return fast, loop, x, dout
 
@@ -52,17 +52,10 @@ def torch_modules(cell, size, dtype="float32", seed=0):
 def torch_steps(cell, size):
     fast, loop, x, dout = torch_modules(cell, size)
     import torch
+    from bench.reference.torch_adapter import train_step
     with torch.no_grad():
         np.testing.assert_allclose(fast(x)[0].numpy(), loop(x)[0].numpy(), atol=1e-4)
-
-    def step(m):
-        def run():
-            m.zero_grad(set_to_none=True)
-            x.grad = None
-            out, _ = m(x)
-            out.backward(dout)
-        return run
-    return {"fastrnn.torch": step(fast), "torch loop": step(loop)}
+    return {"fastrnn.torch": train_step(fast, x, dout), "torch loop": train_step(loop, x, dout)}
 
 
 def plain_steps(cell, size, zoneout=0.0):

@@ -32,19 +32,12 @@ def torch_steps(size):
     ref = torch.nn.LSTM(I, H, proj_size=P)
     fast = ft.LSTM(I, H, proj_size=P)
     fast.load_state_dict(ref.state_dict())
-    x = torch.randn(T, N, I, requires_grad=True)
+    x = torch.randn(T, N, I)
     dout = torch.randn(T, N, P)
+    from bench.reference.torch_adapter import train_step
     with torch.no_grad():
         np.testing.assert_allclose(fast(x)[0].numpy(), ref(x)[0].numpy(), atol=1e-4)
-
-    def step(m):
-        def run():
-            m.zero_grad(set_to_none=True)
-            x.grad = None
-            out, _ = m(x)
-            out.backward(dout)
-        return run
-    return {"fastrnn.torch": step(fast), "torch.nn": step(ref)}
+    return {"fastrnn.torch": train_step(fast, x, dout), "torch.nn": train_step(ref, x, dout)}
 
 
 def peephole_steps(size):

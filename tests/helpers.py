@@ -137,6 +137,48 @@ def generic_params(rng, cell, I, H, dtype, bias=True, proj_size=None):
 
 
 # --------------------------------------------------------------------------- tolerances
+def oracle_results(cell, x, states, reference, options, dout, dstates, lengths=None):
+    """The oracle's (out, finals, dx, d0, grads) of one layer problem (float64 for float64 inputs)."""
+    out, finals, cache = cell.oracle_forward(x, states, reference, options, lengths)
+    dx, d0, grads = cell.oracle_backward(cache, dout, dstates)
+    return out, finals, dx, d0, grads
+
+
+def result_labels(cell):
+    """The labels of oracle_results' arrays, flattened: out, h_n, ..., dx, dh0, ..., dweight_ih, ..."""
+    return (["out"] + [f"{n}_n" for n in cell.state_names] + ["dx"] + [f"d{n}0" for n in cell.state_names]
+            + [f"d{p.name}" for p in cell.params("torch")])
+
+
+def flat_results(results):
+    """oracle_results' (out, finals, dx, d0, grads) as one list, in result_labels' order."""
+    out, finals, dx, d0, grads = results
+    return [out, *finals, dx, *d0, *grads]
+
+
+def float32_sensitivity(cell, x, states, reference, options, dout, dstates, want, rng, lengths=None):
+    """{label: how far the float64 oracle's result moves when every input and weight moves by
+    one float32 rounding (a random relative 2^-24; the larger of two nudges)}: the part of a
+    float32 kernel's error the problem itself makes unavoidable. The plain cells stay far
+    under the fixed tolerance; a layer-normalised cell normalising nearly constant rows (H
+    or I of 1 to 3) or carrying an unnormalised c through many steps amplifies rounding far
+    beyond it. ``want``: oracle_results of the problem as given."""
+    def nudge(a):
+        if a is None:
+            return None
+        a = np.asarray(a, np.float64)
+        return a * (1 + rng.choice([-1.0, 1.0], a.shape) * 2.0 ** -24)
+
+    moves = {}
+    for _ in range(2):
+        moved = oracle_results(cell, nudge(x), tuple(map(nudge, states)), tuple(map(nudge, reference)), options,
+                               nudge(dout), tuple(map(nudge, dstates)), lengths)
+        for label, m, w in zip(result_labels(cell), flat_results(moved), flat_results(want)):
+            if w is not None:
+                moves[label] = max(moves.get(label, 0.0), np.abs(np.asarray(m, np.float64) - w).max(initial=0.0))
+    return moves
+
+
 def assert_close(got, want, dtype, what="", slack=0.0):
     """|got - want| <= TOL[dtype] * (1 + max|want|) + slack, compared in float64, shapes equal
     (``slack``: an error the problem's own conditioning makes unavoidable, see

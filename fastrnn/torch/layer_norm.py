@@ -18,16 +18,11 @@ import torch
 from torch.nn.utils.rnn import PackedSequence
 
 from fastrnn import _cells
+from fastrnn._validation import check_bool, check_int, check_probability
 from fastrnn.torch._fallback import MESSAGES, fallback_reason
 from fastrnn.torch._shapes import sequence_call_ok
 from fastrnn.torch._stack import run_packed, run_sequence
 from fastrnn.torch.modules import _states
-
-
-def _probability(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}")
-    return float(value)
 
 
 class _LayerNormRecurrent(torch.nn.Module):
@@ -37,17 +32,14 @@ class _LayerNormRecurrent(torch.nn.Module):
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, zoneout=0.0, device=None, dtype=None):
         super().__init__()
-        for name, value, low in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
-                                 ("num_layers", num_layers, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
-        for name, value in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional)):
-            if not isinstance(value, bool):
-                raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
-        self.dropout = _probability("dropout", dropout)
-        self.zoneout = _probability("zoneout", zoneout)
+        self.input_size = check_int("input_size", input_size, 1)
+        self.hidden_size = check_int("hidden_size", hidden_size, 1)
+        self.num_layers = check_int("num_layers", num_layers, 1)
+        self.bias = check_bool("bias", bias)
+        self.batch_first = check_bool("batch_first", batch_first)
+        self.bidirectional = check_bool("bidirectional", bidirectional)
+        self.dropout = check_probability("dropout", dropout)
+        self.zoneout = check_probability("zoneout", zoneout)
         self.proj_size = 0
         cell = _cells.get(self._cell)
         directions = 2 if bidirectional else 1

@@ -5,7 +5,10 @@
 1. One forward (float32, same weights, same input; outputs checked to agree first):
    fastrnn.nn under fastrnn.no_grad(), ONNX Runtime's LSTM/GRU/RNN operators on the graph
    fastrnn.onnx.export writes (intra- and inter-op threads 1), torch.nn under
-   torch.inference_mode(). Interleaved medians; ratios > 1 mean fastrnn is faster.
+   torch.inference_mode(). Interleaved medians; ratios > 1 mean fastrnn is faster. The
+   last columns put ONNX Runtime's rate (forward FLOPs 2·T·N·(I+H)·G·H per second) against
+   the 1-thread SGEMM roof measured first (numpy's OpenBLAS, 2048³): beating a contender
+   that runs at r of the roof by a factor k needs k·r <= 1.
 2. Streaming: one time step of a 2-layer LSTM (N = 1, I = H = 128), the state carried
    between calls.
 3. Memory: the peak of NumPy's allocations during one forward (tracemalloc) at T=2000,
@@ -22,7 +25,14 @@ from fastrnn._bench.inference import (CONTENDERS, available, check, forward_memo
                                       streaming_race)
 from fastrnn._bench.sizes import SIZES  # noqa: E402
 from fastrnn._bench.threads import blas_info, coretype_note, pin_threads  # noqa: E402
-from fastrnn._bench.timing import interleaved  # noqa: E402
+from fastrnn._bench.timing import gemm_rate, interleaved  # noqa: E402
+
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def forward_flops(cell, size):
+    T, N, I, H = size
+    return 2.0 * T * N * (I + H) * GATES[cell] * H
 
 INFERENCE_SIZES = ("tiny", "small", "medium", "large")
 
@@ -34,6 +44,13 @@ def race(calls, repeats, min_time):
 
 def ratio(times, other):
     return f"{times[other] / times['fastrnn']:.2f}x" if other in times else "-"
+
+
+def rate(cell, size, seconds, roof):
+    if seconds is None:
+        return ""
+    r = forward_flops(cell, size) / seconds
+    return f" {r / 1e9:12.1f} {r / roof:8.2f}"
 
 
 def main(argv=None):
@@ -51,9 +68,11 @@ def main(argv=None):
             print(note)
         print(f"contenders: {', '.join(names)} (1 thread each)")
         if "sequence" not in args.skip:
-            print("\n1. one forward, float32 (ms per call; ratio = their time / fastrnn's)")
+            roof = gemm_rate(2048)
+            print(f"\n1. one forward, float32 (ms per call; ratio = their time / fastrnn's); "
+                  f"SGEMM roof {roof / 1e9:.0f} GFLOP/s")
             print(f"{'cell':5s} {'size':7s} {'(T, N, I, H)':20s} " + " ".join(f"{n:>11s}" for n in names)
-                  + f" {'vs ORT':>8s} {'vs torch':>9s}")
+                  + f" {'vs ORT':>8s} {'vs torch':>9s} {'ORT GFLOP/s':>12s} {'of roof':>8s}")
             for cell in args.cells:
                 for size in args.sizes:
                     calls = sequence_race(cell, SIZES[size], names)
@@ -61,7 +80,8 @@ def main(argv=None):
                     times = race(calls, args.repeats, args.min_time)
                     print(f"{cell:5s} {size:7s} {str(SIZES[size]):20s} "
                           + " ".join(f"{times[n] * 1e3:11.3f}" for n in names)
-                          + f" {ratio(times, 'onnxruntime'):>8s} {ratio(times, 'torch'):>9s}", flush=True)
+                          + f" {ratio(times, 'onnxruntime'):>8s} {ratio(times, 'torch'):>9s}"
+                          + rate(cell, SIZES[size], times.get("onnxruntime"), roof), flush=True)
         if "streaming" not in args.skip:
             print("\n2. streaming: one step of a 2-layer LSTM, N=1, I=H=128, state carried (us per call)")
             calls = streaming_race("lstm", 2, 128, names)

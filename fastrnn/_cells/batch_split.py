@@ -39,7 +39,7 @@ def _worker():
     return _pool[0]
 
 
-def _splits(x, params, batch_sizes):
+def split_point(x, params, batch_sizes=None):
     """The first half's sequence count, or 0 when the call runs whole."""
     if _budget[0] < 2 or batch_sizes is not None or x.ndim != 3 or getattr(_local, "inside", False):
         return 0            # the default budget of 1 returns at the first test
@@ -106,7 +106,7 @@ def _forward_args(x, states, params, layout, options, n0, first):
 def _split_call(call, with_cache):
     """``call`` (a registry entry's forward or infer) run on two halves of a big enough padded batch."""
     def run(x, states, params, layout, options, batch_sizes=None):
-        n0 = _splits(x, params, batch_sizes)
+        n0 = split_point(x, params, batch_sizes)
         if not n0:
             return call(x, states, params, layout, options, batch_sizes)
         a, b = _both(call, _forward_args(x, states, params, layout, options, n0, True),

@@ -13,8 +13,8 @@ from .._kernels import blas as _blas
 from .._threads import kernel_threads
 from .._kernels import gru as _kernels
 from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params, chunk_steps,
-                   in_layout, layout_flag, recurrent_weight, rows_in_layout, torch_params, zeros_if_none,
-                   zoneout_keep, zoneout_work)
+                   in_layout, layout_flag, recurrent_weight, rows_in_layout, torch_params, uniform_batch_sizes,
+                   zeros_if_none, zoneout_keep, zoneout_work)
 
 BLENDS = ("torch", "book")
 
@@ -37,31 +37,51 @@ def infer(x, states, params, layout, options, batch_sizes=None):
 
 
 def _run(x, states, params, layout, options, batch_sizes, training):
-    torch_layout = layout_flag(layout)
     (h0,) = states
-    reset_after = bool(options["reset_after"])
     rows, sizes, padded = as_rows(x, batch_sizes)
-    R = rows.shape[0]
     N, H = h0.shape
     dtype = rows.dtype
-    chunk = sizes.shape[0] if training else chunk_steps(sizes.shape[0], N)
+    call, (w_x, w_rec, gates, saved, keep) = _bind(rows.shape[0], sizes, N, H, dtype, params, layout, options,
+                                                   padded, training)
+    out = np.empty((rows.shape[0], H), dtype)
+    h_n = np.empty((N, H), dtype)
+    with kernel_threads():
+        call(rows, (h0,), out, (h_n,))
+    cache = SequenceCache("gru", layout, (rows, sizes, h0, w_x, w_rec, gates, saved, out, keep),
+                          {"reset_after": bool(options["reset_after"]), "z_keeps_h": options["blend"] == "torch",
+                           "padded": padded}) if training else None
+    return in_layout(out, padded), (h_n,), cache
+
+
+def _bind(R, sizes, N, H, dtype, params, layout, options, padded, training):
+    """The kernel call of R rows with its workspaces made and every argument bound but the
+    call's own -> ``call(rows, (h0,), out, (h_n,))``, (w_x, w_rec, gates, saved, keep)."""
+    torch_layout = layout_flag(layout)
+    reset_after = bool(options["reset_after"])
+    z_keeps_h = options["blend"] == "torch"
+    T = sizes.shape[0]
+    chunk = T if training else chunk_steps(T, N)
     gates = np.empty((R if training else min(R, chunk * N), 3 * H), dtype)
     saved = np.empty((R if training else N, H), dtype)
-    out = np.empty((R, H), dtype)
     hproj = np.empty((N, 3 * H), dtype)
-    h_n = np.empty((N, H), dtype)
-    b_x, b_h = _biases(params, layout)
+    scratch = np.empty(4 * H * N, dtype)
+    b_x, b_h = (zeros_if_none(b, 3 * H, dtype) for b in _biases(params, layout))
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
-    z_keeps_h = options["blend"] == "torch"
     keep = zoneout_keep(options, R, padded, H, dtype)
-    with kernel_threads():
-        _kernels.gru_forward(rows, sizes, h0, w_x, w_rec, zeros_if_none(b_x, 3 * H, dtype),
-                             zeros_if_none(b_h, 3 * H, dtype), torch_layout, GRU.layouts[layout].blocks, reset_after,
-                             z_keeps_h, chunk, training, gates, hproj, np.empty(4 * H * N, dtype), saved, out, h_n,
-                             keep, _blas.SMALL_KERNELS)
-    cache = SequenceCache("gru", layout, (rows, sizes, h0, w_x, w_rec, gates, saved, out, keep),
-                          {"reset_after": reset_after, "z_keeps_h": z_keeps_h, "padded": padded}) if training else None
-    return in_layout(out, padded), (h_n,), cache
+    blocks, small = GRU.layouts[layout].blocks, _blas.SMALL_KERNELS
+    forward_kernel = _kernels.gru_forward
+
+    def call(rows, states, out, finals):
+        forward_kernel(rows, sizes, states[0], w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, z_keeps_h,
+                       chunk, training, gates, hproj, scratch, saved, out, finals[0], keep, small)
+    return call, (w_x, w_rec, gates, saved, keep)
+
+
+def plan(T, N, params, options):
+    """Forward only on a padded (T, N) batch, torch layout, made once for repeated calls
+    (spec.Cell ``plan``) -> ``run(rows (T*N, I), (h0,), out (T*N, H), (h_n,))``."""
+    return _bind(T * N, uniform_batch_sizes(T, N), N, params[1].shape[1], params[0].dtype, params, "torch", options,
+                 (T, N), False)[0]
 
 
 def backward(cache, dout, dstates, grads, accumulate):
@@ -102,5 +122,6 @@ GRU = Cell(
     options=(Option("reset_after", True, (True, False)), Option("blend", "torch", BLENDS)),
     layouts={"torch": Layout(torch_params(), (0, 1, 2)),
              "book": Layout(book_params(), (1, 0, 2), {"reset_after": False, "blend": "book"})},
-    forward=forward, backward=backward, infer=infer, oracle_forward=oracle_forward, oracle_backward=oracle_backward,
+    forward=forward, backward=backward, infer=infer, plan=plan, oracle_forward=oracle_forward,
+    oracle_backward=oracle_backward,
     doc="h' = (1 − z) n + z h", zoneout=True)

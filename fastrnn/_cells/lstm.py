@@ -10,7 +10,8 @@ from .._threads import kernel_threads
 from .._kernels import lstm as _kernels
 from .spec import (Cell, Layout, SequenceCache, as_rows, bias_or_empty, book_params, chunk_steps,
                    combined_bias_grad, in_layout, layout_flag, recurrent_weight, rows_in_layout,
-                   split_bias_grad, split_biases, torch_params, zeros_if_none, zoneout_keep, zoneout_work)
+                   split_bias_grad, split_biases, torch_params, uniform_batch_sizes, zeros_if_none, zoneout_keep,
+                   zoneout_work)
 
 
 def forward(x, states, params, layout, options, batch_sizes=None):
@@ -26,28 +27,48 @@ def infer(x, states, params, layout, options, batch_sizes=None):
 
 
 def _run(x, states, params, layout, options, batch_sizes, training):
-    torch_layout = layout_flag(layout)
     h0, c0 = states
     rows, sizes, padded = as_rows(x, batch_sizes)
-    R = rows.shape[0]
     N, H = h0.shape
     dtype = rows.dtype
-    chunk = sizes.shape[0] if training else chunk_steps(sizes.shape[0], N)
-    gates = np.empty((R if training else min(R, chunk * N), 4 * H), dtype)
-    cs = np.empty((R if training else 2 * N, H), dtype)
-    out = np.empty((R, H), dtype)
+    call, (w_x, w_rec, gates, cs, keep) = _bind(rows.shape[0], sizes, N, H, dtype, params, layout, options, padded,
+                                                training)
+    out = np.empty((rows.shape[0], H), dtype)
     h_n = np.empty((N, H), dtype)
     c_n = np.empty((N, H), dtype)
-    b_x, b_h = split_biases(params, layout, 4 * H, dtype)
-    w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
-    keep = zoneout_keep(options, R, padded, H, dtype)
     with kernel_threads():
-        _kernels.lstm_forward(rows, sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, LSTM.layouts[layout].blocks,
-                              chunk, training, gates, np.empty(5 * H * N, dtype), cs, out, h_n, c_n, keep,
-                              _blas.SMALL_KERNELS)
+        call(rows, (h0, c0), out, (h_n, c_n))
     cache = SequenceCache("lstm", layout, (rows, sizes, h0, c0, w_x, w_rec, gates, cs, out, keep),
                           {"padded": padded}) if training else None
     return in_layout(out, padded), (h_n, c_n), cache
+
+
+def _bind(R, sizes, N, H, dtype, params, layout, options, padded, training):
+    """The kernel call of R rows with its workspaces made and every argument bound but the
+    call's own -> ``call(rows, (h0, c0), out, (h_n, c_n))``, (w_x, w_rec, gates, cs, keep)."""
+    torch_layout = layout_flag(layout)
+    T = sizes.shape[0]
+    chunk = T if training else chunk_steps(T, N)
+    gates = np.empty((R if training else min(R, chunk * N), 4 * H), dtype)
+    cs = np.empty((R if training else 2 * N, H), dtype)
+    scratch = np.empty(5 * H * N, dtype)
+    b_x, b_h = split_biases(params, layout, 4 * H, dtype)
+    w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
+    keep = zoneout_keep(options, R, padded, H, dtype)
+    blocks, small = LSTM.layouts[layout].blocks, _blas.SMALL_KERNELS
+    forward_kernel = _kernels.lstm_forward
+
+    def call(rows, states, out, finals):
+        forward_kernel(rows, sizes, states[0], states[1], w_x, w_rec, b_x, b_h, torch_layout, blocks, chunk,
+                       training, gates, scratch, cs, out, finals[0], finals[1], keep, small)
+    return call, (w_x, w_rec, gates, cs, keep)
+
+
+def plan(T, N, params, options):
+    """Forward only on a padded (T, N) batch, torch layout, made once for repeated calls
+    (spec.Cell ``plan``) -> ``run(rows (T*N, I), (h0, c0), out (T*N, H), (h_n, c_n))``."""
+    return _bind(T * N, uniform_batch_sizes(T, N), N, params[1].shape[1], params[0].dtype, params, "torch", options,
+                 (T, N), False)[0]
 
 
 def backward(cache, dout, dstates, grads, accumulate):
@@ -85,5 +106,6 @@ LSTM = Cell(
     options=(),
     layouts={"torch": Layout(torch_params(), (0, 1, 2, 3)),
              "book": Layout(book_params(), (2, 0, 1, 3))},
-    forward=forward, backward=backward, infer=infer, oracle_forward=oracle_forward, oracle_backward=oracle_backward,
+    forward=forward, backward=backward, infer=infer, plan=plan, oracle_forward=oracle_forward,
+    oracle_backward=oracle_backward,
     doc="c' = f c + i g, h' = o tanh(c')", zoneout=True)

@@ -10,7 +10,7 @@ from .._threads import kernel_threads
 from .._kernels import rnn as _kernels
 from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params,
                    combined_bias_grad, in_layout, layout_flag, recurrent_weight, rows_in_layout,
-                   split_bias_grad, split_biases, torch_params, zeros_if_none)
+                   split_bias_grad, split_biases, torch_params, uniform_batch_sizes, zeros_if_none)
 
 
 def forward(x, states, params, layout, options, batch_sizes=None):
@@ -24,22 +24,41 @@ def infer(x, states, params, layout, options, batch_sizes=None):
 
 
 def _run(x, states, params, layout, options, batch_sizes, training):
-    torch_layout = layout_flag(layout)
     (h0,) = states
     rows, sizes, padded = as_rows(x, batch_sizes)
     N, H = h0.shape
     dtype = rows.dtype
-    relu = options["nonlinearity"] == "relu"
+    call, (w_x, w_rec) = _bind(sizes, N, H, dtype, params, layout, options)
     out = np.empty((rows.shape[0], H), dtype)
     h_n = np.empty((N, H), dtype)
+    with kernel_threads():
+        call(rows, (h0,), out, (h_n,))
+    cache = SequenceCache("rnn", layout, (rows, sizes, h0, w_x, w_rec, out),
+                          {"relu": options["nonlinearity"] == "relu", "padded": padded}) if training else None
+    return in_layout(out, padded), (h_n,), cache
+
+
+def _bind(sizes, N, H, dtype, params, layout, options):
+    """The kernel call with its workspace made and every argument bound but the call's own
+    -> ``call(rows, (h0,), out, (h_n,))``, (w_x, w_rec)."""
+    torch_layout = layout_flag(layout)
+    relu = options["nonlinearity"] == "relu"
+    scratch = np.empty(2 * H * N, dtype)
     b_x, b_h = split_biases(params, layout, H, dtype)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
-    with kernel_threads():
-        _kernels.rnn_forward(rows, sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, relu, np.empty(2 * H * N, dtype),
-                             out, h_n, _blas.SMALL_KERNELS)
-    cache = SequenceCache("rnn", layout, (rows, sizes, h0, w_x, w_rec, out),
-                          {"relu": relu, "padded": padded}) if training else None
-    return in_layout(out, padded), (h_n,), cache
+    small = _blas.SMALL_KERNELS
+    forward_kernel = _kernels.rnn_forward
+
+    def call(rows, states, out, finals):
+        forward_kernel(rows, sizes, states[0], w_x, w_rec, b_x, b_h, torch_layout, relu, scratch, out, finals[0],
+                       small)
+    return call, (w_x, w_rec)
+
+
+def plan(T, N, params, options):
+    """Forward only on a padded (T, N) batch, torch layout, made once for repeated calls
+    (spec.Cell ``plan``) -> ``run(rows (T*N, I), (h0,), out (T*N, H), (h_n,))``."""
+    return _bind(uniform_batch_sizes(T, N), N, params[1].shape[1], params[0].dtype, params, "torch", options)[0]
 
 
 def backward(cache, dout, dstates, grads, accumulate):
@@ -73,5 +92,6 @@ RNN = Cell(
     options=(Option("nonlinearity", "tanh", oracle.rnn.NONLINEARITIES),),
     layouts={"torch": Layout(torch_params(), (0,)),
              "book": Layout(book_params(), (0,), {"nonlinearity": "tanh"})},
-    forward=forward, backward=backward, infer=infer, oracle_forward=oracle_forward, oracle_backward=oracle_backward,
+    forward=forward, backward=backward, infer=infer, plan=plan, oracle_forward=oracle_forward,
+    oracle_backward=oracle_backward,
     doc="h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)")

@@ -155,6 +155,14 @@ class Cell:
     without a cache, in memory that does not grow with T beyond ``out``; a cell without one
     runs ``forward`` and drops the cache (:meth:`forward_only`).
 
+    ``plan`` (optional) ``plan(T, N, params, options) -> run``: forward only, torch layout,
+    on a padded (T, N) batch, with the workspaces made and the kernel's fixed arguments bound
+    once, for repeated calls of the same shape (serving, streaming: fastrnn.nn's fast path).
+    ``run(rows (T*N, I), states, out (T*N, H), finals)`` fills ``out`` and the final states
+    (each (N, H)); every array C-contiguous of the params' dtype, checked by the caller.
+    ``run`` reads ``params`` as they are when it runs (in-place updates are seen; arrays
+    replaced need a new plan) and uses its workspaces: one call at a time.
+
     ``zoneout`` (optional, default False): True when the sequence calls take
     ``options["zoneout"]``, the keep weights of zoneout on h (``fastrnn.oracle``'s
     ``zoneout_blend``: h_t = keep ⊙ h_{t−1} + (1 − keep) ⊙ h'_t): None or absent for none,
@@ -175,6 +183,7 @@ class Cell:
     oracle_backward: Callable
     doc: str = ""
     infer: Callable = None
+    plan: Callable = None
     state_dims: tuple = ()
     variant_of: str = ""
     zoneout: bool = False
@@ -328,12 +337,12 @@ def as_rows(x, batch_sizes):
     """
     if batch_sizes is None:
         T, N = x.shape[0], x.shape[1]
-        return x.reshape(T * N, x.shape[2]), _uniform_batch_sizes(T, N), (T, N)
+        return x.reshape(T * N, x.shape[2]), uniform_batch_sizes(T, N), (T, N)
     return x, batch_sizes, None
 
 
 @functools.lru_cache(maxsize=64)
-def _uniform_batch_sizes(T, N):
+def uniform_batch_sizes(T, N):
     """(T,) int64 all N: a padded batch's batch sizes (shared, never written)."""
     return np.full(T, N, np.int64)
 

@@ -20,10 +20,12 @@ import numpy as np
 from .. import _cells
 from .._grad_mode import NOT_SAVED, is_grad_enabled
 from .._packing import add_reversed, layout_for
+from .._threads import kernel_threads
 from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_float_dtype_arg,
                            check_device, check_int, check_lengths, check_probability, check_shape,
                            shape_error)
 from ._module import Module, _CONSUMED, pack_states, unpack_states
+from ._plans import LayerPlans, Plans
 
 
 class Recurrent(Module):
@@ -77,6 +79,7 @@ class Recurrent(Module):
                 self._names.append(tuple(p.name + suffix if self.bias or not p.bias else None
                                          for p in self.cell.params("torch")))
         self._init_params(params, rng)
+        self._plans = Plans()
 
     def __repr__(self):
         args = [str(self.input_size), str(self.hidden_size)]
@@ -158,7 +161,9 @@ class Recurrent(Module):
         """The repeated calls of serving and streaming, forward only, with few Python steps:
         one direction, no dropout to draw, x a C-contiguous (T, N, I) array of the module's
         dtype, each state None or a C-contiguous (L, N, H) array of it. -> (out, finals), or
-        None for anything else (the general path then converts, validates and reports)."""
+        None for anything else (the general path then converts, validates and reports).
+        Each layer runs through its cell's plan for this (T, N), made on the first such call
+        (fastrnn/nn/_plans.py)."""
         dt, L, sizes = self.dtype, self.num_layers, self._sizes
         if (type(x) is not np.ndarray or x.dtype != dt or x.ndim != 3 or not x.flags.c_contiguous
                 or self.bidirectional or self.batch_first or (self.training and self.dropout > 0 and L > 1)
@@ -175,13 +180,26 @@ class Recurrent(Module):
         cell, options, guard, params = self.cell, self._options, self._guard, self.params
         if self.zoneout > 0:
             options = dict(options, zoneout=np.full(sizes[0], self.zoneout, dt))
-        layer_in = x
-        for k in range(L):
-            init = tuple(np.zeros((N, size), dt) if s is None else s[k] for s, size in zip(hx, sizes))
-            layer_in, final = cell.forward_only(layer_in, init, guard.params(params, self._names[k]), "torch",
-                                                options)
-            for into, f in zip(finals, final):
-                into[k] = f
+        key = (T, N, self.zoneout)
+        plans = self._plans.take(key) or LayerPlans(L, N, sizes, dt)
+        try:
+            layer_in = x
+            with kernel_threads():
+                for k in range(L):
+                    p = guard.params(params, self._names[k])
+                    init = tuple(z if s is None else s[k] for s, z in zip(hx, plans.zeros))
+                    run = plans.run(k, cell, layer_in, p, options)
+                    if run is None:
+                        layer_in, final = cell.forward_only(layer_in, init, p, "torch", options)
+                        for into, f in zip(finals, final):
+                            into[k] = f
+                        continue
+                    out = np.empty((T, N, sizes[0]), dt)
+                    run(layer_in.reshape(T * N, layer_in.shape[2]), init, out.reshape(T * N, sizes[0]),
+                        tuple(f[k] for f in finals))
+                    layer_in = out
+        finally:
+            self._plans.give(key, plans)
         self._ctx = NOT_SAVED
         return layer_in, finals
 

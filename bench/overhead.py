@@ -5,7 +5,10 @@
 For a tiny LSTM forward (20, 1, 32, 32) and one streaming step of a 2-layer LSTM (N = 1,
 I = H = 128), one thread, interleaved rounds (the minimum and the median per call):
 
-- ``kernels``: the compiled kernels alone, buffers preallocated (the floor);
+- ``weights read``: compiled code only summing every weight matrix the forward reads, in the
+  forward's order (the memory floor: the streaming step's 1 MiB does not fit in L2);
+- ``kernels, compiled``: the kernels called from compiled code (no dispatch from Python);
+- ``kernels``: the compiled kernels alone, buffers preallocated, called from Python;
 - ``entries``: the registry entries' forward-only calls (allocation, dispatch);
 - ``module, ready``: ``fastrnn.nn.LSTM`` under ``no_grad()`` with ready arrays (the short path);
 - ``module, general``: the same call through the general path (validation, conversion, layouts);
@@ -20,11 +23,31 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
 import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
 
 import fastrnn  # noqa: E402
 from fastrnn._bench.threads import pin_threads  # noqa: E402
 from fastrnn._kernels import blas  # noqa: E402
 from fastrnn._kernels import lstm as kernels  # noqa: E402
+from fastrnn._kernels.activations import FASTMATH  # noqa: E402
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def read_weights(weights):
+    """The sum of every entry of each array in ``weights`` (a tuple), read in turn (vectorised)."""
+    total = weights[0].dtype.type(0)
+    for w in weights:
+        flat = w.ravel()
+        for i in range(flat.shape[0]):
+            total += flat[i]
+    return total
+
+
+@njit(cache=True)
+def run_layers(layers):
+    """kernels.lstm_forward on each layer's argument tuple, from compiled code."""
+    for args in layers:
+        kernels.lstm_forward(*args)
 
 
 def contenders(T, N, H, L):
@@ -39,13 +62,18 @@ def contenders(T, N, H, L):
 
     no_zoneout = np.zeros((0, H), np.float32)
 
+    layers, rows = [], x.reshape(T * N, H)
+    for p, b in zip(params, buffers):
+        layers.append((rows, sizes, zeros[0], zeros[1], p[0], p[1], p[2], p[3], True, (0, 1, 2, 3), T, False,
+                       b["gates"], b["scratch"], b["cs"], b["out"], b["h_n"], b["c_n"], no_zoneout,
+                       blas.SMALL_KERNELS))
+        rows = b["out"]
+    layers = tuple(layers)
+    weights = tuple(w for p in params for w in (p[0], p[1]))
+
     def kernels_only():
-        rows = x.reshape(T * N, H)
-        for p, b in zip(params, buffers):
-            kernels.lstm_forward(rows, sizes, zeros[0], zeros[1], p[0], p[1], p[2], p[3], True, (0, 1, 2, 3), T,
-                                 False, b["gates"], b["scratch"], b["cs"], b["out"], b["h_n"], b["c_n"],
-                                 no_zoneout, blas.SMALL_KERNELS)
-            rows = b["out"]
+        for args in layers:
+            kernels.lstm_forward(*args)
 
     def entries():
         layer_in = x
@@ -60,7 +88,8 @@ def contenders(T, N, H, L):
         with fastrnn.no_grad():
             m._forward(x, (None, None), None)
 
-    return {"kernels": kernels_only, "entries": entries, "module, ready": ready, "module, general": general,
+    return {"weights read": lambda: read_weights(weights), "kernels, compiled": lambda: run_layers(layers),
+            "kernels": kernels_only, "entries": entries, "module, ready": ready, "module, general": general,
             "module, training": lambda: m(x)}
 
 

@@ -1,6 +1,6 @@
 """Threads: a training step out of the box, pinned to 1 thread, and with 2, the other core idle or busy.
 
-    python bench/threads.py [--repeats 7] [--min-time 0.3] [--cells lstm gru rnn] [--busy]
+    python bench/threads.py [--repeats 7] [--min-time 0.3] [--cells lstm gru rnn] [--busy] [--lengths]
 
 One fastrnn.LSTM/GRU/RNN training step (forward + backward, float32) per size, timed as
 interleaved medians in one process:
@@ -12,7 +12,9 @@ interleaved medians in one process:
 - ``torch 2``: torch.nn's same step at ``torch.set_num_threads(2)`` (if torch is installed).
 
 With ``--busy`` a second process spins on one core for the whole run (started and stopped
-here), the case of a shared machine, a data loader or a second training job.
+here), the case of a shared machine, a data loader or a second training job. With
+``--lengths`` the sequences have variable lengths, drawn uniformly in [T/2, T] (fastrnn's
+``lengths``; torch.nn gets the same batch as a PackedSequence).
 """
 import argparse
 import multiprocessing
@@ -38,7 +40,13 @@ def _spin():
         pass
 
 
-def fastrnn_step(cell, size):
+def draw_lengths(size, variable):
+    """None (every sequence T steps), or lengths drawn uniformly in [T/2, T] (seeded)."""
+    T, N = size[0], size[1]
+    return np.random.default_rng(1).integers((T + 1) // 2, T + 1, N) if variable else None
+
+
+def fastrnn_step(cell, size, lengths=None):
     T, N, I, H = size
     m = getattr(fastrnn, _MODULES[cell])(I, H, seed=0)
     x = np.random.default_rng(0).standard_normal((T, N, I)).astype(np.float32)
@@ -46,12 +54,12 @@ def fastrnn_step(cell, size):
 
     def step():
         m.zero_grad()
-        m(x)
+        m(x, lengths=lengths)
         m.backward(dout)
     return step
 
 
-def torch_step(cell, size):
+def torch_step(cell, size, lengths=None):
     import torch
     T, N, I, H = size
     m = getattr(torch.nn, _MODULES[cell])(I, H)
@@ -59,7 +67,11 @@ def torch_step(cell, size):
 
     def step():
         m.zero_grad()
-        out, _ = m(x)
+        if lengths is None:
+            out, _ = m(x)
+        else:
+            packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.from_numpy(lengths), enforce_sorted=False)
+            out = m(packed)[0].data
         out.sum().backward()
     return step
 
@@ -115,6 +127,7 @@ def main(argv=None):
     p.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"])
     p.add_argument("--sizes", nargs="+", default=list(SIZES))
     p.add_argument("--busy", action="store_true", help="keep one core busy with a spinning process")
+    p.add_argument("--lengths", action="store_true", help="variable lengths in [T/2, T]")
     args = p.parse_args(argv)
     try:
         import torch  # noqa: F401
@@ -127,17 +140,19 @@ def main(argv=None):
         spinner.start()
     try:
         print(f"other core {'busy (a spinning process)' if args.busy else 'idle'}; "
+              f"{'variable lengths in [T/2, T]; ' if args.lengths else ''}"
               f"ms per training step, interleaved medians; ratios are 1 thread's time / theirs")
         print(f"{'cell':5s} {'(T, N, I, H)':20s} {'1 thread':>9s} {'default':>9s} {'2 threads':>9s} "
               f"{'torch 2':>9s} {'default/1':>9s} {'2/1':>6s} {'2 vs torch 2':>12s}")
         for cell in args.cells:
             for name in args.sizes:
                 size = SIZES[name]
-                step = fastrnn_step(cell, size)
+                lengths = draw_lengths(size, args.lengths)
+                step = fastrnn_step(cell, size, lengths)
                 steps = {"1": (Setting(1, 1), step), "default": (Setting(None, 1), step),
                          "2": (Setting(2, 2), step)}
                 if have_torch:
-                    steps["torch"] = (Setting(None, 1, torch_threads=2), torch_step(cell, size))
+                    steps["torch"] = (Setting(None, 1, torch_threads=2), torch_step(cell, size, lengths))
                 times = race(steps, args.repeats, args.min_time)
                 torch_ratio = f"{times['torch'] / times['2']:.2f}x" if "torch" in times else "-"
                 print(f"{cell:5s} {str(size):20s} {times['1'] * 1e3:9.2f} {times['default'] * 1e3:9.2f} "

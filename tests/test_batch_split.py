@@ -8,6 +8,7 @@ from threadpoolctl import threadpool_limits
 import fastrnn
 from fastrnn import _cells
 from fastrnn._cells import batch_split
+from fastrnn._packing import Packing
 from helpers import assert_close, layer_problem
 
 CELLS = list(_cells.CELLS)
@@ -23,17 +24,18 @@ def two_threads(monkeypatch):
     fastrnn.set_num_threads(before)
 
 
-def run(cell, x, states, params, options, dout, dstates, accumulate, start):
-    out, finals, cache = cell.forward(x, states, params, "torch", options)
+def run(cell, x, states, params, options, dout, dstates, accumulate, start, batch_sizes=None):
+    out, finals, cache = cell.forward(x, states, params, "torch", options, batch_sizes)
     grads = tuple(None if g is None else g.copy() for g in start)
     dx, d0 = cell.backward(cache, dout, dstates, grads, accumulate)
-    only = cell.forward_only(x, states, params, "torch", options)
+    only = cell.forward_only(x, states, params, "torch", options, batch_sizes)
     return (out, *finals, dx, *d0, *[g for g in grads if g is not None], only[0], *only[1]), cache
 
 
+@pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", CELLS)
-def test_split_calls_equal_the_whole_call(two_threads, name, dtype):
+def test_split_calls_equal_the_whole_call(two_threads, name, dtype, packed):
     cell = _cells.get(name)
     rng = np.random.default_rng(4)
     T, N, I, H = 5, 2 * batch_split.MIN_ROWS + 3, 4, 6
@@ -41,11 +43,18 @@ def test_split_calls_equal_the_whole_call(two_threads, name, dtype):
     options = cell.check_options()
     if cell.zoneout:
         options["zoneout"] = (rng.random((T, N, cell.state_sizes(H)[0])) < 0.3).astype(dtype)
+    batch_sizes = None
+    if packed:          # variable lengths, one of them 0 (its states pass through)
+        packing = Packing(np.concatenate(([0], rng.integers(1, T + 1, N - 1))), T)
+        x, dout, batch_sizes = packing.pack(x), packing.pack(dout), packing.batch_sizes
+        states, dstates = tuple(packing.sort(s) for s in states), tuple(packing.sort(d) for d in dstates)
+        if cell.zoneout:
+            options["zoneout"] = packing.pack(options["zoneout"])
     start = tuple(None if p is None else rng.standard_normal(p.shape).astype(dtype) for p in params)
-    split, cache = run(cell, x, states, params, options, dout, dstates, True, start)
+    split, cache = run(cell, x, states, params, options, dout, dstates, True, start, batch_sizes)
     assert isinstance(cache, batch_split.SplitCache)
     fastrnn.set_num_threads(1)
-    whole, cache = run(cell, x, states, params, options, dout, dstates, True, start)
+    whole, cache = run(cell, x, states, params, options, dout, dstates, True, start, batch_sizes)
     assert not isinstance(cache, batch_split.SplitCache)
     for got, want in zip(split, whole):
         assert_close(got, want, dtype)
@@ -62,9 +71,12 @@ def test_what_is_not_split(two_threads):
                                        options)[2], batch_split.SplitCache)
     with threadpool_limits(1):                      # the user's own limit
         assert not isinstance(cell.forward(x, states, params, "torch", options)[2], batch_split.SplitCache)
-    sizes = np.full(3, x.shape[1], np.int64)        # packed rows
-    rows = x.reshape(-1, x.shape[2])
+    sizes = np.array([2 * batch_split.MIN_ROWS - 1, 3, 1])     # packed rows: too few sequences
+    rows = x.reshape(-1, x.shape[2])[:sizes.sum()]
     assert not isinstance(cell.forward(rows, states, params, "torch", options, sizes)[2], batch_split.SplitCache)
+    sizes[0] += 1
+    rows = x.reshape(-1, x.shape[2])[:sizes.sum()]
+    assert isinstance(cell.forward(rows, states, params, "torch", options, sizes)[2], batch_split.SplitCache)
     fastrnn.set_num_threads(1)
     assert not isinstance(cell.forward(x, states, params, "torch", options)[2], batch_split.SplitCache)
 

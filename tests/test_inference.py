@@ -75,6 +75,27 @@ def check_forward_only(name, T, N, I, H, dtype, layout, packed, bias, seed, data
         assert (p is None and b is None) or np.array_equal(p, b), "a forward changed a parameter"
 
 
+@pytest.mark.parametrize("name", [n for n in CELLS if _cells.get(n).infer is not None])
+def test_forward_only_kernels_memory_is_about_the_output(name, monkeypatch):
+    """Peak of the NumPy allocations of one forward-only call (tracemalloc sees them), the
+    input projection's chunk shrunk to 24 rows: the output and at most a fifth of one
+    H-wide row per step and sequence besides (no per-step buffers; a projecting cell's
+    output has only P features)."""
+    monkeypatch.setattr(spec, "INFER_CHUNK_ROWS", 24)
+    cell = _cells.get(name)
+    T, N, I, H = 400, 8, 16, 64
+    params, _, x, states, _, _ = layer_problem(cell, (T, N, I, H), np.float32, np.random.default_rng(4))
+    options = cell.check_options()
+    cell.forward_only(x[:2], states, params, "torch", options)          # compile outside the measurement
+    tracemalloc.start()
+    try:
+        out, _ = cell.forward_only(x, states, params, "torch", options)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak - out.nbytes <= 0.2 * T * N * H * out.itemsize, (peak, out.nbytes)
+
+
 def test_the_real_cells_have_forward_only_kernels():
     for name in ("lstm", "gru", "rnn"):
         assert _cells.get(name).infer is not None

@@ -47,7 +47,8 @@ def run_kernels(cell, x, states, params, options, lengths, dout, dstates):
         opts["zoneout"] = packing.pack(opts["zoneout"])
     out, finals, cache = cell.forward(packing.pack(x), tuple(packing.sort(s) for s in states), params, "torch",
                                       opts, packing.batch_sizes)
-    dx, d0 = cell.backward(cache, packing.pack(dout), tuple(packing.sort(d) for d in dstates), grads, False)
+    dx, d0 = cell.backward(cache, packing.pack(dout), tuple(None if d is None else packing.sort(d) for d in dstates),
+                           grads, False)
     return (packing.unpack(out), tuple(packing.unsort(f) for f in finals), packing.unpack(dx),
             tuple(packing.unsort(d) for d in d0), grads)
 
@@ -81,28 +82,61 @@ def test_kernels_with_zoneout_match_the_oracle(name, T, N, I, H, dtype, kind, p,
                 assert_close(g, w, dtype, f"forward-only {label}", slack=8 * slack.get(label, 0.0))
 
 
+@pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", ZONED)
-def test_zoneout_limits(name):
-    """keep = 0 is no zoneout (bit for bit); keep = 1 leaves h at h0 at every step."""
+def test_zoneout_limits(name, dtype, packed):
+    """The kernels at keep = 0 (one weight row for every row, or one per row) equal no zoneout
+    bit for bit. At keep = 1, h stays h0 at every step of each sequence: out is h0 (0 in the
+    padding), h_n is h0, and with no c_n gradient nothing reaches x or the weights, while
+    dh0 = dh_n + the douts of the sequence's steps. c is not zoned out: it still moves."""
     cell = _cells.get(name)
-    rng = np.random.default_rng(3)
-    T, N, I, H = 5, 3, 4, 6
-    params, _, x, states, dout, dstates = layer_problem(cell, (T, N, I, H), np.float64, rng)
+    rng = np.random.default_rng(6)
+    T, N, I, H = 5, 4, 3, 6
+    params, _, x, states, dout, dstates = layer_problem(cell, (T, N, I, H), dtype, rng)
     options = cell.check_options()
-    plain, plain_finals, _ = cell.forward(x, states, params, "torch", options)
-    zero, zero_finals, _ = cell.forward(x, states, params, "torch", dict(options, zoneout=np.zeros((T, N, H))))
-    np.testing.assert_array_equal(zero, plain)
-    for a, b in zip(zero_finals, plain_finals):
-        np.testing.assert_array_equal(a, b)
-    stuck, stuck_finals, cache = cell.forward(x, states, params, "torch", dict(options, zoneout=np.ones(H)))
-    np.testing.assert_array_equal(stuck, np.broadcast_to(states[0], stuck.shape))
-    np.testing.assert_array_equal(stuck_finals[0], states[0])
-    # ... and the gradient of h0 is then dh_n + Σ_t dout_t, with nothing reaching x through h
-    grads = tuple(None if p is None else np.zeros_like(p) for p in params)
-    dx, d0 = cell.backward(cache, dout, (dstates[0],) + (None,) * (len(states) - 1), grads, False)
-    if len(states) == 1:
-        np.testing.assert_allclose(d0[0], dstates[0] + dout.sum(0), rtol=1e-12)
-        np.testing.assert_array_equal(dx, 0)
+    lengths = np.array([5, 2, 4, 1]) if packed else None
+    dstates = (dstates[0],) + (None,) * (len(states) - 1)
+
+    def run(keep):
+        return run_kernels(cell, x, states, params, options if keep is None else dict(options, zoneout=keep),
+                           lengths, dout, dstates)
+
+    plain = flat_results(run(None))
+    for keep in (np.zeros(H, dtype), np.zeros((T, N, H), dtype)):
+        for got, want in zip(flat_results(run(keep)), plain):
+            np.testing.assert_array_equal(got, want)
+    running = np.ones((T, N), bool) if lengths is None else np.arange(T)[:, None] < lengths[None]
+    h0 = states[0]
+    for keep in (np.ones(H, dtype), np.ones((T, N, H), dtype)):
+        out, finals, dx, d0, grads = run(keep)
+        np.testing.assert_array_equal(out, np.where(running[..., None], h0[None], 0))
+        np.testing.assert_array_equal(finals[0], h0)
+        assert not dx.any() and not any(g.any() for g in grads if g is not None)
+        assert_close(d0[0], dstates[0] + np.where(running[..., None], dout, 0).sum(axis=0), dtype, "dh0")
+        for moved, start in zip(finals[1:], states[1:]):
+            assert not np.allclose(moved, start)
+
+
+@pytest.mark.parametrize("name", ZONED)
+def test_oracle_zoneout_limits(name):
+    """The oracle's zoneout_blend: keep = 0 is no zoneout; keep = 1 (a scalar or one weight
+    per step, row and unit) keeps h at h0; c still moves."""
+    cell = _cells.get(name)
+    rng = np.random.default_rng(7)
+    T, N, I, H = 4, 3, 2, 5
+    _, reference, x, states, _, _ = layer_problem(cell, (T, N, I, H), np.float64, rng)
+    options = cell.check_options()
+    out, finals, _ = cell.oracle_forward(x, states, reference, options)
+    zero, zero_finals, _ = cell.oracle_forward(x, states, reference, dict(options, zoneout=np.zeros(H)))
+    for got, want in zip((zero, *zero_finals), (out, *finals)):
+        np.testing.assert_array_equal(got, want)
+    for keep in (1.0, np.ones((T, N, H))):
+        stuck, stuck_finals, _ = cell.oracle_forward(x, states, reference, dict(options, zoneout=keep))
+        np.testing.assert_array_equal(stuck, np.broadcast_to(states[0], stuck.shape))
+        np.testing.assert_array_equal(stuck_finals[0], states[0])
+        for moved, start in zip(stuck_finals[1:], states[1:]):
+            assert not np.allclose(moved, start)
 
 
 @pytest.mark.parametrize("name", ZONED)

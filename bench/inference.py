@@ -16,30 +16,17 @@
 """
 import argparse
 import os
-import statistics
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
 from fastrnn._bench.inference import (CONTENDERS, available, check, forward_memory, sequence_race,  # noqa: E402
                                       streaming_race)
-from fastrnn._bench.sizes import SIZES  # noqa: E402
+from fastrnn._bench.sizes import SIZES, forward_flops  # noqa: E402
 from fastrnn._bench.threads import blas_info, coretype_note, pin_threads  # noqa: E402
-from fastrnn._bench.timing import gemm_rate, interleaved  # noqa: E402
-
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
-
-
-def forward_flops(cell, size):
-    T, N, I, H = size
-    return 2.0 * T * N * (I + H) * GATES[cell] * H
+from fastrnn._bench.timing import gemm_rate, interleaved_medians  # noqa: E402
 
 INFERENCE_SIZES = ("tiny", "small", "medium", "large")
-
-
-def race(calls, repeats, min_time):
-    samples = interleaved(calls, repeats, min_time)
-    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def ratio(times, other):
@@ -77,7 +64,7 @@ def main(argv=None):
                 for size in args.sizes:
                     calls = sequence_race(cell, SIZES[size], names)
                     check(calls)
-                    times = race(calls, args.repeats, args.min_time)
+                    times = interleaved_medians(calls, args.repeats, args.min_time)
                     print(f"{cell:5s} {size:7s} {str(SIZES[size]):20s} "
                           + " ".join(f"{times[n] * 1e3:11.3f}" for n in names)
                           + f" {ratio(times, 'onnxruntime'):>8s} {ratio(times, 'torch'):>9s}"
@@ -86,7 +73,7 @@ def main(argv=None):
             print("\n2. streaming: one step of a 2-layer LSTM, N=1, I=H=128, state carried (us per call)")
             calls = streaming_race("lstm", 2, 128, names)
             check(calls, steps=3)
-            times = race(calls, args.repeats, args.min_time)
+            times = interleaved_medians(calls, args.repeats, args.min_time)
             print("   " + "  ".join(f"{n} {times[n] * 1e6:.1f}" for n in names)
                   + f"  (ORT/fastrnn {ratio(times, 'onnxruntime')}, torch/fastrnn {ratio(times, 'torch')})")
         if "memory" not in args.skip:

@@ -12,7 +12,6 @@
 """
 import argparse
 import os
-import statistics
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
@@ -21,7 +20,7 @@ import numpy as np  # noqa: E402
 
 import fastrnn  # noqa: E402
 from fastrnn._bench.threads import pin_threads  # noqa: E402
-from fastrnn._bench.timing import interleaved  # noqa: E402
+from fastrnn._bench.timing import interleaved_medians  # noqa: E402
 
 TORCH_SIZES = [(20, 1, 32, 32), (50, 32, 256, 256)]
 PLAIN_SIZES = [(50, 32, 256, 256)]
@@ -74,10 +73,6 @@ def plain_steps(cell, size, zoneout=0.0):
     return {"plain": step(plain), "layernorm": step(normed)}
 
 
-def medians(steps, args):
-    return {k: statistics.median(v) for k, v in interleaved(steps, args.repeats, args.min_time).items()}
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=7)
@@ -92,7 +87,7 @@ def main(argv=None):
             print("1. training step inside torch (ms): fastrnn.torch.LayerNorm* vs the per-step torch loop")
             for cell in CELLS:
                 for size in TORCH_SIZES:
-                    t = medians(torch_steps(cell, size), args)
+                    t = interleaved_medians(torch_steps(cell, size), args.repeats, args.min_time)
                     print(f"   {cell} (T, N, I, H) = {size}: fastrnn.torch {t['fastrnn.torch'] * 1e3:.2f}  "
                           f"torch loop {t['torch loop'] * 1e3:.2f}  -> {t['torch loop'] / t['fastrnn.torch']:.1f}x",
                           flush=True)
@@ -100,7 +95,7 @@ def main(argv=None):
         for cell in CELLS:
             for size in PLAIN_SIZES:
                 for zoneout in (0.0, 0.1):
-                    t = medians(plain_steps(cell, size, zoneout), args)
+                    t = interleaved_medians(plain_steps(cell, size, zoneout), args.repeats, args.min_time)
                     print(f"   {cell} (T, N, I, H) = {size}, zoneout={zoneout}: plain {t['plain'] * 1e3:.1f}  "
                           f"layernorm {t['layernorm'] * 1e3:.1f}  -> layernorm speed "
                           f"{t['plain'] / t['layernorm']:.2f}x the plain cell's", flush=True)

@@ -9,7 +9,6 @@
 """
 import argparse
 import os
-import statistics
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
@@ -18,7 +17,7 @@ import numpy as np  # noqa: E402
 
 import fastrnn  # noqa: E402
 from fastrnn._bench.threads import pin_threads  # noqa: E402
-from fastrnn._bench.timing import interleaved  # noqa: E402
+from fastrnn._bench.timing import interleaved_medians  # noqa: E402
 
 PROJ_SIZES = [(50, 32, 256, 256, 64), (35, 20, 650, 650, 256)]
 PEEPHOLE_SIZES = [(50, 32, 256, 256)]
@@ -70,15 +69,13 @@ def main(argv=None):
         else:
             print("1. proj_size, training step inside torch (ms): fastrnn.torch.LSTM vs torch.nn.LSTM")
             for size in PROJ_SIZES:
-                times = {k: statistics.median(v)
-                         for k, v in interleaved(torch_steps(size), args.repeats, args.min_time).items()}
+                times = interleaved_medians(torch_steps(size), args.repeats, args.min_time)
                 print(f"   (T, N, I, H, P) = {size}: fastrnn.torch {times['fastrnn.torch'] * 1e3:.1f}  "
                       f"torch.nn {times['torch.nn'] * 1e3:.1f}  -> {times['torch.nn'] / times['fastrnn.torch']:.2f}x",
                       flush=True)
         print("2. peephole, fastrnn.nn training step (ms): peephole vs plain LSTM")
         for size in PEEPHOLE_SIZES:
-            times = {k: statistics.median(v)
-                     for k, v in interleaved(peephole_steps(size), args.repeats, args.min_time).items()}
+            times = interleaved_medians(peephole_steps(size), args.repeats, args.min_time)
             print(f"   (T, N, I, H) = {size}: plain {times['plain'] * 1e3:.1f}  peephole "
                   f"{times['peephole'] * 1e3:.1f}  -> peephole speed {times['plain'] / times['peephole']:.2f}x "
                   "the plain LSTM's", flush=True)

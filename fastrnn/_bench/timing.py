@@ -48,6 +48,11 @@ def interleaved(fns, repeats, min_time, tick=None):
     return samples
 
 
+def interleaved_medians(fns, repeats, min_time):
+    """:func:`interleaved`, reduced to each callable's median seconds per call."""
+    return {name: statistics.median(s) for name, s in interleaved(fns, repeats, min_time).items()}
+
+
 def median(xs):
     return statistics.median(xs)
 

@@ -17,6 +17,7 @@ from helpers import assert_close
 
 MODULES = {
     "lstm-2-layers": lambda: fastrnn.nn.LSTM(3, 5, num_layers=2, seed=0),
+    "rnn-3-layers": lambda: fastrnn.nn.RNN(3, 5, num_layers=3, seed=8),
     "gru-2-layers": lambda: fastrnn.nn.GRU(3, 5, num_layers=2, seed=1),
     "gru-reset-before-float64": lambda: fastrnn.nn.GRU(3, 5, reset_after=False, dtype=np.float64, seed=2),
     "rnn-relu-no-bias": lambda: fastrnn.nn.RNN(3, 5, nonlinearity="relu", bias=False, seed=3),
@@ -72,6 +73,22 @@ def test_repeated_calls_equal_the_training_forward_and_hand_out_new_arrays(confi
             np.testing.assert_array_equal(s, c)
     ids = [id(a) for out, final in given for a in (out,) + _as_tuple(final)]
     assert len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize("between_bytes", [0, _plans.BETWEEN_BYTES])
+def test_lower_layers_outputs_in_workspaces_or_new_arrays(monkeypatch, between_bytes):
+    """The layers below the top one write into the plan's workspaces (small calls) or new
+    arrays (over BETWEEN_BYTES); a state given for h only (c None) starts c at zero."""
+    monkeypatch.setattr(_plans, "BETWEEN_BYTES", between_bytes)
+    m = fastrnn.nn.LSTM(3, 5, num_layers=3, seed=9)
+    rng = np.random.default_rng(13)
+    h0 = rng.standard_normal((3, 2, 5)).astype(m.dtype)
+    for hx in (None, (h0, None), (None, h0)):
+        for _ in range(3):
+            x = rng.standard_normal((4, 2, 3)).astype(m.dtype)
+            with fastrnn.no_grad():
+                got = m(x, hx)
+            _check(got, _training_forward(m, x, hx), m.dtype)
 
 
 @pytest.mark.parametrize("config", ["lstm-2-layers", "gru-2-layers", "rnn-relu-no-bias"])

@@ -2,45 +2,60 @@
 
 Serving and streaming call a module again and again with the same (T, N). Forward only,
 fastrnn.nn runs each layer through its cell's ``plan`` (spec.Cell): the workspaces are made
-and the kernel's fixed arguments bound once per shape, so a call costs its checks, its
-output arrays and one kernel call per layer.
+and the kernel's fixed arguments bound once per shape, and the outputs of the layers below
+the top one go to workspaces of the plan too, so a call costs its checks, its output arrays
+and one kernel call per layer.
 
 A plan is taken for a call and given back after it: a second thread calling the same module
 meanwhile finds none free and makes its own, so no two calls share a workspace
 (``list.pop``/``append`` are atomic). A plan remembers the parameter arrays it was made for
-(the module's guard hands out the same tuple while the entries are the same objects) and is
-remade for a layer whose arrays were replaced; in-place updates (optimizers,
-``load_state_dict``) are read by the kernels as they are. A deep copy of the module starts
-without plans (its runs would read the original's arrays).
+(the module's guard hands out the same tuple while the entries are the same objects) and
+remakes its runs when they were replaced; in-place updates (optimizers, ``load_state_dict``)
+are read by the kernels as they are. A deep copy of the module starts without plans (its
+runs would read the original's arrays).
 """
 import numpy as np
 
-from .._cells.batch_split import split_point
-
 MAX_SHAPES = 8          # shapes whose plans a module keeps (serving with many shapes starts over)
+BETWEEN_BYTES = 1 << 18     # a lower layer's output up to this size goes to a workspace kept in the plan;
+                            # a bigger one is made per call (a plan does not hold memory of the output's size)
 
 
 class LayerPlans:
-    """One plan per layer for a (T, N) call: the runs, the params each was made for, and
-    zero initial states (the kernels only read them)."""
+    """The plans of every layer for a (T, N) call: the runs (None for a cell without a plan),
+    the parameter arrays they were made for, each lower layer's output rows (T*N, its
+    size, or None where that is over BETWEEN_BYTES), and zero initial states (the kernels
+    only read them)."""
 
-    __slots__ = ("params", "runs", "zeros")
+    __slots__ = ("arrays", "params", "runs", "between", "zeros")
 
-    def __init__(self, layers, N, sizes, dtype):
+    def __init__(self, layers, T, N, sizes, dtype):
+        self.arrays = None
         self.params = [None] * layers
         self.runs = [None] * layers
+        small = T * N * sizes[0] * np.dtype(dtype).itemsize <= BETWEEN_BYTES
+        self.between = [np.empty((T * N, sizes[0]), dtype) if small else None for _ in range(layers - 1)]
         self.zeros = tuple(np.zeros((N, size), dtype) for size in sizes)
 
-    def run(self, k, cell, x, params, options):
-        """Layer k's run for input x (T, N, I) and these params, or None where the cell has
-        no plan or the call is big enough to split across threads (batch_split)."""
-        if cell.plan is None or split_point(x, params):
-            return None
-        if self.params[k] is not params:
-            T, N = x.shape[0], x.shape[1]
-            self.runs[k] = cell.plan(T, N, params, options)
-            self.params[k] = params
-        return self.runs[k]
+    def update(self, arrays, widths, cell, T, N, options):
+        """Take the parameter arrays of every layer in turn (``arrays``, the guard's tuple,
+        ``widths[k]`` of them layer k's) and remake the runs of the layers whose arrays
+        changed."""
+        if arrays is self.arrays:
+            return
+        start = 0
+        for k, width in enumerate(widths):
+            params = arrays[start:start + width]
+            start += width
+            if not _same(params, self.params[k]):
+                self.params[k] = params
+                self.runs[k] = None if cell.plan is None else cell.plan(T, N, params, options)
+        self.arrays = arrays
+
+
+def _same(arrays, others):
+    """True when two tuples hold the same objects (arrays compare elementwise with ``==``)."""
+    return others is not None and all(a is b for a, b in zip(arrays, others))
 
 
 class Plans:

@@ -20,12 +20,13 @@ import numpy as np
 from .. import _cells
 from .._grad_mode import NOT_SAVED, is_grad_enabled
 from .._packing import add_reversed, layout_for
-from .._threads import kernel_threads
+from .._threads import get_num_threads, kernel_threads
 from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_float_dtype_arg,
                            check_device, check_int, check_lengths, check_probability, check_shape,
                            shape_error)
 from ._module import Module, _CONSUMED, pack_states, unpack_states
 from ._plans import LayerPlans, Plans
+from .._cells.batch_split import split_point
 
 
 class Recurrent(Module):
@@ -79,6 +80,8 @@ class Recurrent(Module):
                 self._names.append(tuple(p.name + suffix if self.bias or not p.bias else None
                                          for p in self.cell.params("torch")))
         self._init_params(params, rng)
+        self._all_names = sum(self._names, ())          # every layer's, for one guard check
+        self._widths = [len(names) for names in self._names]
         self._plans = Plans()
 
     def __repr__(self):
@@ -149,21 +152,22 @@ class Recurrent(Module):
         those after its last step, and a reverse direction starts at its own last step. The
         kernels then skip the padding (each step runs only the sequences still going).
         """
-        hx = unpack_states(self.cell, "hx", hx, "{}0")
         if lengths is None and not is_grad_enabled():
             ready = self._forward_only_ready(x, hx)
             if ready is not None:
-                return ready[0], pack_states(self.cell, ready[1])
+                return ready
+        hx = unpack_states(self.cell, "hx", hx, "{}0")
         out, finals = self._forward(x, hx, lengths)
         return out, pack_states(self.cell, finals)
 
     def _forward_only_ready(self, x, hx):
         """The repeated calls of serving and streaming, forward only, with few Python steps:
         one direction, no dropout to draw, x a C-contiguous (T, N, I) array of the module's
-        dtype, each state None or a C-contiguous (L, N, H) array of it. -> (out, finals), or
-        None for anything else (the general path then converts, validates and reports).
-        Each layer runs through its cell's plan for this (T, N), made on the first such call
-        (fastrnn/nn/_plans.py)."""
+        dtype, hx None or the state(s) as C-contiguous (L, N, H) arrays of it (a tuple of
+        arrays or None for the LSTM). -> (out, the final state(s) as forward returns them),
+        or None for anything else (the general path then converts, validates and reports).
+        Each layer runs through its cell's plan for this (T, N), made on the first such call,
+        the layers below the top one into the plan's workspaces (fastrnn/nn/_plans.py)."""
         dt, L, sizes = self.dtype, self.num_layers, self._sizes
         if (type(x) is not np.ndarray or x.dtype != dt or x.ndim != 3 or not x.flags.c_contiguous
                 or self.bidirectional or self.batch_first or (self.training and self.dropout > 0 and L > 1)
@@ -172,36 +176,54 @@ class Recurrent(Module):
         T, N, I = x.shape
         if I != self.input_size or T == 0 or N == 0:
             return None
-        for s, size in zip(hx, sizes):
+        one_state = len(sizes) == 1
+        if hx is None:
+            states = (None,) * len(sizes)
+        elif one_state:
+            states = (hx,)
+        elif type(hx) is tuple and len(hx) == len(sizes):
+            states = hx
+        else:
+            return None
+        for s, size in zip(states, sizes):
             if s is not None and (type(s) is not np.ndarray or s.dtype != dt or s.shape != (L, N, size)
                                   or not s.flags.c_contiguous):
                 return None
-        finals = tuple(np.empty((L, N, size), dt) for size in sizes)
-        cell, options, guard, params = self.cell, self._options, self._guard, self.params
+        cell, options = self.cell, self._options
+        arrays = self._guard.params(self.params, self._all_names)
         if self.zoneout > 0:
             options = dict(options, zoneout=np.full(sizes[0], self.zoneout, dt))
         key = (T, N, self.zoneout)
-        plans = self._plans.take(key) or LayerPlans(L, N, sizes, dt)
+        plans = self._plans.take(key) or LayerPlans(L, T, N, sizes, dt)
         try:
-            layer_in = x
+            plans.update(arrays, self._widths, cell, T, N, options)
+            finals = tuple(np.empty((L, N, size), dt) for size in sizes)
+            final_rows = list(zip(*finals))                 # layer k's final state(s), views of finals
+            if hx is None:
+                inits = [plans.zeros] * L
+            else:
+                inits = list(zip(*(z[None].repeat(L, 0) if s is None else s for s, z in zip(states, plans.zeros))))
+            layer_in = x.reshape(T * N, I)
+            splitting = get_num_threads() > 1
             with kernel_threads():
                 for k in range(L):
-                    p = guard.params(params, self._names[k])
-                    init = tuple(z if s is None else s[k] for s, z in zip(hx, plans.zeros))
-                    run = plans.run(k, cell, layer_in, p, options)
-                    if run is None:
-                        layer_in, final = cell.forward_only(layer_in, init, p, "torch", options)
-                        for into, f in zip(finals, final):
-                            into[k] = f
+                    run, params = plans.runs[k], plans.params[k]
+                    if run is None or (splitting and split_point(layer_in.reshape(T, N, -1), params) is not None):
+                        layer_out, final = cell.forward_only(layer_in.reshape(T, N, -1), inits[k], params, "torch",
+                                                             options)
+                        for into, value in zip(final_rows[k], final):
+                            into[...] = value
+                        layer_in = layer_out.reshape(T * N, -1)
                         continue
-                    out = np.empty((T, N, sizes[0]), dt)
-                    run(layer_in.reshape(T * N, layer_in.shape[2]), init, out.reshape(T * N, sizes[0]),
-                        tuple(f[k] for f in finals))
-                    layer_in = out
+                    into = plans.between[k] if k < L - 1 else None
+                    if into is None:
+                        into = np.empty((T * N, sizes[0]), dt)
+                    run(layer_in, inits[k], into, final_rows[k])
+                    layer_in = into
         finally:
             self._plans.give(key, plans)
         self._ctx = NOT_SAVED
-        return layer_in, finals
+        return layer_in.reshape(T, N, sizes[0]), finals[0] if one_state else finals
 
     def backward(self, dout=None, dhx=None, **named):
         """dout like out, dhx like hx (each or None = zeros) -> dx like x, the initial states'

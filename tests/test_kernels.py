@@ -23,8 +23,10 @@ seeds = st.integers(0, 2**32 - 1)
 
 # Shapes that always run, whatever hypothesis draws: each per-step recurrent product path of
 # blas.recurrent_add (compiled loops; GEMM with hᵀ copied, N <= 16; GEMM on h, N > 16) with
-# gate widths that are not a multiple of its 16-column add blocks.
-PATH_SHAPES = [(3, 1, 4, 5), (3, 8, 5, 40), (2, 20, 7, 37)]
+# gate widths that are not a multiple of its 16-column add blocks, and the panel kernels
+# (panels.py: T >= MIN_STEPS, N >= MIN_ROWS; 13 rows end in a partial block of rows, 37-wide
+# gates in a partial panel).
+PATH_SHAPES = [(3, 1, 4, 5), (3, 8, 5, 40), (2, 20, 7, 37), (9, 13, 6, 37)]
 
 
 def layer_problem(cell, layout, shape, dtype, bias, seed):
@@ -78,6 +80,10 @@ def draw_options(cell, data):
          data=None)
 @example(shape=PATH_SHAPES[2], dtype=np.float64, bias=False, layout="torch", accumulate=False, seed=3,
          data=None)
+@example(shape=PATH_SHAPES[3], dtype=np.float32, bias=True, layout="torch", accumulate=True, seed=4,
+         data=None)
+@example(shape=PATH_SHAPES[3], dtype=np.float64, bias=True, layout="book", accumulate=False, seed=5,
+         data=None)
 def test_kernel_matches_oracle(name, shape, dtype, bias, layout, accumulate, seed, data):
     cell = _cells.get(name)
     if layout not in cell.layouts:
@@ -92,7 +98,8 @@ def test_every_option_value_matches_oracle(name):
     cell = _cells.get(name)
     for k, option in enumerate(cell.options):
         for value in option.choices:
-            run_against_oracle(cell, "torch", PATH_SHAPES[k % 3], np.float64, True, True, {option.name: value}, 9)
+            run_against_oracle(cell, "torch", PATH_SHAPES[k % len(PATH_SHAPES)], np.float64, True, True,
+                               {option.name: value}, 9)
 
 
 @pytest.mark.parametrize("name", CELLS)

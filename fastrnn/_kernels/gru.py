@@ -26,7 +26,8 @@ Equations in NumPy: fastrnn/oracle/gru.py.
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import gemm, recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
+from .blas import gemm, restore_threads, steps_on_one_thread
+from .panels import pack_for_steps, step_add, step_grad
 from .packed import (column_sums_into, grads_against_prev, input_grads, keep_finished, keep_unstarted,
                      recurrent_ld, start_chunk, step_offsets)
 from .zoneout import add_carried, zone_out_grads, zone_out_rows
@@ -51,6 +52,9 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
     offsets = step_offsets(batch_sizes)
     T = batch_sizes.shape[0]
     keep_unstarted(batch_sizes, h0, h_n)
+    N = h0.shape[0]
+    p_rec = pack_for_steps(w_rec if reset_after else w_rz, N, T, True, small_kernels)    # the per-step products' panels
+    p_hn = pack_for_steps(w_hn, N, T if not reset_after else 0, True, small_kernels)
     for t0 in range(0, T, chunk_steps):
         t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_x, torch_layout, scratch, gates)
         for t in range(t0, t1):
@@ -60,9 +64,9 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
             s_off = off if keep_rows else 0
             h_prev = h0[:b] if t == 0 else out[prev:prev + b]
             if reset_after:
-                recurrent_add(h_prev, w_rec, scratch, hproj[:b], False, small_kernels)
+                step_add(h_prev, w_rec, p_rec, scratch, hproj[:b], False, small_kernels)
             else:
-                recurrent_add(h_prev, w_rz, scratch, hproj[:b, :2 * H], False, small_kernels)
+                step_add(h_prev, w_rz, p_rec, scratch, hproj[:b, :2 * H], False, small_kernels)
             # Loops index per-gate slice views with the loop counter only, and loop-invariant
             # branches sit outside the inner loops, so that LLVM vectorises them.
             for n in range(b):
@@ -83,8 +87,8 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
                         sv[j] = a_r[j] * h_old[j]
             if not reset_after:
                 # a_xn += (r h) w_hnᵀ, added straight into the n block of this step's gates
-                recurrent_add(saved[s_off:s_off + b], w_hn, scratch, gates[g_off:g_off + b, o_n:], True,
-                              small_kernels)
+                step_add(saved[s_off:s_off + b], w_hn, p_hn, scratch, gates[g_off:g_off + b, o_n:], True,
+                         small_kernels)
             for n in range(b):
                 row = gates[g_off + n]
                 a_r, a_z, a_n = row[o_r:o_r + H], row[o_z:o_z + H], row[o_n:o_n + H]
@@ -126,6 +130,8 @@ def gru_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, blocks, reset_aft
     dh0[:, :] = dh_n          # dh0 carries dh backwards through time
     offsets = step_offsets(batch_sizes)
     threads = steps_on_one_thread()
+    # the panels of the per-step products dA w_rec
+    panels = pack_for_steps(w_rec, h0.shape[0], batch_sizes.shape[0], False, small_kernels)
     for t in range(batch_sizes.shape[0] - 1, -1, -1):
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
@@ -172,10 +178,10 @@ def gru_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, blocks, reset_aft
                     g_n[j] = dan * r
         if reset_after:
             # dh_prev += dA_h w_rec (all three blocks in one GEMM)
-            recurrent_grad(dgates_h[off:off + b], w_rec, 1.0, dh0[:b], small_kernels)
+            step_grad(dgates_h[off:off + b], w_rec, panels, 1.0, dh0[:b], small_kernels)
         else:
             # d(r h) = dA_n w_hn
-            recurrent_grad(gates[off:off + b, o_n:], w_hn, 0.0, d_rh[:b], small_kernels)
+            step_grad(gates[off:off + b, o_n:], w_hn, panels[:, 2 * H:], 0.0, d_rh[:b], small_kernels)
             for n in range(b):
                 a_r = gates[off + n][o_r:o_r + H]
                 h_old = h_prev[n]
@@ -186,7 +192,7 @@ def gru_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, blocks, reset_aft
                     a_r[j] = drh[j] * h_old[j] * r * (1 - r)
                     dh_row[j] += drh[j] * r
             # dh_prev += dA_rz w_rec[rz]
-            recurrent_grad(gates[off:off + b, :2 * H], w_rec[:2 * H], 1.0, dh0[:b], small_kernels)
+            step_grad(gates[off:off + b, :2 * H], w_rec[:2 * H], panels[:, :2 * H], 1.0, dh0[:b], small_kernels)
         if keep.shape[0] > 0:
             add_carried(zone_work[N:N + b], dh0[:b])
     restore_threads(threads)

@@ -17,11 +17,11 @@ Forward only (``keep_rows`` False): xn_x holds the rows of ``chunk_steps`` steps
 projection and its normalisation run a chunk at a time), xn_h and act (N, G) one step's, and
 rstd is not written, so memory does not grow with T beyond out.
 
-Per step the forward runs one product h_prev w_hhᵀ (blas.recurrent_add) and one pass per
+Per step the forward runs one product h_prev w_hhᵀ (panels.step_add) and one pass per
 row: the row's layer norm (layer_norm.normalize_row, float64 statistics), then gates, h' and
 zoneout. The backward runs one pass per row per step (zoneout split, gate gradients, the
 recurrent branch's LN backward, its gain and bias gradients summed in float64) and the
-product dv_h w_hh (blas.recurrent_grad); after the time loop one pass over all rows for the
+product dv_h w_hh (panels.step_grad); after the time loop one pass over all rows for the
 input branch's LN backward, then the GEMMs dx = dv_x w_ih, dW_ih = Σ dv_xᵀ x and
 dW_hh = Σ dv_hᵀ h_prev (packed.py).
 
@@ -31,7 +31,8 @@ import numpy as np
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
+from .blas import restore_threads, steps_on_one_thread
+from .panels import pack_for_steps, step_add, step_grad
 from .layer_norm import normalize_row, normalize_row_backward
 from .packed import (grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets,
                      write_sums)
@@ -56,6 +57,7 @@ def layernorm_gru_forward(x, batch_sizes, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_
     offsets = step_offsets(batch_sizes)
     T = batch_sizes.shape[0]
     keep_unstarted(batch_sizes, h0, h_n)
+    panels = pack_for_steps(w_hh, h0.shape[0], T, True, small_kernels)            # the per-step products'
     for t0 in range(0, T, chunk_steps):
         t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_ih, True, scratch, xn_x)
         for row in range(offsets[t1] - r0):          # the input branch's layer norm, in place
@@ -69,7 +71,7 @@ def layernorm_gru_forward(x, batch_sizes, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_
             x_off = off - r0
             s_off = off if keep_rows else 0
             h_prev = h0[:b] if t == 0 else out[prev:prev + b]
-            recurrent_add(h_prev, w_hh, scratch, xn_h[s_off:s_off + b], False, small_kernels)
+            step_add(h_prev, w_hh, panels, scratch, xn_h[s_off:s_off + b], False, small_kernels)
             # Loops index per-gate slice views with the loop counter only, and loop-invariant
             # branches sit outside the inner loops, so that LLVM vectorises them.
             for n in range(b):
@@ -118,6 +120,7 @@ def layernorm_gru_backward(x, batch_sizes, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, k
     dh0[:, :] = dh_n          # dh0 carries dh backwards through time
     offsets = step_offsets(batch_sizes)
     threads = steps_on_one_thread()
+    panels = pack_for_steps(w_hh, N, batch_sizes.shape[0], False, small_kernels)
     for t in range(batch_sizes.shape[0] - 1, -1, -1):
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
@@ -162,7 +165,7 @@ def layernorm_gru_backward(x, batch_sizes, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, k
                 dgh[j] = g * ln_hh[j]
             normalize_row_backward(dgh, vh, rstd[1, off + n], vh)
         # dh_prev += dv_h w_hh
-        recurrent_grad(xn_h[off:off + b], w_hh, 1.0, dh0[:b], small_kernels)
+        step_grad(xn_h[off:off + b], w_hh, panels, 1.0, dh0[:b], small_kernels)
         if zoned:
             add_carried(zone_work[N:N + b], dh0[:b])
     restore_threads(threads)

@@ -37,7 +37,8 @@ import numpy as np
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
+from .blas import restore_threads, steps_on_one_thread
+from .panels import pack_for_steps, step_add, step_grad
 from .layer_norm import normalize_row, normalize_row_backward
 from .packed import (grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets,
                      write_sums)
@@ -61,6 +62,7 @@ def layernorm_lstm_forward(x, batch_sizes, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, 
     T = batch_sizes.shape[0]
     keep_unstarted(batch_sizes, h0, h_n)
     keep_unstarted(batch_sizes, c0, c_n)
+    panels = pack_for_steps(w_hh, N, T, True, small_kernels)            # the per-step products'
     for t0 in range(0, T, chunk_steps):
         t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_ih, True, scratch, xs)
         for t in range(t0, t1):
@@ -69,7 +71,7 @@ def layernorm_lstm_forward(x, batch_sizes, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, 
             c_off, c_prev = (off, prev) if keep_rows else ((t % 2) * N, ((t - 1) % 2) * N)
             h_off = off if keep_rows else 0
             h_prev = h0[:b_t] if t == 0 else out[prev:prev + b_t]
-            recurrent_add(h_prev, w_hh, scratch, hs[h_off:h_off + b_t], False, small_kernels)
+            step_add(h_prev, w_hh, panels, scratch, hs[h_off:h_off + b_t], False, small_kernels)
             for n in range(b_t):
                 r = off + n
                 x_row = xs[r - r0]
@@ -136,6 +138,7 @@ def layernorm_lstm_backward(x, batch_sizes, h0, c0, w_ih, w_hh, ln_ih, ln_hh, ln
     t_cb = np.zeros(H, np.float64)
     offsets = step_offsets(batch_sizes)
     threads = steps_on_one_thread()
+    panels = pack_for_steps(w_hh, N, batch_sizes.shape[0], False, small_kernels)
     for t in range(batch_sizes.shape[0] - 1, -1, -1):
         off, b_t = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
@@ -184,7 +187,7 @@ def layernorm_lstm_backward(x, batch_sizes, h0, c0, w_ih, w_hh, ln_ih, ln_hh, ln
             normalize_row_backward(d_hh, h_row, st[1], h_row)     # dv_h over x̂_h
             normalize_row_backward(d_ih, x_row, st[0], x_row)     # dv_x over x̂_x
         # dh_{t−1} = dv_h w_hh: the rows still running (+ zoneout's carried part)
-        recurrent_grad(hs[off:off + b_t], w_hh, 0.0, dh0[:b_t], small_kernels)
+        step_grad(hs[off:off + b_t], w_hh, panels, 0.0, dh0[:b_t], small_kernels)
         if zoned:
             add_carried(zone_work[N:N + b_t], dh0[:b_t])
     restore_threads(threads)

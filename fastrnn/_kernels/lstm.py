@@ -14,7 +14,9 @@ Layout (one layer, one direction; a packed batch, see packed.py; G = 4 gate bloc
 ``torch_layout`` selects the input weight's storage: True -> w_x (4H, I) used transposed
 (PyTorch); False -> w_x (I, 4H) (the book). The recurrent weight always arrives as
 w_rec (4H, H), PyTorch's weight_hh layout (the book's (H, 4H) w_h as a transposed copy),
-the orientation in which both per-step products run fastest (blas.recurrent_add);
+the orientation in which both per-step products run fastest. The per-step products run on
+the weight packed once per call (panels.py) where that pays, else through OpenBLAS
+(blas.recurrent_add / recurrent_grad);
 ``scratch`` (5H·N elements) is the per-step workspace of the forward product, and
 ``small_kernels`` (blas.SMALL_KERNELS) picks how the per-step products call OpenBLAS.
 ``blocks`` gives the column block of each gate as (i, f, g, o): (0, 1, 2, 3) for PyTorch,
@@ -31,7 +33,8 @@ every row) or R (one per row); c is not zoned out. See zoneout.py for the two pa
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
+from .blas import restore_threads, steps_on_one_thread
+from .panels import pack_for_steps, step_add, step_grad
 from .packed import keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads
 from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
@@ -56,6 +59,7 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
     T = batch_sizes.shape[0]
     keep_unstarted(batch_sizes, h0, h_n)
     keep_unstarted(batch_sizes, c0, c_n)
+    panels = pack_for_steps(w_rec, N, T, True, small_kernels)
     for t0 in range(0, T, chunk_steps):
         t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_x, torch_layout, scratch, gates)
         for t in range(t0, t1):
@@ -65,7 +69,7 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
             # from the array c_t is written to would stop LLVM vectorising the pass
             c_off, c_prev = (off, prev) if keep_rows else ((t % 2) * N, ((t - 1) % 2) * N)
             h_prev = h0[:b] if t == 0 else out[prev:prev + b]
-            recurrent_add(h_prev, w_rec, scratch, gates[off - r0:off - r0 + b], True, small_kernels)
+            step_add(h_prev, w_rec, panels, scratch, gates[off - r0:off - r0 + b], True, small_kernels)
             for n in range(b):
                 # per-gate slice views: indexing them with the loop counter alone lets LLVM
                 # vectorise (a runtime offset inside the index adds wraparound checks)
@@ -110,6 +114,7 @@ def lstm_backward(x, batch_sizes, h0, c0, w_x, w_rec, torch_layout, blocks, gate
     dc0[:, :] = dc_n
     offsets = step_offsets(batch_sizes)
     threads = steps_on_one_thread()
+    panels = pack_for_steps(w_rec, N, batch_sizes.shape[0], False, small_kernels)
     for t in range(batch_sizes.shape[0] - 1, -1, -1):
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
@@ -138,7 +143,7 @@ def lstm_backward(x, batch_sizes, h0, c0, w_x, w_rec, torch_layout, blocks, gate
                 a_g[j] = dc * i * (1 - g * g)
                 a_o[j] = dh * tc * o * (1 - o)
         # dh_prev = dA_t w_rec (the rows still running; the others keep their dh)
-        recurrent_grad(gates[off:off + b], w_rec, 0.0, dh0[:b], small_kernels)
+        step_grad(gates[off:off + b], w_rec, panels, 0.0, dh0[:b], small_kernels)
         if keep.shape[0] > 0:
             add_carried(zone_work[N:N + b], dh0[:b])
     restore_threads(threads)

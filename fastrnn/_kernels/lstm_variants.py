@@ -23,8 +23,8 @@ Equations (fastrnn/oracle/lstm.py states them in NumPy):
     i = σ(a_i + p_i c),  f = σ(a_f + p_f c),  g = tanh(a_g),  c' = f c + i g
     o = σ(a_o + p_o c'),  m = o tanh(c'),  h' = m w_hrᵀ (or m)
 
-Per step the projection is one more product (blas.recurrent_add: (b, H) x (P, H)ᵀ); its
-gradient dm = dh w_hr another (blas.recurrent_grad), and dW_hr = Σ dhᵀ m one GEMM over the
+Per step the projection is one more product (panels.step_add: (b, H) x (P, H)ᵀ); its
+gradient dm = dh w_hr another (panels.step_grad), and dW_hr = Σ dhᵀ m one GEMM over the
 R rows after the loop, next to the usual weight gradients (packed.weight_grads) and the
 peepholes' column sums.
 """
@@ -32,7 +32,8 @@ import numpy as np
 from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import gemm, recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
+from .blas import gemm, restore_threads, steps_on_one_thread
+from .panels import pack_for_steps, step_add, step_grad
 from .packed import keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads, write_sums
 
 
@@ -55,6 +56,8 @@ def lstm_variant_forward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_
     T = batch_sizes.shape[0]
     keep_unstarted(batch_sizes, h0, h_n)
     keep_unstarted(batch_sizes, c0, c_n)
+    p_rec = pack_for_steps(w_rec, N, T, True, small_kernels)            # the per-step products' panels
+    p_hr = pack_for_steps(w_hr, N, T if project else 0, True, small_kernels)
     for t0 in range(0, T, chunk_steps):
         t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_x, torch_layout, scratch, gates)
         for t in range(t0, t1):
@@ -63,7 +66,7 @@ def lstm_variant_forward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_
             c_off, c_prev = (off, prev) if keep_rows else ((t % 2) * N, ((t - 1) % 2) * N)
             m_off = off if keep_rows else 0
             h_prev = h0[:b] if t == 0 else out[prev:prev + b]
-            recurrent_add(h_prev, w_rec, scratch, gates[off - r0:off - r0 + b], True, small_kernels)
+            step_add(h_prev, w_rec, p_rec, scratch, gates[off - r0:off - r0 + b], True, small_kernels)
             for n in range(b):
                 row = gates[off - r0 + n]
                 a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
@@ -83,7 +86,7 @@ def lstm_variant_forward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_
                     a_g[j] = g
                     a_o[j] = o
             if project:          # h_t = m_t w_hrᵀ
-                recurrent_add(ms[m_off:m_off + b], w_hr, scratch, out[off:off + b], False, small_kernels)
+                step_add(ms[m_off:m_off + b], w_hr, p_hr, scratch, out[off:off + b], False, small_kernels)
             keep_finished(t, batch_sizes, off, out, h_n)
             keep_finished(t, batch_sizes, c_off, cs, c_n)
         restore_threads(threads)
@@ -109,6 +112,9 @@ def lstm_variant_backward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, torch_
     dc0[:, :] = dc_n
     offsets = step_offsets(batch_sizes)
     threads = steps_on_one_thread()
+    T = batch_sizes.shape[0]
+    p_rec = pack_for_steps(w_rec, c0.shape[0], T, False, small_kernels)          # the per-step products' panels
+    p_hr = pack_for_steps(w_hr, c0.shape[0], T if project else 0, False, small_kernels)
     for t in range(batch_sizes.shape[0] - 1, -1, -1):
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
@@ -119,7 +125,7 @@ def lstm_variant_backward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, torch_
             for j in range(d_out.shape[0]):
                 dh_row[j] = d_out[j] + d_carry[j]
         if project:
-            recurrent_grad(dhs[off:off + b], w_hr, 0.0, dm[:b], small_kernels)
+            step_grad(dhs[off:off + b], w_hr, p_hr, 0.0, dm[:b], small_kernels)
         for n in range(b):
             row = gates[off + n]
             a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
@@ -144,7 +150,7 @@ def lstm_variant_backward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, torch_
                 a_g[j] = dc * i * (1 - g * g)
                 a_o[j] = d_o
         # dh_prev = dA_t w_rec (the rows still running; the others keep their dh)
-        recurrent_grad(gates[off:off + b], w_rec, 0.0, dh0[:b], small_kernels)
+        step_grad(gates[off:off + b], w_rec, p_rec, 0.0, dh0[:b], small_kernels)
     restore_threads(threads)
     weight_grads(x, h0, w_x, torch_layout, gates, out, batch_sizes, offsets, dx, dw_x, dw_h, db, accumulate)
     if project:                  # dW_hr (P, H) (+)= Σ_rows dhᵀ m

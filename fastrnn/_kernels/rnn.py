@@ -16,7 +16,8 @@ Equations in NumPy: fastrnn/oracle/rnn.py.
 from numba import njit
 
 from .activations import FASTMATH, fast_tanh
-from .blas import input_projection, recurrent_add, recurrent_grad, restore_threads, steps_on_one_thread
+from .blas import input_projection, restore_threads, steps_on_one_thread
+from .panels import pack_for_steps, step_add, step_grad
 from .packed import keep_finished, keep_unstarted, step_offsets, weight_grads
 
 
@@ -28,11 +29,12 @@ def rnn_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, relu, sc
     offsets = step_offsets(batch_sizes)
     keep_unstarted(batch_sizes, h0, h_n)
     threads = steps_on_one_thread()
+    panels = pack_for_steps(w_rec, h0.shape[0], batch_sizes.shape[0], True, small_kernels)
     for t in range(batch_sizes.shape[0]):
         off, b = offsets[t], batch_sizes[t]
         prev = offsets[t - 1] if t > 0 else 0
         h_prev = h0[:b] if t == 0 else out[prev:prev + b]
-        recurrent_add(h_prev, w_rec, scratch, out[off:off + b], True, small_kernels)
+        step_add(h_prev, w_rec, panels, scratch, out[off:off + b], True, small_kernels)
         for n in range(b):
             row = out[off + n]
             if relu:
@@ -54,6 +56,7 @@ def rnn_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, relu, out, dout, 
     dh0[:, :] = dh_n          # dh0 carries dh backwards through time
     offsets = step_offsets(batch_sizes)
     threads = steps_on_one_thread()
+    panels = pack_for_steps(w_rec, h0.shape[0], batch_sizes.shape[0], False, small_kernels)
     for t in range(batch_sizes.shape[0] - 1, -1, -1):
         off, b = offsets[t], batch_sizes[t]
         for n in range(b):
@@ -67,6 +70,6 @@ def rnn_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, relu, out, dout, 
             else:
                 for j in range(H):
                     d_row[j] = (d_out[j] + dh_row[j]) * (1 - h_row[j] * h_row[j])
-        recurrent_grad(dpre[off:off + b], w_rec, 0.0, dh0[:b], small_kernels)
+        step_grad(dpre[off:off + b], w_rec, panels, 0.0, dh0[:b], small_kernels)
     restore_threads(threads)
     weight_grads(x, h0, w_x, torch_layout, dpre, out, batch_sizes, offsets, dx, dw_x, dw_h, db, accumulate)

@@ -1,0 +1,291 @@
+"""Per-step products on a weight packed once per call: register-blocked panel kernels.
+
+A time loop multiplies the same recurrent weight by a few rows (N = 4..128) at every step.
+OpenBLAS packs the whole weight at each of those calls; at N = 10, H = 650 (G = 2600) that
+packing takes most of the product's time (31 GFLOP/s against 81 here). So the kernels pack
+the weight once per call into panels and run every step's product on them.
+
+Layout:
+
+    packed (nb, K, W)   panel b holds W output columns for every one of the K inner indices,
+                        contiguous: packed[b, p, :] are the weights of inner index p for the
+                        columns b*W .. b*W + W - 1 (columns past the matrix's M are zero).
+                        W = panel_width(...) is two SIMD vectors (16 float32, 8 float64).
+
+    rows_as_panels(w (M, K))  packs c = a wᵀ   (the forward's h (N, H) against w_rec (G, H))
+    cols_as_panels(w (K, M))  packs c = a w    (the backward's dA (N, G) against w_rec (G, H))
+
+``panel_product(a (N, K), packed, c (N, M), add)`` runs c (+)= a · (the packed matrix)
+per panel and block of up to ROWS rows (blocks as even as possible): a kernel written in
+LLVM IR keeps the block of c in 2·rows vector registers and, for each inner index, loads
+the panel's two vectors once, broadcasts each row's entry of a and adds their products
+(fused multiply-add). c's block is prefetched as the kernel starts and read and written
+once at its end. a and c may be column blocks of wider rows (a row stride >= their width);
+their last index must be contiguous. Each row's result is the same sum in the same order
+whatever N, so a row's product does not depend on the batch it is in.
+
+Measured here (one thread, znver3, float32; a time loop of per-step products, each adding
+into the next row block of a (T·N, 4H) gates array as the forward does, GFLOP/s, OpenBLAS's
+calls vs panels; `python bench/panels.py`): (T, N, H) = (100, 8, 64) 22 vs 62; (50, 32,
+256) 60 vs 67; (35, 20, 650) 50 vs 59; (35, 10, 650) 30 vs 74; (64, 128, 256) 81 vs 67.
+The backward's products: 39 vs 55, 67 vs 83, 46 vs 67, 32 vs 73, 75 vs 80. Packing reads
+the weight once and costs 0.1-0.2 ms at H = 256 and 2-2.5 ms at H = 650 (7 ms when its
+pages are new).
+
+``pack_for_steps`` decides per call (PANELS: the CPU has fused multiply-add; OpenBLAS
+runs AVX2 kernels, not its AVX-512 ones (blas.SMALL_KERNELS), which these two-vector
+panels were not measured against; rows in
+[MIN_ROWS, MAX_ROWS] (the forward's up to MAX_ROWS_FORWARD); at least MIN_STEPS steps to
+pay for the packing) and returns an empty (0, 0, W) array when the products are to run as
+before (blas.recurrent_add/recurrent_grad); ``step_add``/``step_grad`` then pick per step.
+"""
+import platform
+
+import numpy as np
+from llvmlite import binding as _llvm
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from .activations import FASTMATH
+from .blas import recurrent_add, recurrent_grad
+
+ROWS = 6                # rows of c per kernel call: 2·ROWS accumulators + 2 panel vectors + 1 broadcast <= 16 registers
+MIN_ROWS = 4            # fewer rows run as matrix-vector calls (blas.GEMV_ROWS) or loops, which need no packing
+MAX_ROWS = 128          # more rows: OpenBLAS's own packing is paid back (the backward's product at 128 rows: 75 vs 80)
+MAX_ROWS_FORWARD = 48   # the forward's product, which adds into rows of the gates far from cache: 64 rows 75 vs 68
+MIN_STEPS = 8           # packing costs about 2 to 8 products (it reads the weight once, a product reads it once too)
+
+
+def _host_has_fma():
+    machine = platform.machine().lower()
+    if machine in ("arm64", "aarch64"):
+        return True
+    try:
+        features = _llvm.get_host_cpu_features()
+    except RuntimeError:        # llvmlite cannot tell: keep OpenBLAS
+        return False
+    return bool(features.get("fma", False)) and bool(features.get("avx2", False))
+
+
+PANELS = _host_has_fma()    # without hardware FMA the vector fma becomes a libm call per lane
+
+
+def _panel_kernel(rows):
+    """The kernel of ``rows`` rows as an intrinsic: (a_addr, lda, panel_addr, K, c_addr, ldc,
+    width, add, dtype) -> c[r, :width] (+)= Σ_p a[r, p] · panel[p, :width] for r < rows,
+    addresses as integers, width <= W (c's columns past it are neither read nor written)."""
+    @intrinsic
+    def kernel(typingctx, a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype):
+        float_type = dtype.dtype
+
+        def codegen(context, builder, signature, args):
+            a_addr, lda, panel_addr, K, c_addr, ldc, width, add, _ = args
+            scalar = ir.FloatType() if float_type == types.float32 else ir.DoubleType()
+            lanes = 8 if float_type == types.float32 else 4
+            vector = ir.VectorType(scalar, lanes)
+            i64, i32 = ir.IntType(64), ir.IntType(32)
+            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
+                                                 f"llvm.fma.v{lanes}{'f32' if lanes == 8 else 'f64'}")
+            a = builder.inttoptr(a_addr, scalar.as_pointer())
+            panel = builder.inttoptr(panel_addr, scalar.as_pointer())
+            c = builder.inttoptr(c_addr, scalar.as_pointer())
+            zero = ir.Constant(vector, [ir.Constant(scalar, 0.0)] * lanes)
+            undef = ir.Constant(vector, ir.Undefined)
+            splat = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
+            # c's block is read at the end: fetch it now, while the products run (in the
+            # forward it is a row block of the gates written by the input projection long before)
+            i8p = ir.IntType(8).as_pointer()
+            prefetch_type = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+            prefetch = cgutils.get_or_insert_function(builder.module, prefetch_type, "llvm.prefetch.p0i8")
+            for r in range(rows):
+                for v in range(2):
+                    offset = builder.add(builder.mul(ir.Constant(i64, r), ldc), ir.Constant(i64, v * lanes))
+                    builder.call(prefetch, [builder.bitcast(builder.gep(c, [offset]), i8p), ir.Constant(i32, 1),
+                                            ir.Constant(i32, 3), ir.Constant(i32, 1)])
+            # accumulators as entry-block allocas: LLVM promotes them to registers
+            acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(2)] for _ in range(rows)]
+            with cgutils.for_range(builder, K) as loop:
+                p = loop.index
+                start = builder.gep(panel, [builder.mul(p, ir.Constant(i64, 2 * lanes))])
+                w = [builder.load(builder.bitcast(builder.gep(start, [ir.Constant(i64, v * lanes)]),
+                                                  vector.as_pointer()), align=4) for v in range(2)]
+                for r in range(rows):
+                    entry = builder.load(builder.gep(a, [builder.add(builder.mul(ir.Constant(i64, r), lda), p)]))
+                    broadcast = builder.shuffle_vector(builder.insert_element(undef, entry, ir.Constant(i32, 0)),
+                                                       undef, splat)
+                    for v in range(2):
+                        builder.store(builder.call(fma, [w[v], broadcast, builder.load(acc[r][v])]), acc[r][v])
+            # c's columns below width only (the last panel): masked loads and stores there
+            suffix = f"v{lanes}{'f32' if lanes == 8 else 'f64'}.p0v{lanes}{'f32' if lanes == 8 else 'f64'}"
+            mask_type = ir.VectorType(ir.IntType(1), lanes)
+            masked_load = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vector, [vector.as_pointer(), i32, mask_type, vector]),
+                f"llvm.masked.load.{suffix}")
+            masked_store = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [vector, vector.as_pointer(), i32, mask_type]),
+                f"llvm.masked.store.{suffix}")
+            widths = builder.insert_element(ir.Constant(ir.VectorType(i64, lanes), ir.Undefined), width,
+                                            ir.Constant(i32, 0))
+            widths = builder.shuffle_vector(widths, widths, splat)
+            lane_columns = [ir.Constant(ir.VectorType(i64, lanes), list(range(v * lanes, (v + 1) * lanes)))
+                            for v in range(2)]
+            masks = [builder.icmp_signed("<", columns, widths) for columns in lane_columns]
+            full = builder.icmp_signed("==", width, ir.Constant(i64, 2 * lanes))
+            with builder.if_else(full) as (whole, part):
+                for masked in (False, True):
+                    with (part if masked else whole):
+                        for r in range(rows):
+                            for v in range(2):
+                                offset = builder.add(builder.mul(ir.Constant(i64, r), ldc), ir.Constant(i64, v * lanes))
+                                target = builder.bitcast(builder.gep(c, [offset]), vector.as_pointer())
+                                total = builder.load(acc[r][v])
+                                if masked:
+                                    old = builder.call(masked_load, [target, ir.Constant(i32, 4), masks[v], zero])
+                                else:
+                                    old = builder.load(target, align=4)
+                                new = builder.select(add, builder.fadd(old, total), total)
+                                if masked:
+                                    builder.call(masked_store, [new, target, ir.Constant(i32, 4), masks[v]])
+                                else:
+                                    builder.store(new, target, align=4)
+            return context.get_dummy_value()
+
+        return types.void(types.uintp, types.int64, types.uintp, types.int64, types.uintp, types.int64, types.int64,
+                          types.boolean, dtype), codegen
+    return kernel
+
+
+_rows1, _rows2, _rows3, _rows4, _rows5, _rows6 = (_panel_kernel(r) for r in range(1, ROWS + 1))
+
+
+@njit(cache=True)
+def _block(rows, a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype):
+    if rows == 6:
+        _rows6(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
+    elif rows == 5:
+        _rows5(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
+    elif rows == 4:
+        _rows4(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
+    elif rows == 3:
+        _rows3(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
+    elif rows == 2:
+        _rows2(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
+    else:
+        _rows1(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
+
+
+@njit(cache=True)
+def panel_width(dtype_example):
+    """W for the dtype of ``dtype_example`` (an array): two vectors of 8 float32 or 4 float64."""
+    return 16 if dtype_example.itemsize == 4 else 8
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def rows_as_panels(w, packed):
+    """w (M, K) -> packed (ceil(M / W), K, W) for c = a wᵀ (zero past row M)."""
+    M, K = w.shape
+    W = packed.shape[2]
+    for b in range(packed.shape[0]):
+        panel = packed[b]
+        for j in range(W):
+            m = b * W + j
+            if m < M:
+                w_row = w[m]
+                for p in range(K):
+                    panel[p, j] = w_row[p]
+            else:
+                for p in range(K):
+                    panel[p, j] = 0.0
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def cols_as_panels(w, packed):
+    """w (K, M) -> packed (ceil(M / W), K, W) for c = a w (zero past column M)."""
+    K, M = w.shape
+    nb, _, W = packed.shape
+    full = M // W
+    for p in range(K):                   # each row of w read once, in order
+        w_row = w[p]
+        for b in range(full):
+            panel_row = packed[b, p]
+            for j in range(W):
+                panel_row[j] = w_row[b * W + j]
+        if full < nb:
+            panel_row = packed[full, p]
+            for j in range(W):
+                panel_row[j] = w_row[full * W + j] if full * W + j < M else 0.0
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def pack_for_steps(w, rows, steps, transposed, small_kernels):
+    """The panels of w for a time loop of ``steps`` products of up to ``rows`` rows, or an
+    empty (0, 0, W) array where they do not pay (see the module docstring).
+    ``transposed``: True packs w (M, K) for a wᵀ (the forward), False w (K, M) for a w (the
+    backward). With ``small_kernels`` (blas.SMALL_KERNELS: OpenBLAS's AVX-512 kernels, whose
+    per-step products ran at 140-200 GFLOP/s) the products stay OpenBLAS's."""
+    W = panel_width(w)
+    if (not PANELS or small_kernels or rows < MIN_ROWS or rows > (MAX_ROWS_FORWARD if transposed else MAX_ROWS)
+            or steps < MIN_STEPS):
+        return np.empty((0, 0, W), w.dtype)
+    M, K = (w.shape[0], w.shape[1]) if transposed else (w.shape[1], w.shape[0])
+    packed = np.empty(((M + W - 1) // W, K, W), w.dtype)
+    if transposed:
+        rows_as_panels(w, packed)
+    else:
+        cols_as_panels(w, packed)
+    return packed
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def _run_panels(N, K, M, a0, lda, p0, panel_stride, c0, ldc, add, dtype, item):
+    """c (N, M) (+)= a (N, K) · the packed matrix, from raw addresses (one compilation per
+    dtype: the kernels' many array layouts all come here): a's row n starts at a0 + n·lda
+    items, panel b at p0 + b·panel_stride bytes, c's row n at c0 + n·ldc items; ``item`` is
+    the dtype's size in bytes."""
+    W = 16 if item == 4 else 8
+    blocks = (N + ROWS - 1) // ROWS
+    # rows in blocks of at most ROWS, as even as possible: a block of few rows leaves the
+    # FMA units waiting on its few accumulators (2 rows take about as long as 6)
+    base, longer = N // blocks, N % blocks
+    for b in range((M + W - 1) // W):
+        width = min(W, M - b * W)         # the last panel's columns past M are left alone
+        n0 = 0
+        for k in range(blocks):
+            rows = base + 1 if k < longer else base
+            _block(rows, a0 + n0 * lda * item, lda, p0 + b * panel_stride, K, c0 + (n0 * ldc + b * W) * item,
+                   ldc, width, add, dtype)
+            n0 += rows
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def panel_product(a, packed, c, add):
+    """c (N, M) (+)= a (N, K) · the packed (K, M) matrix (nb, K, W); a's and c's rows may
+    have a stride (column blocks of wider rows)."""
+    N, K = a.shape
+    item = a.itemsize
+    _run_panels(N, K, c.shape[1], a.ctypes.data, a.strides[0] // item, packed.ctypes.data, packed.strides[0],
+                c.ctypes.data, c.strides[0] // item, add, a.dtype, item)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def step_add(h, w_rec, packed, scratch, c, add, small_kernels):
+    """The forward's per-step product c (N, G) (+)= h (N, H) w_recᵀ: on the panels of w_rec
+    (pack_for_steps(..., True)) where they were made and N >= MIN_ROWS, else
+    blas.recurrent_add."""
+    if packed.shape[0] > 0 and h.shape[0] >= MIN_ROWS:
+        panel_product(h, packed, c, add)
+    else:
+        recurrent_add(h, w_rec, scratch, c, add, small_kernels)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def step_grad(d, w_rec, packed, beta, dh, small_kernels):
+    """The backward's per-step product dh (N, H) = d (N, K) w_rec (K, H) + beta dh (beta 0 or
+    1): on the panels of w_rec (pack_for_steps(..., False)) where they were made and
+    N >= MIN_ROWS, else blas.recurrent_grad."""
+    if packed.shape[0] > 0 and d.shape[0] >= MIN_ROWS:
+        panel_product(d, packed, dh, beta != 0.0)
+    else:
+        recurrent_grad(d, w_rec, beta, dh, small_kernels)

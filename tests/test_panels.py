@@ -26,7 +26,7 @@ def test_panel_product_equals_numpy(N, K, M, extra, dtype, add, transposed, seed
     rng = np.random.default_rng(seed)
     w = rng.standard_normal((M, K) if transposed else (K, M)).astype(dtype)
     matrix = w.T if transposed else w                       # the (K, M) matrix the product applies
-    W = panels.panel_width(w)
+    W = panels.panel_width(w.itemsize)
     packed = np.full(((M + W - 1) // W, K, W), np.nan, dtype)
     (panels.rows_as_panels if transposed else panels.cols_as_panels)(w, packed)
     a = strided(rng, N, K, extra, dtype)
@@ -43,7 +43,7 @@ def test_panel_product_equals_numpy(N, K, M, extra, dtype, add, transposed, seed
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_packing_pads_the_last_panel_with_zeros(dtype):
     w = np.arange(1, 3 * 21 + 1, dtype=dtype).reshape(3, 21)       # (K, M) = (3, 21)
-    W = panels.panel_width(w)
+    W = panels.panel_width(w.itemsize)
     packed = np.full((-(-21 // W), 3, W), np.nan, dtype)
     panels.cols_as_panels(w, packed)
     assert np.array_equal(packed.transpose(1, 0, 2).reshape(3, -1)[:, :21], w)

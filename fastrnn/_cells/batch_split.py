@@ -42,11 +42,17 @@ def _worker():
     return _pool[0]
 
 
+def may_split():
+    """False when no call made now can split: a budget below 2 (the default of 1), or this
+    thread already runs one half of a split call. A test cheaper than :func:`split_point`."""
+    return _budget[0] >= 2 and not getattr(_local, "inside", False)
+
+
 def split_point(x, params, batch_sizes=None):
     """How a call's batch is cut in two (:class:`PaddedHalves` or :class:`PackedHalves`), or
     None when the call runs whole."""
-    if _budget[0] < 2 or getattr(_local, "inside", False):
-        return None         # the default budget of 1 returns at the first test
+    if not may_split():
+        return None
     if batch_sizes is None:
         if x.ndim != 3:
             return None

@@ -53,8 +53,10 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
     T = batch_sizes.shape[0]
     keep_unstarted(batch_sizes, h0, h_n)
     N = h0.shape[0]
-    p_rec = pack_for_steps(w_rec if reset_after else w_rz, N, T, True, small_kernels)    # the per-step products' panels
-    p_hn = pack_for_steps(w_hn, N, T if not reset_after else 0, True, small_kernels)
+    # the panels of the per-step products: h w_recᵀ (reset after), or h w_rzᵀ and (r h) w_hnᵀ
+    # (reset before; 0 steps: no panels of w_hn where it has no product of its own)
+    p_rec = pack_for_steps(w_rec if reset_after else w_rz, N, T, True, small_kernels)
+    p_hn = pack_for_steps(w_hn, N, 0 if reset_after else T, True, small_kernels)
     for t0 in range(0, T, chunk_steps):
         t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_x, torch_layout, scratch, gates)
         for t in range(t0, t1):

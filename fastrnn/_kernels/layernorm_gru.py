@@ -57,7 +57,7 @@ def layernorm_gru_forward(x, batch_sizes, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_
     offsets = step_offsets(batch_sizes)
     T = batch_sizes.shape[0]
     keep_unstarted(batch_sizes, h0, h_n)
-    panels = pack_for_steps(w_hh, h0.shape[0], T, True, small_kernels)            # the per-step products'
+    panels = pack_for_steps(w_hh, h0.shape[0], T, True, small_kernels)      # for the per-step products h w_hhᵀ
     for t0 in range(0, T, chunk_steps):
         t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_ih, True, scratch, xn_x)
         for row in range(offsets[t1] - r0):          # the input branch's layer norm, in place

@@ -62,7 +62,7 @@ def layernorm_lstm_forward(x, batch_sizes, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, 
     T = batch_sizes.shape[0]
     keep_unstarted(batch_sizes, h0, h_n)
     keep_unstarted(batch_sizes, c0, c_n)
-    panels = pack_for_steps(w_hh, N, T, True, small_kernels)            # the per-step products'
+    panels = pack_for_steps(w_hh, N, T, True, small_kernels)      # for the per-step products h w_hhᵀ
     for t0 in range(0, T, chunk_steps):
         t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_ih, True, scratch, xs)
         for t in range(t0, t1):

@@ -56,7 +56,8 @@ def lstm_variant_forward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_
     T = batch_sizes.shape[0]
     keep_unstarted(batch_sizes, h0, h_n)
     keep_unstarted(batch_sizes, c0, c_n)
-    p_rec = pack_for_steps(w_rec, N, T, True, small_kernels)            # the per-step products' panels
+    # the panels of the per-step products h w_recᵀ and m w_hrᵀ (0 steps: none without a projection)
+    p_rec = pack_for_steps(w_rec, N, T, True, small_kernels)
     p_hr = pack_for_steps(w_hr, N, T if project else 0, True, small_kernels)
     for t0 in range(0, T, chunk_steps):
         t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_x, torch_layout, scratch, gates)
@@ -113,7 +114,8 @@ def lstm_variant_backward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, torch_
     offsets = step_offsets(batch_sizes)
     threads = steps_on_one_thread()
     T = batch_sizes.shape[0]
-    p_rec = pack_for_steps(w_rec, c0.shape[0], T, False, small_kernels)          # the per-step products' panels
+    # the panels of the per-step products dA w_rec and dh w_hr (0 steps: none without a projection)
+    p_rec = pack_for_steps(w_rec, c0.shape[0], T, False, small_kernels)
     p_hr = pack_for_steps(w_hr, c0.shape[0], T if project else 0, False, small_kernels)
     for t in range(batch_sizes.shape[0] - 1, -1, -1):
         off, b = offsets[t], batch_sizes[t]

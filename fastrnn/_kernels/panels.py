@@ -51,6 +51,7 @@ from numba.extending import intrinsic
 from .activations import FASTMATH
 from .blas import recurrent_add, recurrent_grad
 
+VECTOR_BYTES = 32       # one AVX2 register: 8 float32 or 4 float64 lanes; a panel is two of them wide
 ROWS = 6                # rows of c per kernel call: 2·ROWS accumulators + 2 panel vectors + 1 broadcast <= 16 registers
 MIN_ROWS = 4            # fewer rows run as matrix-vector calls (blas.GEMV_ROWS) or loops, which need no packing
 MAX_ROWS = 128          # more rows: OpenBLAS's own packing is paid back (the backward's product at 128 rows: 75 vs 80)
@@ -83,7 +84,7 @@ def _panel_kernel(rows):
         def codegen(context, builder, signature, args):
             a_addr, lda, panel_addr, K, c_addr, ldc, width, add, _ = args
             scalar = ir.FloatType() if float_type == types.float32 else ir.DoubleType()
-            lanes = 8 if float_type == types.float32 else 4
+            lanes = VECTOR_BYTES * 8 // float_type.bitwidth
             vector = ir.VectorType(scalar, lanes)
             i64, i32 = ir.IntType(64), ir.IntType(32)
             fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
@@ -177,9 +178,9 @@ def _block(rows, a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype):
 
 
 @njit(cache=True)
-def panel_width(dtype_example):
-    """W for the dtype of ``dtype_example`` (an array): two vectors of 8 float32 or 4 float64."""
-    return 16 if dtype_example.itemsize == 4 else 8
+def panel_width(itemsize):
+    """W, a panel's columns, for elements of ``itemsize`` bytes: two vectors (16 float32, 8 float64)."""
+    return 2 * VECTOR_BYTES // itemsize
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -225,7 +226,7 @@ def pack_for_steps(w, rows, steps, transposed, small_kernels):
     ``transposed``: True packs w (M, K) for a wᵀ (the forward), False w (K, M) for a w (the
     backward). With ``small_kernels`` (blas.SMALL_KERNELS: OpenBLAS's AVX-512 kernels, whose
     per-step products ran at 140-200 GFLOP/s) the products stay OpenBLAS's."""
-    W = panel_width(w)
+    W = panel_width(w.itemsize)
     if (not PANELS or small_kernels or rows < MIN_ROWS or rows > (MAX_ROWS_FORWARD if transposed else MAX_ROWS)
             or steps < MIN_STEPS):
         return np.empty((0, 0, W), w.dtype)
@@ -244,7 +245,7 @@ def _run_panels(N, K, M, a0, lda, p0, panel_stride, c0, ldc, add, dtype, item):
     dtype: the kernels' many array layouts all come here): a's row n starts at a0 + n·lda
     items, panel b at p0 + b·panel_stride bytes, c's row n at c0 + n·ldc items; ``item`` is
     the dtype's size in bytes."""
-    W = 16 if item == 4 else 8
+    W = panel_width(item)
     blocks = (N + ROWS - 1) // ROWS
     # rows in blocks of at most ROWS, as even as possible: a block of few rows leaves the
     # FMA units waiting on its few accumulators (2 rows take about as long as 6)

@@ -20,13 +20,13 @@ import numpy as np
 from .. import _cells
 from .._grad_mode import NOT_SAVED, is_grad_enabled
 from .._packing import add_reversed, layout_for
-from .._threads import get_num_threads, kernel_threads
+from .._cells.batch_split import may_split, split_point
+from .._threads import kernel_threads
 from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_float_dtype_arg,
                            check_device, check_int, check_lengths, check_probability, check_shape,
                            shape_error)
 from ._module import Module, _CONSUMED, pack_states, unpack_states
 from ._plans import LayerPlans, Plans
-from .._cells.batch_split import split_point
 
 
 class Recurrent(Module):
@@ -204,13 +204,13 @@ class Recurrent(Module):
             else:
                 inits = list(zip(*(z[None].repeat(L, 0) if s is None else s for s, z in zip(states, plans.zeros))))
             layer_in = x.reshape(T * N, I)
-            splitting = get_num_threads() > 1
+            splitting = may_split()          # else split_point is None for every layer, without the views
             with kernel_threads():
                 for k in range(L):
                     run, params = plans.runs[k], plans.params[k]
-                    if run is None or (splitting and split_point(layer_in.reshape(T, N, -1), params) is not None):
-                        layer_out, final = cell.forward_only(layer_in.reshape(T, N, -1), inits[k], params, "torch",
-                                                             options)
+                    padded = layer_in.reshape(T, N, -1) if run is None or splitting else None
+                    if run is None or (splitting and split_point(padded, params) is not None):
+                        layer_out, final = cell.forward_only(padded, inits[k], params, "torch", options)
                         for into, value in zip(final_rows[k], final):
                             into[...] = value
                         layer_in = layer_out.reshape(T * N, -1)

@@ -25,7 +25,7 @@ from fastrnn._kernels import panels  # noqa: E402
 from fastrnn._kernels.blas import SMALL_KERNELS, recurrent_add, recurrent_grad  # noqa: E402
 
 SHAPES = [(100, 8, 64), (100, 4, 64), (50, 32, 256), (50, 16, 256), (35, 20, 650), (35, 10, 650),
-          (64, 128, 256), (64, 64, 256)]
+          (64, 128, 256), (64, 64, 256), (50, 256, 256), (50, 2, 256), (50, 1, 256)]
 
 
 @njit(cache=True)
@@ -76,8 +76,9 @@ def main(argv=None):
             d = rng.standard_normal((T * N, G)).astype(np.float32)
             dh = np.zeros((N, H), np.float32)
             scratch = np.empty((G + H) * N, np.float32)
-            rows = np.empty((-(-G // 16), H, 16), np.float32)
-            cols = np.empty((-(-H // 16), G, 16), np.float32)
+            W = panels.panel_width(4)
+            rows = np.empty((-(-G // W), H, W), np.float32)
+            cols = np.empty((-(-H // W), G, W), np.float32)
             panels.rows_as_panels(w, rows)
             panels.cols_as_panels(w, cols)
             times = interleaved_medians({

@@ -20,7 +20,7 @@ def strided(rng, rows, cols, extra, dtype):
     return rng.standard_normal((rows, cols + extra)).astype(dtype)[:, extra // 2:extra // 2 + cols]
 
 
-@given(N=st.integers(1, 20), K=st.integers(1, 70), M=st.integers(1, 70), extra=st.integers(0, 5), dtype=dtypes,
+@given(N=st.integers(1, 30), K=st.integers(1, 70), M=st.integers(1, 70), extra=st.integers(0, 5), dtype=dtypes,
        add=st.booleans(), transposed=st.booleans(), seed=st.integers(0, 2**32 - 1))
 def test_panel_product_equals_numpy(N, K, M, extra, dtype, add, transposed, seed):
     rng = np.random.default_rng(seed)
@@ -41,13 +41,15 @@ def test_panel_product_equals_numpy(N, K, M, extra, dtype, add, transposed, seed
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_packing_pads_the_last_panel_with_zeros(dtype):
-    w = np.arange(1, 3 * 21 + 1, dtype=dtype).reshape(3, 21)       # (K, M) = (3, 21)
+@pytest.mark.parametrize("K, M", [(3, 21), (600, 45)])     # 600: rows_as_panels packs in tiles (PACK_TILE_BYTES)
+def test_packing_pads_the_last_panel_with_zeros(dtype, K, M):
+    w = np.arange(1, K * M + 1, dtype=dtype).reshape(K, M)
     W = panels.panel_width(w.itemsize)
-    packed = np.full((-(-21 // W), 3, W), np.nan, dtype)
+    assert (K * W * w.itemsize > panels.PACK_TILE_BYTES) == (K == 600)
+    packed = np.full((-(-M // W), K, W), np.nan, dtype)
     panels.cols_as_panels(w, packed)
-    assert np.array_equal(packed.transpose(1, 0, 2).reshape(3, -1)[:, :21], w)
-    assert not packed.transpose(1, 0, 2).reshape(3, -1)[:, 21:].any()
+    assert np.array_equal(packed.transpose(1, 0, 2).reshape(K, -1)[:, :M], w)
+    assert not packed.transpose(1, 0, 2).reshape(K, -1)[:, M:].any()
     rows = np.full_like(packed, np.nan)
     panels.rows_as_panels(np.ascontiguousarray(w.T), rows)
     assert np.array_equal(rows, packed)
@@ -57,12 +59,13 @@ def test_each_row_is_the_same_sum_whatever_the_batch():
     """A row's product does not depend on the rows beside it (the batch split relies on it)."""
     rng = np.random.default_rng(0)
     w = rng.standard_normal((40, 37)).astype(np.float32)
-    packed = np.empty((-(-40 // 16), 37, 16), np.float32)
+    W = panels.panel_width(4)
+    packed = np.empty((-(-40 // W), 37, W), np.float32)
     panels.rows_as_panels(w, packed)
-    a = rng.standard_normal((13, 37)).astype(np.float32)
-    whole = np.zeros((13, 40), np.float32)
+    a = rng.standard_normal((29, 37)).astype(np.float32)
+    whole = np.zeros((29, 40), np.float32)
     panels.panel_product(a, packed, whole, False)
-    for start, stop in ((0, 1), (3, 7), (5, 13)):
+    for start, stop in ((0, 1), (3, 7), (5, 13), (2, 29)):
         part = np.zeros((stop - start, 40), np.float32)
         panels.panel_product(a[start:stop], packed, part, False)
         assert np.array_equal(part, whole[start:stop])
@@ -70,11 +73,16 @@ def test_each_row_is_the_same_sum_whatever_the_batch():
 
 def test_when_the_time_loops_pack():
     w = np.ones((64, 16), np.float32)
+    W, W64 = panels.panel_width(4), panels.panel_width(8)
     packed = panels.pack_for_steps(w, panels.MIN_ROWS, panels.MIN_STEPS, True, False)
-    assert packed.shape == ((64 // 16, 16, 16) if panels.PANELS else (0, 0, 16))
-    assert panels.pack_for_steps(w, 8, 100, True, True).shape[0] == 0, "OpenBLAS's AVX-512 kernels keep the products"
+    assert packed.shape == ((-(-64 // W), 16, W) if panels.PANELS else (0, 0, W))
+    with_small_kernels = panels.pack_for_steps(w, 8, 100, True, True).shape[0]
+    if panels.WIDE:
+        assert with_small_kernels == (64 // W if panels.PANELS else 0), "AVX-512 panels beat OpenBLAS's AVX-512 kernels"
+    else:
+        assert with_small_kernels == 0, "OpenBLAS's AVX-512 kernels keep the products from AVX2 panels"
     for rows, steps in ((panels.MIN_ROWS - 1, 100), (panels.MAX_ROWS_FORWARD + 1, 100), (8, panels.MIN_STEPS - 1)):
         assert panels.pack_for_steps(w, rows, steps, True, False).shape[0] == 0
     assert panels.pack_for_steps(w.astype(np.float64), panels.MAX_ROWS, 100, False, False).shape[1:] == (
-        (64, 8) if panels.PANELS else (0, 8))
+        (64, W64) if panels.PANELS else (0, W64))
     assert panels.pack_for_steps(w, panels.MAX_ROWS + 1, 100, False, False).shape[0] == 0

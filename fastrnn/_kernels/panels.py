@@ -51,26 +51,36 @@ from numba.extending import intrinsic
 from .activations import FASTMATH
 from .blas import recurrent_add, recurrent_grad
 
-VECTOR_BYTES = 32       # one AVX2 register: 8 float32 or 4 float64 lanes; a panel is two of them wide
-ROWS = 6                # rows of c per kernel call: 2·ROWS accumulators + 2 panel vectors + 1 broadcast <= 16 registers
-MIN_ROWS = 4            # fewer rows run as matrix-vector calls (blas.GEMV_ROWS) or loops, which need no packing
-MAX_ROWS = 128          # more rows: OpenBLAS's own packing is paid back (the backward's product at 128 rows: 75 vs 80)
-MAX_ROWS_FORWARD = 48   # the forward's product, which adds into rows of the gates far from cache: 64 rows 75 vs 68
-MIN_STEPS = 8           # packing costs about 2 to 8 products (it reads the weight once, a product reads it once too)
-
-
-def _host_has_fma():
-    machine = platform.machine().lower()
-    if machine in ("arm64", "aarch64"):
-        return True
+def _host_features():
+    """The host's vector features as LLVM reports them ({} when llvmlite cannot tell)."""
+    if platform.machine().lower() in ("arm64", "aarch64"):
+        return {"fma": True, "avx2": True}      # NEON's fused multiply-add; 16-byte vectors split evenly
     try:
-        features = _llvm.get_host_cpu_features()
+        return {name: bool(on) for name, on in _llvm.get_host_cpu_features().items()}
     except RuntimeError:        # llvmlite cannot tell: keep OpenBLAS
-        return False
-    return bool(features.get("fma", False)) and bool(features.get("avx2", False))
+        return {}
 
 
-PANELS = _host_has_fma()    # without hardware FMA the vector fma becomes a libm call per lane
+_FEATURES = _host_features()
+# without hardware FMA the vector fma becomes a libm call per lane
+PANELS = _FEATURES.get("fma", False) and _FEATURES.get("avx2", False)
+WIDE = _FEATURES.get("avx512f", False)      # 32 vector registers of 64 bytes
+# one vector register (AVX-512: 16 float32 / 8 float64 lanes; AVX2: 8 / 4); a panel is two wide
+VECTOR_BYTES = 64 if WIDE else 32
+# rows of c per kernel call: 2·ROWS accumulators + 2 panel vectors + 1 broadcast fit in the
+# registers (16 with AVX2; 32 with AVX-512, where 12 rows ran 1.0-1.3x the rate of 6)
+ROWS = 12 if WIDE else 6
+# fewer rows run as matrix-vector calls (blas.GEMV_ROWS) or loops, which need no packing;
+# with AVX-512 the panels beat those down to one row (N = 1, H = 256: 69 vs 47 GFLOP/s)
+MIN_ROWS = 1 if WIDE else 4
+# more rows: OpenBLAS's own packing is paid back (AVX2: the backward's product at 128 rows ran
+# 75 vs 80 GFLOP/s; AVX-512: the panels still lead at 256 rows, 167 vs 104 forward, 185 vs 165 backward)
+MAX_ROWS = 256 if WIDE else 128
+# the forward's product, which adds into rows of the gates far from cache (AVX2: 64 rows 75 vs 68)
+MAX_ROWS_FORWARD = 256 if WIDE else 48
+PACK_TILE_BYTES = 32768  # rows_as_panels packs a panel up to this size (L1) in one pass,
+PACK_TILE = 16           # a bigger one this many inner indices at a time
+MIN_STEPS = 8           # packing costs about 2 to 8 products (it reads the weight once, a product reads it once too)
 
 
 def _panel_kernel(rows):
@@ -85,10 +95,11 @@ def _panel_kernel(rows):
             a_addr, lda, panel_addr, K, c_addr, ldc, width, add, _ = args
             scalar = ir.FloatType() if float_type == types.float32 else ir.DoubleType()
             lanes = VECTOR_BYTES * 8 // float_type.bitwidth
+            kind = 'f32' if float_type == types.float32 else 'f64'
             vector = ir.VectorType(scalar, lanes)
             i64, i32 = ir.IntType(64), ir.IntType(32)
             fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
-                                                 f"llvm.fma.v{lanes}{'f32' if lanes == 8 else 'f64'}")
+                                                 f"llvm.fma.v{lanes}{kind}")
             a = builder.inttoptr(a_addr, scalar.as_pointer())
             panel = builder.inttoptr(panel_addr, scalar.as_pointer())
             c = builder.inttoptr(c_addr, scalar.as_pointer())
@@ -119,7 +130,7 @@ def _panel_kernel(rows):
                     for v in range(2):
                         builder.store(builder.call(fma, [w[v], broadcast, builder.load(acc[r][v])]), acc[r][v])
             # c's columns below width only (the last panel): masked loads and stores there
-            suffix = f"v{lanes}{'f32' if lanes == 8 else 'f64'}.p0v{lanes}{'f32' if lanes == 8 else 'f64'}"
+            suffix = f"v{lanes}{kind}.p0v{lanes}{kind}"
             mask_type = ir.VectorType(ir.IntType(1), lanes)
             masked_load = cgutils.get_or_insert_function(
                 builder.module, ir.FunctionType(vector, [vector.as_pointer(), i32, mask_type, vector]),
@@ -158,11 +169,29 @@ def _panel_kernel(rows):
     return kernel
 
 
-_rows1, _rows2, _rows3, _rows4, _rows5, _rows6 = (_panel_kernel(r) for r in range(1, ROWS + 1))
+_rows1, _rows2, _rows3, _rows4, _rows5, _rows6, _rows7, _rows8, _rows9, _rows10, _rows11, _rows12 = (
+    _panel_kernel(r) for r in range(1, 13))
 
 
 @njit(cache=True)
 def _block(rows, a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype):
+    # ROWS is a compile-time constant: with AVX2 (ROWS 6) Numba prunes the wide kernels'
+    # branch, so they are never generated there (their 14-24 accumulators would spill)
+    if ROWS > 6:
+        if rows == 12:
+            _rows12(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
+        elif rows == 11:
+            _rows11(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
+        elif rows == 10:
+            _rows10(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
+        elif rows == 9:
+            _rows9(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
+        elif rows == 8:
+            _rows8(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
+        elif rows == 7:
+            _rows7(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
+        if rows > 6:
+            return
     if rows == 6:
         _rows6(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
     elif rows == 5:
@@ -179,26 +208,40 @@ def _block(rows, a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype):
 
 @njit(cache=True)
 def panel_width(itemsize):
-    """W, a panel's columns, for elements of ``itemsize`` bytes: two vectors (16 float32, 8 float64)."""
+    """W, a panel's columns, for elements of ``itemsize`` bytes: two vectors (AVX2: 16 float32,
+    8 float64; AVX-512: 32, 16)."""
     return 2 * VECTOR_BYTES // itemsize
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def rows_as_panels(w, packed):
-    """w (M, K) -> packed (ceil(M / W), K, W) for c = a wᵀ (zero past row M)."""
+    """w (M, K) -> packed (ceil(M / W), K, W) for c = a wᵀ (zero past row M).
+
+    Each row of w fills a column of a panel, one write per panel row. A panel larger than
+    PACK_TILE_BYTES (L1) is filled PACK_TILE inner indices at a time, so that the tile's
+    panel rows stay in L1 while the W rows of w pass (H = 650: 0.94 ms against 2.3); a
+    smaller one in one pass (tiling it ran 1.4x slower)."""
     M, K = w.shape
     W = packed.shape[2]
+    tiled = K * W * w.itemsize > PACK_TILE_BYTES
     for b in range(packed.shape[0]):
         panel = packed[b]
-        for j in range(W):
-            m = b * W + j
-            if m < M:
-                w_row = w[m]
+        rows = min(W, M - b * W)
+        if tiled:
+            for p0 in range(0, K, PACK_TILE):
+                p1 = min(p0 + PACK_TILE, K)
+                for j in range(rows):
+                    w_row = w[b * W + j]
+                    for p in range(p0, p1):
+                        panel[p, j] = w_row[p]
+        else:
+            for j in range(rows):
+                w_row = w[b * W + j]
                 for p in range(K):
                     panel[p, j] = w_row[p]
-            else:
-                for p in range(K):
-                    panel[p, j] = 0.0
+        for j in range(rows, W):
+            for p in range(K):
+                panel[p, j] = 0.0
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -224,11 +267,12 @@ def pack_for_steps(w, rows, steps, transposed, small_kernels):
     """The panels of w for a time loop of ``steps`` products of up to ``rows`` rows, or an
     empty (0, 0, W) array where they do not pay (see the module docstring).
     ``transposed``: True packs w (M, K) for a wᵀ (the forward), False w (K, M) for a w (the
-    backward). With ``small_kernels`` (blas.SMALL_KERNELS: OpenBLAS's AVX-512 kernels, whose
-    per-step products ran at 140-200 GFLOP/s) the products stay OpenBLAS's."""
+    backward). With ``small_kernels`` (blas.SMALL_KERNELS: OpenBLAS's AVX-512 kernels) on a
+    CPU whose panels are AVX2's the products stay OpenBLAS's (they ran 1.1-1.5x faster there);
+    the AVX-512 panels beat them (see the module docstring)."""
     W = panel_width(w.itemsize)
-    if (not PANELS or small_kernels or rows < MIN_ROWS or rows > (MAX_ROWS_FORWARD if transposed else MAX_ROWS)
-            or steps < MIN_STEPS):
+    too_many = rows > (MAX_ROWS_FORWARD if transposed else MAX_ROWS)
+    if not PANELS or (small_kernels and not WIDE) or rows < MIN_ROWS or too_many or steps < MIN_STEPS:
         return np.empty((0, 0, W), w.dtype)
     M, K = (w.shape[0], w.shape[1]) if transposed else (w.shape[1], w.shape[0])
     packed = np.empty(((M + W - 1) // W, K, W), w.dtype)

@@ -27,6 +27,7 @@ from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import gemm, restore_threads, steps_on_one_thread
+from .borrowed import borrow
 from .panels import pack_for_steps, step_add, step_grad
 from .packed import (column_sums_into, grads_against_prev, input_grads, keep_finished, keep_unstarted,
                      recurrent_ld, start_chunk, step_offsets)
@@ -44,6 +45,9 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
     (N, H) one step's, so memory does not grow with T.
     hproj (N, 3H) is a per-step workspace for h w_recᵀ, scratch (4H·N) the product's.
     """
+    # views of borrowed arrays cost no atomic reference counts (borrowed.py)
+    (x, h0, w_x, w_rec, b_x, b_h, gates, hproj, scratch, saved, out, h_n, keep) = borrow(
+        x, h0, w_x, w_rec, b_x, b_h, gates, hproj, scratch, saved, out, h_n, keep)
     H = h0.shape[1]
     o_r, o_z, o_n = blocks[0] * H, blocks[1] * H, 2 * H
     bx_r, bx_z, bx_n = b_x[o_r:o_r + H], b_x[o_z:o_z + H], b_x[o_n:o_n + H]
@@ -126,6 +130,11 @@ def gru_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, blocks, reset_aft
     d_rh (N, H) (reset before: gradient of r ⊙ h), zone_work (2N, H) (zoneout, K > 0).
     Weight grads written or added.
     """
+    # views of borrowed arrays cost no atomic reference counts (borrowed.py)
+    (x, h0, w_x, w_rec, gates, saved, out, dout, dh_n, dx, dh0, dgates_h, d_rh, dw_x, dw_h, db_x, db_h, keep,
+     zone_work) = borrow(
+        x, h0, w_x, w_rec, gates, saved, out, dout, dh_n, dx, dh0, dgates_h, d_rh, dw_x, dw_h, db_x, db_h,
+        keep, zone_work)
     N, H = h0.shape
     o_r, o_z, o_n = blocks[0] * H, blocks[1] * H, 2 * H
     w_hn = w_rec[2 * H:]

@@ -32,6 +32,7 @@ from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import restore_threads, steps_on_one_thread
+from .borrowed import borrow
 from .panels import pack_for_steps, step_add, step_grad
 from .layer_norm import normalize_row, normalize_row_backward
 from .packed import (grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets,
@@ -48,6 +49,9 @@ def layernorm_gru_forward(x, batch_sizes, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_
     (``keep_rows``, chunk_steps >= T): xn_x, xn_h, act and rstd end holding what
     layernorm_gru_backward reads. scratch holds 4H·N elements (the products' workspace).
     """
+    # views of borrowed arrays cost no atomic reference counts (borrowed.py)
+    (x, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_hh, keep, xn_x, xn_h, act, rstd, scratch, out, h_n) = borrow(
+        x, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_hh, keep, xn_x, xn_h, act, rstd, scratch, out, h_n)
     H = h0.shape[1]
     b_rz = b_ih[:2 * H] + b_hh[:2 * H]
     b_r, b_z = b_rz[:H], b_rz[H:]
@@ -110,6 +114,11 @@ def layernorm_gru_backward(x, batch_sizes, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, k
     (2N, H) zoneout's (zoneout.py). Weight gradients written, or added with ``accumulate``;
     db_ih, db_hh of size 0: no bias.
     """
+    # views of borrowed arrays cost no atomic reference counts (borrowed.py)
+    (x, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, keep, xn_x, xn_h, act, rstd, out, dout, dh_n, dx, dh0, work, dw_ih,
+     dw_hh, db_ih, db_hh, dln_ih, dln_hh, zone_work) = borrow(
+        x, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, keep, xn_x, xn_h, act, rstd, out, dout, dh_n, dx, dh0, work,
+        dw_ih, dw_hh, db_ih, db_hh, dln_ih, dln_hh, zone_work)
     N, H = h0.shape
     G = 3 * H
     bh_n = b_hh[2 * H:]

@@ -38,6 +38,7 @@ from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import restore_threads, steps_on_one_thread
+from .borrowed import borrow
 from .panels import pack_for_steps, step_add, step_grad
 from .layer_norm import normalize_row, normalize_row_backward
 from .packed import (grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets,
@@ -54,6 +55,11 @@ def layernorm_lstm_forward(x, batch_sizes, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, 
     holding what layernorm_lstm_backward reads. Forward only: the workspaces of the layout
     above, so memory does not grow with T.
     """
+    # views of borrowed arrays cost no atomic reference counts (borrowed.py)
+    (x, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, ln_c, ln_c_bias, xs, hs, gates, cs, chat, stats, scratch, out, h_n,
+     c_n, keep) = borrow(
+        x, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, ln_c, ln_c_bias, xs, hs, gates, cs, chat, stats, scratch, out,
+        h_n, c_n, keep)
     N, H = h0.shape
     b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
     gx_i, gx_f, gx_g, gx_o = ln_ih[:H], ln_ih[H:2 * H], ln_ih[2 * H:3 * H], ln_ih[3 * H:]
@@ -125,6 +131,11 @@ def layernorm_lstm_backward(x, batch_sizes, h0, c0, w_ih, w_hh, ln_ih, ln_hh, ln
     done while the row is at hand); the gains' and the bias's column sums accumulate in
     float64. After the loop: dx, dW_ih, dW_hh as GEMMs over all rows.
     """
+    # views of borrowed arrays cost no atomic reference counts (borrowed.py)
+    (x, h0, c0, w_ih, w_hh, ln_ih, ln_hh, ln_c, ln_c_bias, xs, hs, gates, cs, chat, stats, out, dout, dh_n, dc_n,
+     dx, dh0, dc0, dw_ih, dw_hh, db, dln_ih, dln_hh, dln_c, dln_c_bias, keep, zone_work) = borrow(
+        x, h0, c0, w_ih, w_hh, ln_ih, ln_hh, ln_c, ln_c_bias, xs, hs, gates, cs, chat, stats, out, dout, dh_n,
+        dc_n, dx, dh0, dc0, dw_ih, dw_hh, db, dln_ih, dln_hh, dln_c, dln_c_bias, keep, zone_work)
     N, H = h0.shape
     G = 4 * H
     dh0[:, :] = dh_n          # dh0 / dc0 carry dh, dc backwards through time

@@ -34,6 +34,7 @@ from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import restore_threads, steps_on_one_thread
+from .borrowed import borrow
 from .panels import pack_for_steps, step_add, step_grad
 from .packed import keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads
 from .zoneout import add_carried, zone_out_grads, zone_out_rows
@@ -51,6 +52,9 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
     memory does not grow with T.
     b_x, b_h (4H,) are added to the pre-activations (zeros for none); ``keep`` (K, H): zoneout.
     """
+    # views of borrowed arrays cost no atomic reference counts (borrowed.py)
+    (x, h0, c0, w_x, w_rec, b_x, b_h, gates, scratch, cs, out, h_n, c_n, keep) = borrow(
+        x, h0, c0, w_x, w_rec, b_x, b_h, gates, scratch, cs, out, h_n, c_n, keep)
     N, H = h0.shape
     oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
     bx_i, bx_f, bx_g, bx_o = b_x[oi:oi + H], b_x[of:of + H], b_x[og:og + H], b_x[oo:oo + H]
@@ -108,6 +112,10 @@ def lstm_backward(x, batch_sizes, h0, c0, w_x, w_rec, torch_layout, blocks, gate
     is overwritten with dA. ``keep`` (K, H) the forward's zoneout, zone_work (2N, H) its
     workspace when K > 0.
     """
+    # views of borrowed arrays cost no atomic reference counts (borrowed.py)
+    (x, h0, c0, w_x, w_rec, gates, cs, out, dout, dh_n, dc_n, dx, dh0, dc0, dw_x, dw_h, db, keep, zone_work) = borrow(
+        x, h0, c0, w_x, w_rec, gates, cs, out, dout, dh_n, dc_n, dx, dh0, dc0, dw_x, dw_h, db, keep,
+        zone_work)
     N, H = h0.shape
     oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
     dh0[:, :] = dh_n          # dh0 / dc0 carry dh, dc backwards through time

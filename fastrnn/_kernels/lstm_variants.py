@@ -33,6 +33,7 @@ from numba import njit
 
 from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import gemm, restore_threads, steps_on_one_thread
+from .borrowed import borrow
 from .panels import pack_for_steps, step_add, step_grad
 from .packed import keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads, write_sums
 
@@ -46,6 +47,9 @@ def lstm_variant_forward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_
     lstm_variant_backward reads. Forward only: the workspaces of lstm.lstm_forward, and ms
     (N, H) with a projection. b_x, b_h (4H,) are added to the pre-activations.
     """
+    # views of borrowed arrays cost no atomic reference counts (borrowed.py)
+    (x, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_h, gates, scratch, cs, ms, out, h_n, c_n) = borrow(
+        x, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_h, gates, scratch, cs, ms, out, h_n, c_n)
     N, H = c0.shape
     project = w_hr.shape[0] > 0
     oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
@@ -105,6 +109,11 @@ def lstm_variant_backward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, torch_
     dw_ph (3H,) and db (4H,) (size 0: none) written, or added to when ``accumulate``.
     ``gates`` is overwritten with dA.
     """
+    # views of borrowed arrays cost no atomic reference counts (borrowed.py)
+    (x, h0, c0, w_x, w_rec, w_hr, w_ph, gates, cs, ms, out, dout, dh_n, dc_n, dx, dh0, dc0, dhs, dm, dw_x, dw_h,
+     dw_hr, dw_ph, db) = borrow(
+        x, h0, c0, w_x, w_rec, w_hr, w_ph, gates, cs, ms, out, dout, dh_n, dc_n, dx, dh0, dc0, dhs, dm, dw_x,
+        dw_h, dw_hr, dw_ph, db)
     H = c0.shape[1]
     project = w_hr.shape[0] > 0
     oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H

@@ -17,6 +17,7 @@ from numba import njit
 
 from .activations import FASTMATH, fast_tanh
 from .blas import input_projection, restore_threads, steps_on_one_thread
+from .borrowed import borrow
 from .panels import pack_for_steps, step_add, step_grad
 from .packed import keep_finished, keep_unstarted, step_offsets, weight_grads
 
@@ -24,6 +25,8 @@ from .packed import keep_finished, keep_unstarted, step_offsets, weight_grads
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def rnn_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, relu, scratch, out, h_n, small_kernels):
     """Run the sequence; fill out (R, H) and each sequence's final h_n (N, H); b_x, b_h (H,)."""
+    # views of borrowed arrays cost no atomic reference counts (borrowed.py)
+    x, h0, w_x, w_rec, b_x, b_h, scratch, out, h_n = borrow(x, h0, w_x, w_rec, b_x, b_h, scratch, out, h_n)
     H = h0.shape[1]
     input_projection(x, w_x, torch_layout, scratch, out)
     offsets = step_offsets(batch_sizes)
@@ -52,6 +55,9 @@ def rnn_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, relu, sc
 def rnn_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, relu, out, dout, dh_n,
                  dx, dh0, dpre, dw_x, dw_h, db, accumulate, small_kernels):
     """dout (R, H), dh_n (N, H) -> dx (R, I), dh0 (N, H); weight grads written or added."""
+    # views of borrowed arrays cost no atomic reference counts (borrowed.py)
+    (x, h0, w_x, w_rec, out, dout, dh_n, dx, dh0, dpre, dw_x, dw_h, db) = borrow(
+        x, h0, w_x, w_rec, out, dout, dh_n, dx, dh0, dpre, dw_x, dw_h, db)
     H = h0.shape[1]
     dh0[:, :] = dh_n          # dh0 carries dh backwards through time
     offsets = step_offsets(batch_sizes)

@@ -86,3 +86,4 @@ def test_when_the_time_loops_pack():
     assert panels.pack_for_steps(w.astype(np.float64), panels.MAX_ROWS, 100, False, False).shape[1:] == (
         (64, W64) if panels.PANELS else (0, W64))
     assert panels.pack_for_steps(w, panels.MAX_ROWS + 1, 100, False, False).shape[0] == 0
+    assert panels.pack_for_steps(w, panels.MIN_ROWS_BACKWARD - 1, 100, False, False).shape[0] == 0

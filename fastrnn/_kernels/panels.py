@@ -1,16 +1,17 @@
 """Per-step products on a weight packed once per call: register-blocked panel kernels.
 
-A time loop multiplies the same recurrent weight by a few rows (N = 4..128) at every step.
+A time loop multiplies the same recurrent weight by a few rows (N = 1..256) at every step.
 OpenBLAS packs the whole weight at each of those calls; at N = 10, H = 650 (G = 2600) that
-packing takes most of the product's time (31 GFLOP/s against 81 here). So the kernels pack
-the weight once per call into panels and run every step's product on them.
+packing takes most of the product's time. So the kernels pack the weight once per call into
+panels and run every step's product on them.
 
 Layout:
 
     packed (nb, K, W)   panel b holds W output columns for every one of the K inner indices,
                         contiguous: packed[b, p, :] are the weights of inner index p for the
                         columns b*W .. b*W + W - 1 (columns past the matrix's M are zero).
-                        W = panel_width(...) is two SIMD vectors (16 float32, 8 float64).
+                        W = panel_width(...) is two SIMD vectors (AVX2: 16 float32, 8
+                        float64; AVX-512: 32, 16).
 
     rows_as_panels(w (M, K))  packs c = a wᵀ   (the forward's h (N, H) against w_rec (G, H))
     cols_as_panels(w (K, M))  packs c = a w    (the backward's dA (N, G) against w_rec (G, H))
@@ -24,20 +25,25 @@ once at its end. a and c may be column blocks of wider rows (a row stride >= the
 their last index must be contiguous. Each row's result is the same sum in the same order
 whatever N, so a row's product does not depend on the batch it is in.
 
-Measured here (one thread, znver3, float32; a time loop of per-step products, each adding
-into the next row block of a (T·N, 4H) gates array as the forward does, GFLOP/s, OpenBLAS's
-calls vs panels; `python bench/panels.py`): (T, N, H) = (100, 8, 64) 22 vs 62; (50, 32,
-256) 60 vs 67; (35, 20, 650) 50 vs 59; (35, 10, 650) 30 vs 74; (64, 128, 256) 81 vs 67.
-The backward's products: 39 vs 55, 67 vs 83, 46 vs 67, 32 vs 73, 75 vs 80. Packing reads
-the weight once and costs 0.1-0.2 ms at H = 256 and 2-2.5 ms at H = 650 (7 ms when its
-pages are new).
+Measured (one thread, float32; a time loop of per-step products, each adding into the next
+row block of a (T·N, 4H) gates array as the forward does; GFLOP/s, OpenBLAS's calls vs
+panels; `python bench/panels.py`):
+- AVX2 (AMD znver3, OpenBLAS's Haswell kernels): (T, N, H) = (100, 8, 64) 22 vs 62; (50, 32,
+  256) 60 vs 67; (35, 20, 650) 50 vs 59; (35, 10, 650) 30 vs 74; (64, 128, 256) 81 vs 67.
+  The backward's products: 39 vs 55, 67 vs 83, 46 vs 67, 32 vs 73, 75 vs 80.
+- AVX-512 (Intel Xeon, OpenBLAS's SkylakeX kernels and their small-matrix path; 12-row
+  blocks ran 0.9-1.3x the rate of 6-row ones): (100, 8, 64) 73 vs 159; (50, 32, 256) 159 vs
+  192; (35, 20, 650) 121 vs 169; (35, 10, 650) 76 vs 136; (64, 128, 256) 97 vs 159; (50, 256,
+  256) 102 vs 155; (50, 1, 256) 44 vs 47. The backward's: 171 vs 171, 138 vs 190, 125 vs 152,
+  88 vs 125, 140 vs 166, 155 vs 169, 48 vs 47.
+Packing reads the weight once: 0.1-0.2 ms at H = 256 and about 1 ms at H = 650.
 
-``pack_for_steps`` decides per call (PANELS: the CPU has fused multiply-add; OpenBLAS
-runs AVX2 kernels, not its AVX-512 ones (blas.SMALL_KERNELS), which these two-vector
-panels were not measured against; rows in
-[MIN_ROWS, MAX_ROWS] (the forward's up to MAX_ROWS_FORWARD); at least MIN_STEPS steps to
-pay for the packing) and returns an empty (0, 0, W) array when the products are to run as
-before (blas.recurrent_add/recurrent_grad); ``step_add``/``step_grad`` then pick per step.
+``pack_for_steps`` decides per call (PANELS: the CPU has fused multiply-add and AVX2; with
+OpenBLAS's AVX-512 kernels (blas.SMALL_KERNELS) only if the panels are AVX-512's too (WIDE);
+rows in [MIN_ROWS, MAX_ROWS] (the forward's up to MAX_ROWS_FORWARD); at least MIN_STEPS
+steps to pay for the packing) and returns an empty (0, 0, W) array when the products are to
+run as before (blas.recurrent_add/recurrent_grad); ``step_add``/``step_grad`` then pick per
+step.
 """
 import platform
 
@@ -50,6 +56,7 @@ from numba.extending import intrinsic
 
 from .activations import FASTMATH
 from .blas import recurrent_add, recurrent_grad
+
 
 def _host_features():
     """The host's vector features as LLVM reports them ({} when llvmlite cannot tell)."""
@@ -68,11 +75,14 @@ WIDE = _FEATURES.get("avx512f", False)      # 32 vector registers of 64 bytes
 # one vector register (AVX-512: 16 float32 / 8 float64 lanes; AVX2: 8 / 4); a panel is two wide
 VECTOR_BYTES = 64 if WIDE else 32
 # rows of c per kernel call: 2·ROWS accumulators + 2 panel vectors + 1 broadcast fit in the
-# registers (16 with AVX2; 32 with AVX-512, where 12 rows ran 1.0-1.3x the rate of 6)
+# registers (16 with AVX2; 32 with AVX-512, where 12 rows ran 0.9-1.3x the rate of 6)
 ROWS = 12 if WIDE else 6
 # fewer rows run as matrix-vector calls (blas.GEMV_ROWS) or loops, which need no packing;
 # with AVX-512 the panels beat those down to one row (N = 1, H = 256: 69 vs 47 GFLOP/s)
 MIN_ROWS = 1 if WIDE else 4
+# the backward's product of one row runs on one accumulator chain per panel, slower than
+# OpenBLAS's GEMV (N = 1, H = 256: 47 vs 48-62 GFLOP/s); from 2 rows the panels lead (92 vs 62)
+MIN_ROWS_BACKWARD = 2 if WIDE else 4
 # more rows: OpenBLAS's own packing is paid back (AVX2: the backward's product at 128 rows ran
 # 75 vs 80 GFLOP/s; AVX-512: the panels still lead at 256 rows, 167 vs 104 forward, 185 vs 165 backward)
 MAX_ROWS = 256 if WIDE else 128
@@ -271,8 +281,9 @@ def pack_for_steps(w, rows, steps, transposed, small_kernels):
     CPU whose panels are AVX2's the products stay OpenBLAS's (they ran 1.1-1.5x faster there);
     the AVX-512 panels beat them (see the module docstring)."""
     W = panel_width(w.itemsize)
+    too_few = rows < (MIN_ROWS if transposed else MIN_ROWS_BACKWARD)
     too_many = rows > (MAX_ROWS_FORWARD if transposed else MAX_ROWS)
-    if not PANELS or (small_kernels and not WIDE) or rows < MIN_ROWS or too_many or steps < MIN_STEPS:
+    if not PANELS or (small_kernels and not WIDE) or too_few or too_many or steps < MIN_STEPS:
         return np.empty((0, 0, W), w.dtype)
     M, K = (w.shape[0], w.shape[1]) if transposed else (w.shape[1], w.shape[0])
     packed = np.empty(((M + W - 1) // W, K, W), w.dtype)
@@ -329,8 +340,8 @@ def step_add(h, w_rec, packed, scratch, c, add, small_kernels):
 def step_grad(d, w_rec, packed, beta, dh, small_kernels):
     """The backward's per-step product dh (N, H) = d (N, K) w_rec (K, H) + beta dh (beta 0 or
     1): on the panels of w_rec (pack_for_steps(..., False)) where they were made and
-    N >= MIN_ROWS, else blas.recurrent_grad."""
-    if packed.shape[0] > 0 and d.shape[0] >= MIN_ROWS:
+    N >= MIN_ROWS_BACKWARD, else blas.recurrent_grad."""
+    if packed.shape[0] > 0 and d.shape[0] >= MIN_ROWS_BACKWARD:
         panel_product(d, packed, dh, beta != 0.0)
     else:
         recurrent_grad(d, w_rec, beta, dh, small_kernels)

@@ -1,13 +1,13 @@
 """A/B: this checkout's fastrnn.nn against another git revision's, interleaved in one process.
 
     python bench/ab.py BASE_REV [--sizes tiny small medium long large] [--cells lstm gru rnn]
-                                [--modes train forward] [--repeats 7] [--min-time 0.1]
+                                [--modes train forward] [--repeats 7] [--min-time 0.1] [--threads 1]
 
 The revision's ``fastrnn`` package is exported (``git archive``) into a temporary folder as
 ``fastrnn_base`` and imported beside this checkout's ``fastrnn``; both build the same
 modules from the same weights (state_dict) and data, checked to agree, then their
 training steps (forward + backward) and forwards are timed alternately with every thread
-pool pinned to one thread. Prints each median and the ratio base time / this time (above
+pool pinned to one thread (``--threads N``: N, both packages' fastrnn.set_num_threads too). Prints each median and the ratio base time / this time (above
 1: this checkout is faster), so a change's speed is judged side by side, not across runs.
 """
 import argparse
@@ -79,11 +79,14 @@ def main(argv=None):
     p.add_argument("--modes", nargs="+", default=["train", "forward"], choices=["train", "forward"])
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--min-time", type=float, default=0.1)
+    p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     import fastrnn.nn as head_nn
-    with tempfile.TemporaryDirectory() as folder, pin_threads(1):
+    with tempfile.TemporaryDirectory() as folder, pin_threads(args.threads):
         base_nn = export_base(args.base, folder)
-        print(f"base: {args.base}; this: {ROOT}; 1 thread; medians of {args.repeats} interleaved rounds")
+        importlib.import_module("fastrnn_base._threads").set_num_threads(args.threads)
+        print(f"base: {args.base}; this: {ROOT}; {args.threads} thread(s); medians of {args.repeats} "
+              "interleaved rounds")
         print(f"{'cell':5s} {'size':7s} {'step':8s} {'base ms':>9s} {'this ms':>9s} {'base/this':>9s}")
         for cell in args.cells:
             for size in args.sizes:

@@ -5,9 +5,10 @@ array's memory-manager record (Numba's meminfo), and Numba increments and decrem
 record's count around each one: an atomic instruction, a full memory barrier, twice per
 view. The time loops take several views per row and step, and call helpers (the per-step
 products, the final-state copies) with more; the refcount pruning pass removes only the pairs
-it can see within straight-line code. Measured (one thread, float32, LSTM forward kernel):
-a step of (N, H) = (1, 8) cost 0.31 us, 0.22 us on borrowed arrays; a whole (T, N, H) =
-(50, 32, 256) call 10.8 ms against 9.8.
+it can see within straight-line code. Measured (one thread, float32, the LSTM forward
+kernel called from compiled code): a step of (N, H) = (1, 8) cost 0.29 us, 0.23 us on
+borrowed arrays. Whole steps of the tiny and small sizes ran 1.03-1.28x faster; from the
+medium size up the difference is within noise (docs/performance.md, "Borrowed arrays").
 
 ``borrow(a, b, ...)`` returns the same arrays (same data, shape, strides, type) with no
 meminfo: their views touch no count (the count functions return at once for a null record).

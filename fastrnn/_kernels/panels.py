@@ -58,10 +58,13 @@ from .activations import FASTMATH
 from .blas import recurrent_add, recurrent_grad
 
 
+_ARM = platform.machine().lower() in ("arm64", "aarch64")      # NEON always has fused multiply-add
+
+
 def _host_features():
     """The host's vector features as LLVM reports them ({} when llvmlite cannot tell)."""
-    if platform.machine().lower() in ("arm64", "aarch64"):
-        return {"fma": True, "avx2": True}      # NEON's fused multiply-add; 16-byte vectors split evenly
+    if _ARM:
+        return {"fma": True}
     try:
         return {name: bool(on) for name, on in _llvm.get_host_cpu_features().items()}
     except RuntimeError:        # llvmlite cannot tell: keep OpenBLAS
@@ -70,7 +73,7 @@ def _host_features():
 
 _FEATURES = _host_features()
 # without hardware FMA the vector fma becomes a libm call per lane
-PANELS = _FEATURES.get("fma", False) and _FEATURES.get("avx2", False)
+PANELS = _FEATURES.get("fma", False) and (_ARM or _FEATURES.get("avx2", False))
 WIDE = _FEATURES.get("avx512f", False)      # 32 vector registers of 64 bytes
 # one vector register (AVX-512: 16 float32 / 8 float64 lanes; AVX2: 8 / 4); a panel is two wide
 VECTOR_BYTES = 64 if WIDE else 32
@@ -90,7 +93,7 @@ MAX_ROWS = 256 if WIDE else 128
 MAX_ROWS_FORWARD = 256 if WIDE else 48
 PACK_TILE_BYTES = 32768  # rows_as_panels packs a panel up to this size (L1) in one pass,
 PACK_TILE = 16           # a bigger one this many inner indices at a time
-MIN_STEPS = 8           # packing costs about 2 to 8 products (it reads the weight once, a product reads it once too)
+MIN_STEPS = 8            # packing costs about 2 to 8 products (it reads the weight once, a product reads it once too)
 
 
 def _panel_kernel(rows):

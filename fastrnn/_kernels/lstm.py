@@ -7,7 +7,8 @@ Layout (one layer, one direction; a packed batch, see packed.py; G = 4 gate bloc
                        recurrent GEMM per step, then overwrites it with the activated
                        gates (i, f, g, o) that backward needs; backward overwrites it
                        again with the pre-activation gradients dA. Forward only: the
-                       rows of ``chunk_steps`` steps, reused chunk after chunk.
+                       rows of ``chunk_steps`` steps, reused chunk after chunk, left
+                       holding pre-activations (no activated gates are stored).
     cs     (R, H)      cell state after each step (forward only: (2N, H), the running c)
     out    (R, H)      hidden state after each step (also h_prev of the next step)
 
@@ -38,6 +39,25 @@ from .borrowed import borrow
 from .panels import pack_for_steps, step_add, step_grad
 from .packed import keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads
 from .zoneout import add_carried, zone_out_grads, zone_out_rows
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
+def lstm_row(a_i, a_f, a_g, a_o, bx_i, bx_f, bx_g, bx_o, bh_i, bh_f, bh_g, bh_o, c_prev, c_row, h_row, keep_gates):
+    """One row's step from its pre-activations a_* (H,) less the biases: c_row and h_row (H,)
+    written; with ``keep_gates`` the activated gates over a_* (what lstm_backward reads)."""
+    for j in range(a_i.shape[0]):
+        i = fast_sigmoid(a_i[j] + bx_i[j] + bh_i[j])
+        f = fast_sigmoid(a_f[j] + bx_f[j] + bh_f[j])
+        g = fast_tanh(a_g[j] + bx_g[j] + bh_g[j])
+        o = fast_sigmoid(a_o[j] + bx_o[j] + bh_o[j])
+        c = f * c_prev[j] + i * g
+        c_row[j] = c
+        h_row[j] = o * fast_tanh(c)
+        if keep_gates:
+            a_i[j] = i
+            a_f[j] = f
+            a_g[j] = g
+            a_o[j] = o
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
@@ -80,20 +100,14 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
                 row = gates[off - r0 + n]
                 a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
                 cp = c0[n] if t == 0 else cs[c_prev + n]
-                c_row = cs[c_off + n]
-                h_row = out[off + n]
-                for j in range(H):
-                    i = fast_sigmoid(a_i[j] + bx_i[j] + bh_i[j])
-                    f = fast_sigmoid(a_f[j] + bx_f[j] + bh_f[j])
-                    g = fast_tanh(a_g[j] + bx_g[j] + bh_g[j])
-                    o = fast_sigmoid(a_o[j] + bx_o[j] + bh_o[j])
-                    c = f * cp[j] + i * g
-                    c_row[j] = c
-                    h_row[j] = o * fast_tanh(c)
-                    a_i[j] = i
-                    a_f[j] = f
-                    a_g[j] = g
-                    a_o[j] = o
+                # a constant last argument in each call: the inlined copy for forward only
+                # stores no activated gates (a tiny forward 10 % faster)
+                if keep_rows:
+                    lstm_row(a_i, a_f, a_g, a_o, bx_i, bx_f, bx_g, bx_o, bh_i, bh_f, bh_g, bh_o, cp, cs[c_off + n],
+                             out[off + n], True)
+                else:
+                    lstm_row(a_i, a_f, a_g, a_o, bx_i, bx_f, bx_g, bx_o, bh_i, bh_f, bh_g, bh_o, cp, cs[c_off + n],
+                             out[off + n], False)
             if keep.shape[0] > 0:
                 zone_out_rows(keep, off, h_prev, out[off:off + b])
             keep_finished(t, batch_sizes, off, out, h_n)

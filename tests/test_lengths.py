@@ -18,8 +18,8 @@ import fastrnn.layers as L
 from fastrnn import _cells, oracle
 from fastrnn._packing import Packing, reverse_rows
 from fastrnn.nn import Recurrent
-from helpers import (assert_close, book_to_torch, layer_problem, module_proj_size, numeric_directional, numeric_grad,
-                     random_params, torch_grads_to_book)
+from helpers import (assert_close, book_to_torch, float32_sensitivity, layer_problem, module_proj_size,
+                     numeric_directional, numeric_grad, random_params, torch_grads_to_book)
 
 CELLS = list(_cells.CELLS)
 
@@ -108,26 +108,32 @@ def test_kernels_on_packed_rows_match_the_oracle(name, T, N, I, H, dtype, layout
     params, reference, x, states, dout, dstates = layer_problem(cell, (T, N, I, H), dtype, rng, layout)
     out, finals, cache = cell.oracle_forward(x, states, reference, options, lengths)
     dx, d0, grads = cell.oracle_backward(cache, dout, dstates)
+    # float32: what the problem's own conditioning makes unavoidable (a layer norm over 1-3
+    # entries amplifies rounding), as in test_kernels
+    slack = {} if dtype != np.float32 else float32_sensitivity(
+        cell, x, states, reference, options, dout, dstates, (out, finals, dx, d0, grads),
+        np.random.default_rng(seed), lengths)
+    weight_slack = max([slack.get(f"d{p.name}", 0.0) for p in cell.params("torch")], default=0.0)
 
     packing = Packing(lengths, T)
     k_out, k_finals, k_cache = cell.forward(packing.pack(x), tuple(packing.sort(s) for s in states), params,
                                             layout, options, packing.batch_sizes)
     assert k_out.shape == (int(lengths.sum()), out.shape[-1])
-    assert_close(packing.unpack(k_out), out, dtype, "out")
-    for got, want in zip(k_finals, finals):
-        assert_close(packing.unsort(got), want, dtype, "final state")
+    assert_close(packing.unpack(k_out), out, dtype, "out", 8 * slack.get("out", 0.0))
+    for name, got, want in zip(cell.state_names, k_finals, finals):
+        assert_close(packing.unsort(got), want, dtype, "final state", 8 * slack.get(f"{name}_n", 0.0))
     buffers = tuple(rng.standard_normal(p.shape).astype(dtype) for p in params)
     start = tuple(b.copy() for b in buffers)
     k_dx, k_d0 = cell.backward(k_cache, packing.pack(dout), tuple(packing.sort(d) for d in dstates), buffers,
                                accumulate)
-    assert_close(packing.unpack(k_dx), dx, dtype, "dx")
-    for got, want in zip(k_d0, d0):
-        assert_close(packing.unsort(got), want, dtype, "initial state grad")
+    assert_close(packing.unpack(k_dx), dx, dtype, "dx", 8 * slack.get("dx", 0.0))
+    for name, got, want in zip(cell.state_names, k_d0, d0):
+        assert_close(packing.unsort(got), want, dtype, "initial state grad", 8 * slack.get(f"d{name}0", 0.0))
     if layout == "book":
         grads = tuple(torch_grads_to_book(cell.layouts["book"].blocks, *grads[:3])) + tuple(grads[4:])
     assert len(grads) == len(buffers)
     for got, first, want in zip(buffers, start, grads):
-        assert_close(got, want + first if accumulate else want, dtype, "weight grad")
+        assert_close(got, want + first if accumulate else want, dtype, "weight grad", 8 * weight_slack)
 
 
 # --- fastrnn.functional ---------------------------------------------------------------------------

@@ -96,127 +96,103 @@ PACK_TILE = 16           # a bigger one this many inner indices at a time
 MIN_STEPS = 8            # packing costs about 2 to 8 products (it reads the weight once, a product reads it once too)
 
 
-def _panel_kernel(rows):
-    """The kernel of ``rows`` rows as an intrinsic: (a_addr, lda, panel_addr, K, c_addr, ldc,
-    width, add, dtype) -> c[r, :width] (+)= Σ_p a[r, p] · panel[p, :width] for r < rows,
-    addresses as integers, width <= W (c's columns past it are neither read nor written)."""
-    @intrinsic
-    def kernel(typingctx, a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype):
-        float_type = dtype.dtype
-
-        def codegen(context, builder, signature, args):
-            a_addr, lda, panel_addr, K, c_addr, ldc, width, add, _ = args
-            scalar = ir.FloatType() if float_type == types.float32 else ir.DoubleType()
-            lanes = VECTOR_BYTES * 8 // float_type.bitwidth
-            kind = 'f32' if float_type == types.float32 else 'f64'
-            vector = ir.VectorType(scalar, lanes)
-            i64, i32 = ir.IntType(64), ir.IntType(32)
-            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
-                                                 f"llvm.fma.v{lanes}{kind}")
-            a = builder.inttoptr(a_addr, scalar.as_pointer())
-            panel = builder.inttoptr(panel_addr, scalar.as_pointer())
-            c = builder.inttoptr(c_addr, scalar.as_pointer())
-            zero = ir.Constant(vector, [ir.Constant(scalar, 0.0)] * lanes)
-            undef = ir.Constant(vector, ir.Undefined)
-            splat = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
-            # c's block is read at the end: fetch it now, while the products run (in the
-            # forward it is a row block of the gates written by the input projection long before)
-            i8p = ir.IntType(8).as_pointer()
-            prefetch_type = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-            prefetch = cgutils.get_or_insert_function(builder.module, prefetch_type, "llvm.prefetch.p0i8")
-            for r in range(rows):
-                for v in range(2):
-                    offset = builder.add(builder.mul(ir.Constant(i64, r), ldc), ir.Constant(i64, v * lanes))
-                    builder.call(prefetch, [builder.bitcast(builder.gep(c, [offset]), i8p), ir.Constant(i32, 1),
-                                            ir.Constant(i32, 3), ir.Constant(i32, 1)])
-            # accumulators as entry-block allocas: LLVM promotes them to registers
-            acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(2)] for _ in range(rows)]
-            with cgutils.for_range(builder, K) as loop:
-                p = loop.index
-                start = builder.gep(panel, [builder.mul(p, ir.Constant(i64, 2 * lanes))])
-                w = [builder.load(builder.bitcast(builder.gep(start, [ir.Constant(i64, v * lanes)]),
-                                                  vector.as_pointer()), align=4) for v in range(2)]
+def _emit_block(builder, rows, float_type, a_addr, lda, panel_addr, K, c_addr, ldc, width, add):
+    """The IR of one block of ``rows`` rows: c[r, :width] (+)= Σ_p a[r, p] · panel[p, :width]
+    for r < rows, addresses as integers, width <= W (c's columns past it are neither read
+    nor written)."""
+    scalar = ir.FloatType() if float_type == types.float32 else ir.DoubleType()
+    lanes = VECTOR_BYTES * 8 // float_type.bitwidth
+    kind = 'f32' if float_type == types.float32 else 'f64'
+    vector = ir.VectorType(scalar, lanes)
+    i64, i32 = ir.IntType(64), ir.IntType(32)
+    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
+                                         f"llvm.fma.v{lanes}{kind}")
+    a = builder.inttoptr(a_addr, scalar.as_pointer())
+    panel = builder.inttoptr(panel_addr, scalar.as_pointer())
+    c = builder.inttoptr(c_addr, scalar.as_pointer())
+    zero = ir.Constant(vector, [ir.Constant(scalar, 0.0)] * lanes)
+    undef = ir.Constant(vector, ir.Undefined)
+    splat = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
+    # c's block is read at the end: fetch it now, while the products run (in the
+    # forward it is a row block of the gates written by the input projection long before)
+    i8p = ir.IntType(8).as_pointer()
+    prefetch_type = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+    prefetch = cgutils.get_or_insert_function(builder.module, prefetch_type, "llvm.prefetch.p0i8")
+    for r in range(rows):
+        for v in range(2):
+            offset = builder.add(builder.mul(ir.Constant(i64, r), ldc), ir.Constant(i64, v * lanes))
+            builder.call(prefetch, [builder.bitcast(builder.gep(c, [offset]), i8p), ir.Constant(i32, 1),
+                                    ir.Constant(i32, 3), ir.Constant(i32, 1)])
+    # accumulators as entry-block allocas: LLVM promotes them to registers
+    acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(2)] for _ in range(rows)]
+    with cgutils.for_range(builder, K) as loop:
+        p = loop.index
+        start = builder.gep(panel, [builder.mul(p, ir.Constant(i64, 2 * lanes))])
+        w = [builder.load(builder.bitcast(builder.gep(start, [ir.Constant(i64, v * lanes)]),
+                                          vector.as_pointer()), align=4) for v in range(2)]
+        for r in range(rows):
+            entry = builder.load(builder.gep(a, [builder.add(builder.mul(ir.Constant(i64, r), lda), p)]))
+            broadcast = builder.shuffle_vector(builder.insert_element(undef, entry, ir.Constant(i32, 0)),
+                                               undef, splat)
+            for v in range(2):
+                builder.store(builder.call(fma, [w[v], broadcast, builder.load(acc[r][v])]), acc[r][v])
+    # c's columns below width only (the last panel): masked loads and stores there
+    suffix = f"v{lanes}{kind}.p0v{lanes}{kind}"
+    mask_type = ir.VectorType(ir.IntType(1), lanes)
+    masked_load = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vector, [vector.as_pointer(), i32, mask_type, vector]),
+        f"llvm.masked.load.{suffix}")
+    masked_store = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [vector, vector.as_pointer(), i32, mask_type]),
+        f"llvm.masked.store.{suffix}")
+    widths = builder.insert_element(ir.Constant(ir.VectorType(i64, lanes), ir.Undefined), width,
+                                    ir.Constant(i32, 0))
+    widths = builder.shuffle_vector(widths, widths, splat)
+    lane_columns = [ir.Constant(ir.VectorType(i64, lanes), list(range(v * lanes, (v + 1) * lanes)))
+                    for v in range(2)]
+    masks = [builder.icmp_signed("<", columns, widths) for columns in lane_columns]
+    full = builder.icmp_signed("==", width, ir.Constant(i64, 2 * lanes))
+    with builder.if_else(full) as (whole, part):
+        for masked in (False, True):
+            with (part if masked else whole):
                 for r in range(rows):
-                    entry = builder.load(builder.gep(a, [builder.add(builder.mul(ir.Constant(i64, r), lda), p)]))
-                    broadcast = builder.shuffle_vector(builder.insert_element(undef, entry, ir.Constant(i32, 0)),
-                                                       undef, splat)
                     for v in range(2):
-                        builder.store(builder.call(fma, [w[v], broadcast, builder.load(acc[r][v])]), acc[r][v])
-            # c's columns below width only (the last panel): masked loads and stores there
-            suffix = f"v{lanes}{kind}.p0v{lanes}{kind}"
-            mask_type = ir.VectorType(ir.IntType(1), lanes)
-            masked_load = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vector, [vector.as_pointer(), i32, mask_type, vector]),
-                f"llvm.masked.load.{suffix}")
-            masked_store = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.VoidType(), [vector, vector.as_pointer(), i32, mask_type]),
-                f"llvm.masked.store.{suffix}")
-            widths = builder.insert_element(ir.Constant(ir.VectorType(i64, lanes), ir.Undefined), width,
-                                            ir.Constant(i32, 0))
-            widths = builder.shuffle_vector(widths, widths, splat)
-            lane_columns = [ir.Constant(ir.VectorType(i64, lanes), list(range(v * lanes, (v + 1) * lanes)))
-                            for v in range(2)]
-            masks = [builder.icmp_signed("<", columns, widths) for columns in lane_columns]
-            full = builder.icmp_signed("==", width, ir.Constant(i64, 2 * lanes))
-            with builder.if_else(full) as (whole, part):
-                for masked in (False, True):
-                    with (part if masked else whole):
-                        for r in range(rows):
-                            for v in range(2):
-                                offset = builder.add(builder.mul(ir.Constant(i64, r), ldc), ir.Constant(i64, v * lanes))
-                                target = builder.bitcast(builder.gep(c, [offset]), vector.as_pointer())
-                                total = builder.load(acc[r][v])
-                                if masked:
-                                    old = builder.call(masked_load, [target, ir.Constant(i32, 4), masks[v], zero])
-                                else:
-                                    old = builder.load(target, align=4)
-                                new = builder.select(add, builder.fadd(old, total), total)
-                                if masked:
-                                    builder.call(masked_store, [new, target, ir.Constant(i32, 4), masks[v]])
-                                else:
-                                    builder.store(new, target, align=4)
-            return context.get_dummy_value()
-
-        return types.void(types.uintp, types.int64, types.uintp, types.int64, types.uintp, types.int64, types.int64,
-                          types.boolean, dtype), codegen
-    return kernel
+                        offset = builder.add(builder.mul(ir.Constant(i64, r), ldc), ir.Constant(i64, v * lanes))
+                        target = builder.bitcast(builder.gep(c, [offset]), vector.as_pointer())
+                        total = builder.load(acc[r][v])
+                        if masked:
+                            old = builder.call(masked_load, [target, ir.Constant(i32, 4), masks[v], zero])
+                        else:
+                            old = builder.load(target, align=4)
+                        new = builder.select(add, builder.fadd(old, total), total)
+                        if masked:
+                            builder.call(masked_store, [new, target, ir.Constant(i32, 4), masks[v]])
+                        else:
+                            builder.store(new, target, align=4)
 
 
-_rows1, _rows2, _rows3, _rows4, _rows5, _rows6, _rows7, _rows8, _rows9, _rows10, _rows11, _rows12 = (
-    _panel_kernel(r) for r in range(1, 13))
+@intrinsic
+def _panel_block(typingctx, rows, a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype):
+    """(rows, a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype): the block of
+    ``rows`` (1..ROWS) rows, one code path per row count (a switch), so that each keeps its
+    accumulators in registers; only the ROWS counts of this CPU are generated."""
+    float_type = dtype.dtype
 
+    def codegen(context, builder, signature, args):
+        rows_value, *operands, _ = args
+        done = builder.append_basic_block("panel.done")
+        switch = builder.switch(rows_value, done)
+        for count in range(1, ROWS + 1):
+            case = builder.append_basic_block(f"panel.rows{count}")
+            switch.add_case(ir.Constant(ir.IntType(64), count), case)
+            builder.position_at_end(case)
+            _emit_block(builder, count, float_type, *operands)
+            builder.branch(done)
+        builder.position_at_end(done)
+        return context.get_dummy_value()
 
-@njit(cache=True)
-def _block(rows, a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype):
-    # ROWS is a compile-time constant: with AVX2 (ROWS 6) Numba prunes the wide kernels'
-    # branch, so they are never generated there (their 14-24 accumulators would spill)
-    if ROWS > 6:
-        if rows == 12:
-            _rows12(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
-        elif rows == 11:
-            _rows11(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
-        elif rows == 10:
-            _rows10(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
-        elif rows == 9:
-            _rows9(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
-        elif rows == 8:
-            _rows8(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
-        elif rows == 7:
-            _rows7(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
-        if rows > 6:
-            return
-    if rows == 6:
-        _rows6(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
-    elif rows == 5:
-        _rows5(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
-    elif rows == 4:
-        _rows4(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
-    elif rows == 3:
-        _rows3(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
-    elif rows == 2:
-        _rows2(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
-    else:
-        _rows1(a_addr, lda, panel_addr, K, c_addr, ldc, width, add, dtype)
+    return types.void(types.int64, types.uintp, types.int64, types.uintp, types.int64, types.uintp, types.int64,
+                      types.int64, types.boolean, dtype), codegen
 
 
 @njit(cache=True)
@@ -313,7 +289,7 @@ def _run_panels(N, K, M, a0, lda, p0, panel_stride, c0, ldc, add, dtype, item):
         n0 = 0
         for k in range(blocks):
             rows = base + 1 if k < longer else base
-            _block(rows, a0 + n0 * lda * item, lda, p0 + b * panel_stride, K, c0 + (n0 * ldc + b * W) * item,
+            _panel_block(rows, a0 + n0 * lda * item, lda, p0 + b * panel_stride, K, c0 + (n0 * ldc + b * W) * item,
                    ldc, width, add, dtype)
             n0 += rows
 

@@ -7,8 +7,9 @@ The revision's ``fastrnn`` package is exported (``git archive``) into a temporar
 ``fastrnn_base`` and imported beside this checkout's ``fastrnn``; both build the same
 modules from the same weights (state_dict) and data, checked to agree, then their
 training steps (forward + backward) and forwards are timed alternately with every thread
-pool pinned to one thread (``--threads N``: N, both packages' fastrnn.set_num_threads too). Prints each median and the ratio base time / this time (above
-1: this checkout is faster), so a change's speed is judged side by side, not across runs.
+pool pinned to one thread (``--threads N``: N, both packages' fastrnn.set_num_threads too).
+Prints each median and the ratio base time / this time (above 1: this checkout is faster),
+so a change's speed is judged side by side, not across runs.
 """
 import argparse
 import importlib

@@ -81,7 +81,7 @@ VECTOR_BYTES = 64 if WIDE else 32
 # registers (16 with AVX2; 32 with AVX-512, where 12 rows ran 0.9-1.3x the rate of 6)
 ROWS = 12 if WIDE else 6
 # fewer rows run as matrix-vector calls (blas.GEMV_ROWS) or loops, which need no packing;
-# with AVX-512 the panels beat those down to one row (N = 1, H = 256: 69 vs 47 GFLOP/s)
+# with AVX-512 the panels beat those down to one row (N = 1, H = 256: 47-69 vs 44-55 GFLOP/s)
 MIN_ROWS = 1 if WIDE else 4
 # the backward's product of one row runs on one accumulator chain per panel, slower than
 # OpenBLAS's GEMV (N = 1, H = 256: 47 vs 48-62 GFLOP/s); from 2 rows the panels lead (92 vs 62)
@@ -257,8 +257,9 @@ def pack_for_steps(w, rows, steps, transposed, small_kernels):
     empty (0, 0, W) array where they do not pay (see the module docstring).
     ``transposed``: True packs w (M, K) for a wᵀ (the forward), False w (K, M) for a w (the
     backward). With ``small_kernels`` (blas.SMALL_KERNELS: OpenBLAS's AVX-512 kernels) on a
-    CPU whose panels are AVX2's the products stay OpenBLAS's (they ran 1.1-1.5x faster there);
-    the AVX-512 panels beat them (see the module docstring)."""
+    CPU whose panels are AVX2's the products stay OpenBLAS's (AVX2 panels measured against
+    them on an AVX-512 CPU ran at 0.63-1.67x their rate, slower at most sizes); the AVX-512
+    panels beat them (see the module docstring)."""
     W = panel_width(w.itemsize)
     too_few = rows < (MIN_ROWS if transposed else MIN_ROWS_BACKWARD)
     too_many = rows > (MAX_ROWS_FORWARD if transposed else MAX_ROWS)
@@ -289,8 +290,8 @@ def _run_panels(N, K, M, a0, lda, p0, panel_stride, c0, ldc, add, dtype, item):
         n0 = 0
         for k in range(blocks):
             rows = base + 1 if k < longer else base
-            _panel_block(rows, a0 + n0 * lda * item, lda, p0 + b * panel_stride, K, c0 + (n0 * ldc + b * W) * item,
-                   ldc, width, add, dtype)
+            _panel_block(rows, a0 + n0 * lda * item, lda, p0 + b * panel_stride, K,
+                         c0 + (n0 * ldc + b * W) * item, ldc, width, add, dtype)
             n0 += rows
 
 

@@ -10,7 +10,9 @@
    the 1-thread SGEMM roof measured first (numpy's OpenBLAS, 2048³): beating a contender
    that runs at r of the roof by a factor k needs k·r <= 1.
 2. Streaming: one time step of a 2-layer LSTM (N = 1, I = H = 128), the state carried
-   between calls.
+   between calls: fastrnn's module call (``m(x_t, state)`` under no_grad) and its stream
+   (``m.stream().step(x_t)``), ONNX Runtime's session with the states as inputs, torch.nn.
+   Ratios against the stream.
 3. Memory: the peak of NumPy's allocations during one forward (tracemalloc) at T=2000,
    N=64, I=H=256, forward-only and training, against the output's size.
 """
@@ -20,8 +22,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
-from fastrnn._bench.inference import (CONTENDERS, available, check, forward_memory, sequence_race,  # noqa: E402
-                                      streaming_race)
+from fastrnn._bench.inference import (CONTENDERS, STREAM, available, check, forward_memory,  # noqa: E402
+                                      sequence_race, streaming_race)
 from fastrnn._bench.sizes import SIZES, forward_flops  # noqa: E402
 from fastrnn._bench.threads import blas_info, coretype_note, pin_threads  # noqa: E402
 from fastrnn._bench.timing import gemm_rate, interleaved_medians  # noqa: E402
@@ -29,8 +31,8 @@ from fastrnn._bench.timing import gemm_rate, interleaved_medians  # noqa: E402
 INFERENCE_SIZES = ("tiny", "small", "medium", "large")
 
 
-def ratio(times, other):
-    return f"{times[other] / times['fastrnn']:.2f}x" if other in times else "-"
+def ratio(times, other, ours="fastrnn"):
+    return f"{times[other] / times[ours]:.2f}x" if other in times and ours in times else "-"
 
 
 def rate(cell, size, seconds, roof):
@@ -74,8 +76,10 @@ def main(argv=None):
             calls = streaming_race("lstm", 2, 128, names)
             check(calls, steps=3)
             times = interleaved_medians(calls, args.repeats, args.min_time)
-            print("   " + "  ".join(f"{n} {times[n] * 1e6:.1f}" for n in names)
-                  + f"  (ORT/fastrnn {ratio(times, 'onnxruntime')}, torch/fastrnn {ratio(times, 'torch')})")
+            print("   " + "  ".join(f"{n} {times[n] * 1e6:.1f}" for n in calls)
+                  + f"\n   against the stream: ORT {ratio(times, 'onnxruntime', STREAM)}, torch "
+                  f"{ratio(times, 'torch', STREAM)}; against the module call: ORT {ratio(times, 'onnxruntime')}, "
+                  f"torch {ratio(times, 'torch')}")
         if "memory" not in args.skip:
             print("\n3. peak NumPy memory of one forward at T=2000, N=64, I=H=256 (MiB)")
             for cell in args.cells:

@@ -14,6 +14,7 @@ from .. import nn
 from .._grad_mode import no_grad
 
 CONTENDERS = ("fastrnn", "onnxruntime", "torch")
+STREAM = "fastrnn.stream"       # the streaming race's extra contender: Stream.step (module.stream())
 _MODULES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
 
@@ -87,8 +88,9 @@ def _inference(twin, xt):
 
 
 def streaming_race(cell="lstm", num_layers=2, hidden_size=128, names=CONTENDERS, seed=0):
-    """{contender: step callable} for one time step of a stacked ``cell`` (N = 1, I = H), the
-    state carried from call to call in each contender's own form."""
+    """{contender: step callable -> output (1, 1, H)} for one time step of a stacked ``cell``
+    (N = 1, I = H), the state carried from call to call in each contender's own form; with
+    "fastrnn" in ``names`` also STREAM, the module's ``stream().step``."""
     H = hidden_size
     m = module(cell, H, H, num_layers=num_layers, seed=seed)
     x = np.random.default_rng(seed).standard_normal((1, 1, H)).astype(np.float32)
@@ -96,6 +98,8 @@ def streaming_race(cell="lstm", num_layers=2, hidden_size=128, names=CONTENDERS,
     for name in available(names):
         if name == "fastrnn":
             calls[name] = _FastrnnStream(m, x)
+            stream, x_t = m.stream(), x[0]
+            calls[STREAM] = lambda: stream.step(x_t)[None]
         elif name == "torch":
             calls[name] = _TorchStream(torch_twin(m), x)
         elif name == "onnxruntime":

@@ -16,6 +16,9 @@ runs would read the original's arrays).
 """
 import numpy as np
 
+from .._cells.batch_split import may_split, split_point
+from .._threads import kernel_threads
+
 MAX_SHAPES = 8          # shapes whose plans a module keeps (serving with many shapes starts over)
 BETWEEN_BYTES = 1 << 18     # a lower layer's output up to this size goes to a workspace kept in the plan;
                             # a bigger one is made per call (a plan does not hold memory of the output's size)
@@ -27,9 +30,10 @@ class LayerPlans:
     size, or None where that is over BETWEEN_BYTES), and zero initial states (the kernels
     only read them)."""
 
-    __slots__ = ("arrays", "params", "runs", "between", "zeros")
+    __slots__ = ("arrays", "params", "runs", "between", "zeros", "T", "N", "out_size", "dtype")
 
     def __init__(self, layers, T, N, sizes, dtype):
+        self.T, self.N, self.out_size, self.dtype = T, N, sizes[0], dtype
         self.arrays = None
         self.params = [None] * layers
         self.runs = [None] * layers
@@ -51,6 +55,31 @@ class LayerPlans:
                 self.params[k] = params
                 self.runs[k] = None if cell.plan is None else cell.plan(T, N, params, options)
         self.arrays = arrays
+
+    def forward(self, cell, layer_in, inits, finals, options):
+        """Run every layer in turn, forward only: ``layer_in`` (T*N, I) rows, ``inits[k]`` and
+        ``finals[k]`` layer k's initial states and the (N, size) arrays its final states are
+        written into -> the top layer's output rows (T*N, out size), a new array. A layer
+        without a run, or one the thread budget splits in two (fastrnn._cells.batch_split),
+        runs through its cell's ``forward_only``."""
+        T, N = self.T, self.N
+        top = len(self.runs) - 1
+        splitting = may_split()          # else split_point is None for every layer, without the views
+        with kernel_threads():
+            for k, (run, params) in enumerate(zip(self.runs, self.params)):
+                padded = layer_in.reshape(T, N, -1) if run is None or splitting else None
+                if run is None or (splitting and split_point(padded, params) is not None):
+                    layer_out, final = cell.forward_only(padded, inits[k], params, "torch", options)
+                    for into, value in zip(finals[k], final):
+                        into[...] = value
+                    layer_in = layer_out.reshape(T * N, -1)
+                    continue
+                into = self.between[k] if k < top else None
+                if into is None:
+                    into = np.empty((T * N, self.out_size), self.dtype)
+                run(layer_in, inits[k], into, finals[k])
+                layer_in = into
+        return layer_in
 
 
 def _same(arrays, others):

@@ -20,13 +20,12 @@ import numpy as np
 from .. import _cells
 from .._grad_mode import NOT_SAVED, is_grad_enabled
 from .._packing import add_reversed, layout_for
-from .._cells.batch_split import may_split, split_point
-from .._threads import kernel_threads
 from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_float_dtype_arg,
                            check_device, check_int, check_lengths, check_probability, check_shape,
                            shape_error)
 from ._module import Module, _CONSUMED, pack_states, unpack_states
 from ._plans import LayerPlans, Plans
+from .stream import Stream
 
 
 class Recurrent(Module):
@@ -160,6 +159,13 @@ class Recurrent(Module):
         out, finals = self._forward(x, hx, lengths)
         return out, pack_states(self.cell, finals)
 
+    def stream(self, hx=None, batch_size=None):
+        """A ``fastrnn.nn.Stream`` running this module one time step per call,
+        the state kept between calls: ``stream.step(x_t (N, I)) -> (N, H)``, forward only.
+        ``hx``: the initial state(s) like forward's, batched (None: zeros); ``batch_size``:
+        N when hx is None (default 1). One direction only."""
+        return Stream(self, hx, batch_size)
+
     def _forward_only_ready(self, x, hx):
         """The repeated calls of serving and streaming, forward only, with few Python steps:
         one direction, no dropout to draw, x a C-contiguous (T, N, I) array of the module's
@@ -203,27 +209,11 @@ class Recurrent(Module):
                 inits = [plans.zeros] * L
             else:
                 inits = list(zip(*(z[None].repeat(L, 0) if s is None else s for s, z in zip(states, plans.zeros))))
-            layer_in = x.reshape(T * N, I)
-            splitting = may_split()          # else split_point is None for every layer, without the views
-            with kernel_threads():
-                for k in range(L):
-                    run, params = plans.runs[k], plans.params[k]
-                    padded = layer_in.reshape(T, N, -1) if run is None or splitting else None
-                    if run is None or (splitting and split_point(padded, params) is not None):
-                        layer_out, final = cell.forward_only(padded, inits[k], params, "torch", options)
-                        for into, value in zip(final_rows[k], final):
-                            into[...] = value
-                        layer_in = layer_out.reshape(T * N, -1)
-                        continue
-                    into = plans.between[k] if k < L - 1 else None
-                    if into is None:
-                        into = np.empty((T * N, sizes[0]), dt)
-                    run(layer_in, inits[k], into, final_rows[k])
-                    layer_in = into
+            out = plans.forward(cell, x.reshape(T * N, I), inits, final_rows, options)
         finally:
             self._plans.give(key, plans)
         self._ctx = NOT_SAVED
-        return layer_in.reshape(T, N, sizes[0]), finals[0] if one_state else finals
+        return out.reshape(T, N, sizes[0]), finals[0] if one_state else finals
 
     def backward(self, dout=None, dhx=None, **named):
         """dout like out, dhx like hx (each or None = zeros) -> dx like x, the initial states'

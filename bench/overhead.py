@@ -10,6 +10,7 @@ I = H = 128), one thread, interleaved rounds (the minimum and the median per cal
 - ``kernels, compiled``: the kernels called from compiled code (no dispatch from Python);
 - ``kernels``: the compiled kernels alone, buffers preallocated, called from Python;
 - ``entries``: the registry entries' forward-only calls (allocation, dispatch);
+- ``module, stream``: the module's ``stream().step`` (one-step problems only);
 - ``module, ready``: ``fastrnn.nn.LSTM`` under ``no_grad()`` with ready arrays (the short path);
 - ``module, general``: the same call through the general path (validation, conversion, layouts);
 - ``module, training``: the training forward (what ``eval()`` cost before ``no_grad()`` existed).
@@ -88,9 +89,13 @@ def contenders(T, N, H, L):
         with fastrnn.no_grad():
             m._forward(x, (None, None), None)
 
-    return {"weights read": lambda: read_weights(weights), "kernels, compiled": lambda: run_layers(layers),
-            "kernels": kernels_only, "entries": entries, "module, ready": ready, "module, general": general,
-            "module, training": lambda: m(x)}
+    calls = {"weights read": lambda: read_weights(weights), "kernels, compiled": lambda: run_layers(layers),
+             "kernels": kernels_only, "entries": entries}
+    if T == 1:
+        stream, x_t = m.stream(batch_size=N), x[0]
+        calls["module, stream"] = lambda: stream.step(x_t)
+    calls.update({"module, ready": ready, "module, general": general, "module, training": lambda: m(x)})
+    return calls
 
 
 def main(argv=None):

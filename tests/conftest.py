@@ -8,6 +8,7 @@ import sys
 # TensorFlow, is not a dependency of anything in this project.
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -31,3 +32,22 @@ settings.register_profile(
     "thorough", max_examples=400, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture
+def split_halves(monkeypatch):
+    """A thread budget of 2 with batch_split's size threshold at 0, so that any batch of at
+    least 2·MIN_ROWS sequences runs as two halves; yields the list that gets one entry per
+    split call (batch_split._both), and restores the budget afterwards."""
+    import fastrnn
+    from fastrnn._cells import batch_split
+    monkeypatch.setattr(batch_split, "MIN_MACS", 0)
+    halves = []
+    both = batch_split._both
+    monkeypatch.setattr(batch_split, "_both", lambda *args: halves.append(1) or both(*args))
+    before = fastrnn.get_num_threads()
+    fastrnn.set_num_threads(2)
+    try:
+        yield halves
+    finally:
+        fastrnn.set_num_threads(before)

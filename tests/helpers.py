@@ -288,3 +288,14 @@ def kernel_options(keep, packing):
     if keep.ndim == 3 and packing is not None:
         return {"zoneout": packing.pack(keep)}
     return {"zoneout": keep}
+
+
+def run_in_threads(target, args_list):
+    """Run ``target(*args)`` for each args of ``args_list``, each in its own thread, at once;
+    return when all have ended."""
+    import threading
+    threads = [threading.Thread(target=target, args=args) for args in args_list]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

@@ -5,7 +5,6 @@ between (updated in place, replaced, copied with the module), never hand out an 
 and keep two threads calling one module apart.
 """
 import copy
-import threading
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ import pytest
 import fastrnn
 from fastrnn._cells import batch_split
 from fastrnn.nn import _plans
-from helpers import assert_close
+from helpers import assert_close, run_in_threads
 
 MODULES = {
     "lstm-2-layers": lambda: fastrnn.nn.LSTM(3, 5, num_layers=2, seed=0),
@@ -149,11 +148,7 @@ def test_two_threads_calling_one_module_get_their_own_results():
                 if not np.array_equal(out, want):
                     failures.append(np.abs(out - want).max())
 
-    threads = [threading.Thread(target=work, args=(x, e)) for x, e in zip(inputs, expected)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(work, list(zip(inputs, expected)))
     assert not failures, failures[:3]
 
 
@@ -167,20 +162,11 @@ def test_plans_are_kept_for_a_bounded_number_of_shapes():
     assert 1 <= len(m._plans._free) <= _plans.MAX_SHAPES
 
 
-def test_calls_big_enough_to_split_across_threads_still_split(monkeypatch):
+def test_calls_big_enough_to_split_across_threads_still_split(split_halves):
     """With a thread budget of 2 a big batch runs as two halves (batch_split), not through a plan."""
-    monkeypatch.setattr(batch_split, "MIN_MACS", 0)
-    halves = []
-    both = batch_split._both
-    monkeypatch.setattr(batch_split, "_both", lambda *args: halves.append(1) or both(*args))
-    before = fastrnn.get_num_threads()
-    fastrnn.set_num_threads(2)
-    try:
-        m = fastrnn.nn.GRU(3, 5, num_layers=2, seed=0)
-        x = np.random.default_rng(16).standard_normal((4, 2 * batch_split.MIN_ROWS, 3)).astype(np.float32)
-        with fastrnn.no_grad():
-            got = m(x)
-        assert len(halves) == 2                    # both layers split
-        _check(got, _training_forward(m, x, None), np.float32)
-    finally:
-        fastrnn.set_num_threads(before)
+    m = fastrnn.nn.GRU(3, 5, num_layers=2, seed=0)
+    x = np.random.default_rng(16).standard_normal((4, 2 * batch_split.MIN_ROWS, 3)).astype(np.float32)
+    with fastrnn.no_grad():
+        got = m(x)
+    assert len(split_halves) == 2                    # both layers split
+    _check(got, _training_forward(m, x, None), np.float32)

@@ -4,14 +4,12 @@ whole sequence so far (and exactly what the module's own one-step calls give, wh
 same kernels), keep its state apart from what it hands out, read the module's parameters as
 they are, and refuse what it cannot run with a clear error, changing nothing.
 """
-import threading
-
 import numpy as np
 import pytest
 
 import fastrnn
 from fastrnn._cells import batch_split
-from helpers import assert_close
+from helpers import assert_close, run_in_threads
 
 MODULES = {
     "lstm-2-layers": lambda: fastrnn.nn.LSTM(3, 5, num_layers=2, seed=0),
@@ -139,26 +137,17 @@ def test_a_stream_leaves_the_modules_saved_forward_alone():
     np.testing.assert_array_equal(m.backward(np.ones_like(out))[0], dx_before)
 
 
-def test_steps_split_across_threads_when_the_batch_is_big(monkeypatch):
-    monkeypatch.setattr(batch_split, "MIN_MACS", 0)
-    halves = []
-    both = batch_split._both
-    monkeypatch.setattr(batch_split, "_both", lambda *args: halves.append(1) or both(*args))
-    before = fastrnn.get_num_threads()
-    fastrnn.set_num_threads(2)
-    try:
-        m = fastrnn.nn.GRU(3, 5, num_layers=2, seed=0)
-        N = 2 * batch_split.MIN_ROWS
-        x = np.random.default_rng(8).standard_normal((2, N, 3)).astype(np.float32)
-        stream = m.stream(batch_size=N)
-        got = [stream.step(x[t]) for t in range(2)]
-        assert len(halves) == 4                    # both layers, both steps
-        want, final = m(x)
-        for t in range(2):
-            assert_close(got[t], want[t], np.float32, f"step {t}")
-        assert_close(stream.state, final, np.float32, "final state")
-    finally:
-        fastrnn.set_num_threads(before)
+def test_steps_split_across_threads_when_the_batch_is_big(split_halves):
+    m = fastrnn.nn.GRU(3, 5, num_layers=2, seed=0)
+    N = 2 * batch_split.MIN_ROWS
+    x = np.random.default_rng(8).standard_normal((2, N, 3)).astype(np.float32)
+    stream = m.stream(batch_size=N)
+    got = [stream.step(x[t]) for t in range(2)]
+    assert len(split_halves) == 4                    # both layers, both steps
+    want, final = m(x)
+    for t in range(2):
+        assert_close(got[t], want[t], np.float32, f"step {t}")
+    assert_close(stream.state, final, np.float32, "final state")
 
 
 def test_one_stream_per_thread_on_a_shared_module():
@@ -173,11 +162,7 @@ def test_one_stream_per_thread_on_a_shared_module():
         stream = m.stream()
         results[i] = np.stack([stream.step(xs[i][t]) for t in range(20)])
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(work, [(i,) for i in range(4)])
     for got, want in zip(results, wants):
         assert_close(got, want, np.float32, "stream in a thread")
 

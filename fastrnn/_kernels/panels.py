@@ -36,7 +36,9 @@ panels; `python bench/panels.py`):
   192; (35, 20, 650) 121 vs 169; (35, 10, 650) 76 vs 136; (64, 128, 256) 97 vs 159; (50, 256,
   256) 102 vs 155; (50, 1, 256) 44 vs 47. The backward's: 171 vs 171, 138 vs 190, 125 vs 152,
   88 vs 125, 140 vs 166, 155 vs 169, 48 vs 47.
-Packing reads the weight once: 0.1-0.2 ms at H = 256 and about 1 ms at H = 650.
+Packing reads the weight once: 0.1-0.2 ms at H = 256; at H = 650 about 1 ms on the Intel
+machine and 5.9-6.8 ms on an AMD Zen 3 with 512 KiB of L2 (where NumPy's transposed copy of
+the same weight takes 6.6 ms, a plain copy 0.9; tiling variants there ran 4.1-7.8 ms).
 
 ``pack_for_steps`` decides per call (PANELS: the CPU has fused multiply-add and AVX2; with
 OpenBLAS's AVX-512 kernels (blas.SMALL_KERNELS) only if the panels are AVX-512's too (WIDE);
@@ -208,8 +210,8 @@ def rows_as_panels(w, packed):
 
     Each row of w fills a column of a panel, one write per panel row. A panel larger than
     PACK_TILE_BYTES (L1) is filled PACK_TILE inner indices at a time, so that the tile's
-    panel rows stay in L1 while the W rows of w pass (H = 650: 0.94 ms against 2.3); a
-    smaller one in one pass (tiling it ran 1.4x slower)."""
+    panel rows stay in L1 while the W rows of w pass (H = 650 on the Intel machine: 0.94 ms
+    against 2.3); a smaller one in one pass (tiling it ran 1.4x slower)."""
     M, K = w.shape
     W = packed.shape[2]
     tiled = K * W * w.itemsize > PACK_TILE_BYTES

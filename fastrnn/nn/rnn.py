@@ -176,8 +176,7 @@ class Recurrent(Module):
         the layers below the top one into the plan's workspaces (fastrnn/nn/_plans.py)."""
         dt, L, sizes = self.dtype, self.num_layers, self._sizes
         if (type(x) is not np.ndarray or x.dtype != dt or x.ndim != 3 or not x.flags.c_contiguous
-                or self.bidirectional or self.batch_first or (self.training and self.dropout > 0 and L > 1)
-                or (self.training and self.zoneout > 0)):
+                or self.bidirectional or self.batch_first or self._draws_masks()):
             return None
         T, N, I = x.shape
         if I != self.input_size or T == 0 or N == 0:
@@ -195,10 +194,8 @@ class Recurrent(Module):
             if s is not None and (type(s) is not np.ndarray or s.dtype != dt or s.shape != (L, N, size)
                                   or not s.flags.c_contiguous):
                 return None
-        cell, options = self.cell, self._options
+        cell, options = self.cell, self._evaluation_options()
         arrays = self._guard.params(self.params, self._all_names)
-        if self.zoneout > 0:
-            options = dict(options, zoneout=np.full(sizes[0], self.zoneout, dt))
         key = (T, N, self.zoneout)
         plans = self._plans.take(key) or LayerPlans(L, T, N, sizes, dt)
         try:
@@ -293,8 +290,21 @@ class Recurrent(Module):
         Bernoulli(p) mask per row and unit from the module's generator, in evaluation p."""
         dt, size, p = self.dtype, self._sizes[0], self.zoneout
         if not self.training:
-            return dict(options, zoneout=np.full(size, p, dt))
+            return self._evaluation_options(options)
         return dict(options, zoneout=(self._rng.random(rows_shape + (size,), dtype=dt) < p).astype(dt))
+
+    def _draws_masks(self):
+        """True when a forward draws random masks: training with dropout between layers or
+        with zoneout (the short path and streams run only forwards that draw none)."""
+        return self.training and ((self.dropout > 0 and self.num_layers > 1) or self.zoneout > 0)
+
+    def _evaluation_options(self, options=None):
+        """The cell's options (``options``, default the module's) as a forward that draws no
+        masks runs them: with zoneout's keep weights p per unit (its expectation), if any."""
+        options = self._options if options is None else options
+        if self.zoneout == 0:
+            return options
+        return dict(options, zoneout=np.full(self._sizes[0], self.zoneout, self.dtype))
 
     def _dropout_mask(self, shape, p):
         """Inverted dropout: 0 with probability p, else 1/(1-p); drawn from the module's rng."""

@@ -32,19 +32,17 @@ class Stream:
                              "backwards from its end, so it cannot run one step at a time; expected "
                              "bidirectional=False")
         self.module = module
-        N = None if batch_size is None else check_int("batch_size", batch_size, 1)
-        states = unpack_states(module.cell, "hx", hx, "{}0")
-        for s in states:
-            if s is not None and N is None:
-                N = as_real_array("hx", s).shape[1] if np.ndim(s) == 3 else None
-        self.batch_size = 1 if N is None else N
+        given = [s for s in unpack_states(module.cell, "hx", hx, "{}0") if s is not None]
+        if batch_size is not None:
+            self.batch_size = check_int("batch_size", batch_size, 1)
+        else:           # N from hx when it has one (reset checks hx whole and names what is wrong), else 1
+            self.batch_size = _batch_of(given[0]) if given else 1
         L, dt, sizes = module.num_layers, module.dtype, module._sizes
         # two sets of state buffers (L, N, size), read and written in turn
         self._buffers = [tuple(np.zeros((L, self.batch_size, size), dt) for size in sizes) for _ in range(2)]
         self._layer_views = [list(zip(*b)) for b in self._buffers]
         self._current = 0
-        self._zoneout = None            # the module's zoneout the plan and options were made for
-        self._plans = self._options = None
+        self._new_plan()
         self.reset(hx)
 
     def __repr__(self):
@@ -77,7 +75,7 @@ class Stream:
         if (type(x) is not np.ndarray or x.dtype != dt or x.shape != (N, m.input_size)
                 or not x.flags.c_contiguous):
             x = self._check_x(x)
-        if m.training and ((m.dropout > 0 and m.num_layers > 1) or m.zoneout > 0):
+        if m._draws_masks():
             raise RuntimeError(f"Stream.step(): the {type(m).__name__} is in training mode with "
                                f"{'zoneout' if m.zoneout > 0 else 'dropout'}, which a stream does not draw; "
                                "call eval() on the module first")
@@ -91,13 +89,22 @@ class Stream:
         return out
 
     def _new_plan(self):
+        """A plan and options for the module's zoneout as it is now (the runs bind its weights)."""
         m = self.module
         self._zoneout = m.zoneout
-        self._options = m._options if m.zoneout == 0 else dict(m._options, zoneout=np.full(m._sizes[0], m.zoneout,
-                                                                                         m.dtype))
+        self._options = m._evaluation_options()
         self._plans = LayerPlans(m.num_layers, 1, self.batch_size, m._sizes, m.dtype)
 
     def _check_x(self, x):
         x = as_real_array("x", x)
         check_shape("x", x, (("N", self.batch_size), ("input_size", self.module.input_size)))
         return as_compute_array(x, self.module.dtype)
+
+
+def _batch_of(state):
+    """N of a (L, N, size) state given as an array or nested lists; 1 for anything else."""
+    try:
+        shape = np.shape(state)
+    except ValueError:          # ragged lists
+        return 1
+    return shape[1] if len(shape) == 3 else 1

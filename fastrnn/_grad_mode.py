@@ -6,6 +6,9 @@ backward: the recurrent layers run the forward-only kernels (no per-step gates k
 input projection done a chunk of steps at a time), the other layers keep no inputs. A
 backward after such a forward raises :class:`RuntimeError`. The mode is per thread, as in
 torch, and ``fastrnn.enable_grad()`` turns saving back on inside a ``no_grad`` block.
+On a generator function the decorator covers the generator's body each time it runs
+(``next``, ``send``, ``throw``, ``close``), and the caller's mode is back between
+resumptions, as with torch's decorator.
 
     >>> import numpy as np, fastrnn
     >>> lstm = fastrnn.LSTM(4, 8, seed=0)
@@ -15,6 +18,8 @@ torch, and ``fastrnn.enable_grad()`` turns saving back on inside a ``no_grad`` b
     True
 """
 import contextlib
+import functools
+import inspect
 import threading
 
 __all__ = ["no_grad", "enable_grad", "is_grad_enabled"]
@@ -45,6 +50,40 @@ class _GradMode(contextlib.ContextDecorator):
 
     def _recreate_cm(self):          # each use (decorated calls too) keeps its own previous mode
         return type(self)()
+
+    def __call__(self, func):
+        """Decorate ``func``; a generator function gets the mode around each of its resumptions
+        (torch's rule), not only around the call that creates the generator object."""
+        if inspect.isgeneratorfunction(func):
+            return _wrap_generator(type(self), func)
+        return super().__call__(func)
+
+
+def _wrap_generator(mode, func):
+    """``func`` (a generator function) with ``mode()`` entered each time its body runs: at each
+    ``next``/``send``/``throw``/``close``, the caller's mode restored whenever it yields."""
+    @functools.wraps(func)
+    def generator(*args, **kwargs):
+        gen = func(*args, **kwargs)
+        try:
+            with mode():
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with mode():
+                        gen.close()
+                    raise
+                except BaseException as exc:
+                    with mode():
+                        response = gen.throw(exc)
+                else:
+                    with mode():
+                        response = gen.send(request)
+        except StopIteration as stop:
+            return stop.value
+    return generator
 
 
 class no_grad(_GradMode):

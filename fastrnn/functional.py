@@ -89,7 +89,9 @@ def check_params(cell, values):
             raise shape_error(p.arg, arr, p.labels(None, None, cell.gates))
     sizes, source = cell.infer_sizes("torch", arrays)
     needed = ("I", "H", "P") if cell.projects else ("I", "H")
-    for p, arr in zip(specs, arrays):
+    # the array H is read off first (every G*H is inferred from it): when it is inconsistent
+    # in itself, it is the one to blame
+    for p, arr in sorted(zip(specs, arrays), key=lambda pa: pa[0] is not source["H"]):
         if arr is None:
             continue
         shown = {s: (None if source[s] is p else sizes[s]) for s in sizes}

@@ -42,6 +42,7 @@ The graph is the module's evaluation-mode forward (no dropout between layers).
 """
 import numbers
 import os
+import warnings
 
 import numpy as np
 
@@ -90,12 +91,21 @@ def _onnx():
 
 # --- parameters -> the operator's weight inputs -----------------------------------------------
 
-def _stack(module, name, layer, order):
-    """``name_l{layer}`` [and ``_reverse``]: (G*H, ...) torch rows -> (D, G*H, ...) in ``order``."""
+def _checked_params(module):
+    """The module's parameters by name, checked as its forward checks them (the same guard and
+    messages: an ndarray of the module's dtype and registered shape for every entry)."""
+    out = {}
+    for names, arrays in zip(module._names, module._layer_params()):
+        out.update((n, a) for n, a in zip(names, arrays) if n is not None)
+    return out
+
+
+def _stack(module, params, name, layer, order):
+    """``params[name_l{layer}]`` [and ``_reverse``]: (G*H, ...) torch rows -> (D, G*H, ...) in ``order``."""
     H = module.hidden_size
     rows = np.concatenate([np.arange(g * H, (g + 1) * H) for g in order])
     suffixes = ("", "_reverse") if module.bidirectional else ("",)
-    return np.stack([module.params[f"{name}_l{layer}{s}"][rows] for s in suffixes])
+    return np.stack([params[f"{name}_l{layer}{s}"][rows] for s in suffixes])
 
 
 def _gate_signs(module, op):
@@ -107,20 +117,20 @@ def _gate_signs(module, op):
     return signs
 
 
-def _weights(module, layer, dtype):
+def _weights(module, params, layer, dtype):
     """Layer ``layer``'s parameters as the ONNX operator's weight inputs (dict slot -> array):
     ``W`` (D, G*H, I_layer), ``R`` (D, G*H, H), ``B`` (D, 2*G*H) = [Wb, Rb] (absent with
     bias=False: ONNX's default is zeros), each in the operator's gate order, of ``dtype``.
     """
     op = _OPS[module.cell.name]
     signs = _gate_signs(module, op)
-    out = {"W": _stack(module, "weight_ih", layer, op.order) * signs[:, None],
-           "R": _stack(module, "weight_hh", layer, op.order) * signs[:, None]}
+    out = {"W": _stack(module, params, "weight_ih", layer, op.order) * signs[:, None],
+           "R": _stack(module, params, "weight_hh", layer, op.order) * signs[:, None]}
     if module.bias:
-        out["B"] = np.concatenate([_stack(module, "bias_ih", layer, op.order),
-                                   _stack(module, "bias_hh", layer, op.order)], axis=-1) * np.tile(signs, 2)
+        out["B"] = np.concatenate([_stack(module, params, "bias_ih", layer, op.order),
+                                   _stack(module, params, "bias_hh", layer, op.order)], axis=-1) * np.tile(signs, 2)
     for name, (slot, order) in op.extra.items():
-        out[slot] = _stack(module, name, layer, order)
+        out[slot] = _stack(module, params, name, layer, order)
     return {k: np.ascontiguousarray(v, dtype) for k, v in out.items()}
 
 
@@ -249,9 +259,16 @@ def export(module, path=None, *, opset=DEFAULT_OPSET, lengths=False, initial_sta
     """
     onnx = _onnx()
     _check_module(module)
+    params = _checked_params(module)
     opset = _check_opset(onnx, opset)
     dtype = _check_dtype(module, dtype)
     lengths = _check_bool("lengths", lengths)
+    if lengths and np.dtype(dtype) == np.float64:
+        warnings.warn("export(dtype=float64, lengths=True): ONNX Runtime's CPU LSTM/GRU/RNN run float32 only, and "
+                      "onnx.reference.ReferenceEvaluator ignores sequence_lens (its outputs past each length and the "
+                      "final states of shorter sequences are wrong); run this model in a runtime that honours "
+                      "sequence_lens, or export dtype=np.float32 for ONNX Runtime (docs/onnx.md, Limits)",
+                      UserWarning, stacklevel=2)
     initial_states = _check_initial_states(initial_states)
     T = _check_dim("seq_len", seq_len) or "T"
     N = _check_dim("batch_size", batch_size) or "N"
@@ -291,7 +308,7 @@ def export(module, path=None, *, opset=DEFAULT_OPSET, lengths=False, initial_sta
     layer_in = x
     for layer in range(L):
         slots = {"X": layer_in, "sequence_lens": "lengths" if lengths else ""}
-        for slot, array in _weights(module, layer, dtype).items():
+        for slot, array in _weights(module, params, layer, dtype).items():
             slots[slot] = g.const(f"{slot}_l{layer}", array)
         layer_starts = {}                        # state -> this layer's (D, N, H) start, or 0
         for state, slot in op.states:

@@ -40,22 +40,27 @@ class BookCell:
         for p, a in zip(specs, arrays):
             if a is not None or not p.bias:
                 _checks.param_array(where, p.name, a, len(p.dims))
-        sizes, _ = self.cell.infer_sizes("book", arrays)
+        sizes, source = self.cell.infer_sizes("book", arrays)
         for symbol in ("H", "I"):
             if sizes[symbol] is None:
                 p, a = next((p, a) for p, a in zip(specs, arrays) if symbol in p.dims)
                 raise ValueError(f"{where}: {p.name} must not be empty (its {_LETTERS[symbol]} is read off it), "
                                  f"got shape {a.shape}")
-        for p, a in zip(specs, arrays):
+        index = {p.name: i for i, p in enumerate(specs)}
+        read = source["H"]
+        note = f" (H={sizes['H']} is read off {read.name}, params[{index[read.name]}])"
+        # the array H is read off first: when it is itself inconsistent, it is the one to blame
+        for p, a in sorted(zip(specs, arrays), key=lambda pa: pa[0] is not read):
             expected = p.shape(None, sizes["H"], G)          # D is whatever Wx says
             letters = [_dim_letters(d, G) for d in p.dims]
+            said = "" if p is read else note
             if a is None:
                 if self.bias_optional:
                     continue
                 want = ", ".join(l if e is None else f"{l}={e}" for l, e in zip(letters, expected))
                 raise TypeError(f"{where}: {p.name} must be a numpy.ndarray of shape "
-                                f"({want}{',' if len(expected) == 1 else ''}), got None")
-            _checks.shape(where, p.name, a, expected, letters)
+                                f"({want}{',' if len(expected) == 1 else ''}), got None{said}")
+            _checks.shape(where, p.name, a, expected, letters, then=said)
         return sizes["I"], sizes["H"]
 
     def forward(self, x, states, params, batch_sizes=None):

@@ -41,16 +41,16 @@ def int_array(where, name, a):
     return a
 
 
-def shape(where, name, a, expected, letters, note=""):
+def shape(where, name, a, expected, letters, note="", then=""):
     """Check ``a.shape`` against ``expected`` (ints or None = any); ``letters`` names the dims;
-    ``note`` says where a size comes from."""
+    ``note`` says where a size comes from (before what came), ``then`` after it."""
     got = a.shape
     ok = len(got) == len(expected) and all(e is None or e == g for e, g in zip(expected, got))
     if not ok:
         want = ", ".join(l if e is None else f"{l}={e}" for l, e in zip(letters, expected))
         if len(expected) == 1:
             want += ","
-        raise ValueError(f"{where}: {name} must have shape ({want}){note}, got {got}")
+        raise ValueError(f"{where}: {name} must have shape ({want}){note}, got {got}{then}")
 
 
 def nonempty(where, name, a, letters):

@@ -117,16 +117,16 @@ class TimeSoftmaxWithLoss:
         self.cache = None
         self.ignore_label = -1
 
-    def forward(self, xs, ts):
+    def check_targets(self, ts, shape):
+        """The checks of :meth:`forward` on ``ts`` for scores of ``shape`` (N, T, V), nothing
+        kept (a model runs them before its layers) -> (labels (N*T,), the mask of the kept ones,
+        True when every one is kept)."""
         where = "TimeSoftmaxWithLoss.forward"
-        xs = _checks.float_array(where, "xs", xs)
-        if xs.ndim != 3:
-            raise ValueError(f"{where}: xs must have shape (N, T, V), got {xs.shape}")
-        N, T, V = xs.shape
+        N, T, V = shape
         ts = np.asarray(ts)
         if ts.ndim == 3:
-            if ts.shape != xs.shape:
-                raise ValueError(f"{where}: one-hot ts must have the shape of xs {xs.shape}, got {ts.shape}")
+            if ts.shape != tuple(shape):
+                raise ValueError(f"{where}: one-hot ts must have the shape of xs {tuple(shape)}, got {ts.shape}")
             ts = ts.argmax(axis=2)
         else:
             ts = _checks.int_array(where, "ts", ts)
@@ -135,6 +135,15 @@ class TimeSoftmaxWithLoss:
         mask = ts != self.ignore_label
         all_kept = bool(mask.all())
         _check_range(where, "ts", ts, V, None if all_kept else mask)
+        return ts, mask, all_kept
+
+    def forward(self, xs, ts):
+        where = "TimeSoftmaxWithLoss.forward"
+        xs = _checks.float_array(where, "xs", xs)
+        if xs.ndim != 3:
+            raise ValueError(f"{where}: xs must have shape (N, T, V), got {xs.shape}")
+        N, T, V = xs.shape
+        ts, mask, all_kept = self.check_targets(ts, xs.shape)
         if not all_kept:
             ts = np.where(mask, ts, 0)
         rows = np.arange(N * T)

@@ -48,12 +48,14 @@ class TimeRecurrent:
         self._fresh = False
 
     def _check_weights(self):
+        """-> the params' shapes and compute dtype, checked; nothing is changed (a forward
+        commits them once every check passed)."""
         p = self.params
         if len(p) != len(self._shapes) or any(getattr(a, "shape", None) != s for a, s in zip(p, self._shapes)) \
                 or any(not isinstance(a, np.ndarray) or a.dtype.kind != "f" for a in p):
             self._cell.check_params(self._where, p)
-            self._shapes = tuple(a.shape for a in p)
-            self._w.dtype = _checks.compute_dtype(*p)
+            return tuple(a.shape for a in p), _checks.compute_dtype(*p)
+        return self._shapes, self._w.dtype
 
     def _state(self, name, value, N, H, dt):
         if value is None or not self.stateful:
@@ -69,18 +71,30 @@ class TimeRecurrent:
         has its first lengths[n] steps (fastrnn.oracle's semantics): hs is 0 after them and
         the final states (``h``, ``c``) are those after its last step; the kernels skip the
         padding."""
+        return self._forward_checked(self._check_forward(xs, lengths))
+
+    def _check_forward(self, xs, lengths):
+        """Every check of a forward, nothing changed -> the checked call (run it with
+        :meth:`_forward_checked`); a failed check leaves the layer as it was."""
         where = self._where + ".forward"
-        self._check_weights()
-        D, H = self._w.shapes()
+        shapes, dt = self._check_weights()
+        D, H = shapes[0][0], shapes[1][0]
         xs = _checks.float_array(where, "xs", xs)
         if xs.ndim != 3 or xs.shape[2] != D or xs.size == 0:
             _checks.shape(where, "xs", xs, (None, None, D), ("N", "T", "D"), " (D: the rows of Wx, params[0])")
             _checks.nonempty(where, "xs", xs, ("N", "T", "D"))
         N, T, _ = xs.shape
         lengths = _checks.lengths(where, lengths, T, N)
-        dt = self._w.dtype
         states = tuple(self._state(name, getattr(self, name), N, H, dt) for name in self._cell.state_names)
+        return xs, lengths, states, shapes, dt
 
+    def _forward_checked(self, call):
+        """Run a forward checked by :meth:`_check_forward` and keep what it leaves: the final
+        states, the saved context, the params' shapes and dtype."""
+        xs, lengths, states, shapes, dt = call
+        self._shapes, self._w.dtype = shapes, dt
+        N, T, D = xs.shape
+        H = shapes[1][0]
         x = np.ascontiguousarray(xs.transpose(1, 0, 2), dtype=dt)
         layout = layout_for(lengths, T, N)
         grad = is_grad_enabled()
@@ -92,8 +106,7 @@ class TimeRecurrent:
         hs[...] = out.transpose(1, 0, 2)
         for name, final in zip(self._cell.state_names, finals):
             setattr(self, name, final)
-        self._cache = (cache, (x, states, layout), N, T, D, H, tuple(p.shape for p in self.params)) \
-            if grad else NOT_SAVED
+        self._cache = (cache, (x, states, layout), N, T, D, H, shapes) if grad else NOT_SAVED
         self._fresh = True
         return hs
 
@@ -215,9 +228,12 @@ class TimeBiRecurrent:
         if xs.ndim != 3:
             raise ValueError(f"{where}: xs must have shape (N, T, D), got {xs.shape}")
         lengths = _checks.lengths(where, lengths, xs.shape[1], xs.shape[0])
+        # both layers checked before either runs: a failed forward changes neither (nor lengths)
+        forward_call = self.forward_layer._check_forward(xs, lengths)
+        backward_call = self.backward_layer._check_forward(reverse_steps(xs, lengths), lengths)
+        o1 = self.forward_layer._forward_checked(forward_call)
+        o2 = self.backward_layer._forward_checked(backward_call)
         self._lengths = lengths
-        o1 = self.forward_layer.forward(xs, lengths)
-        o2 = self.backward_layer.forward(reverse_steps(xs, lengths), lengths)
         return np.concatenate((o1, reverse_steps(o2, lengths)), axis=2)
 
     def backward(self, dhs):

@@ -89,15 +89,16 @@ class SequenceClassifier(BaseModel):
         return float(np.mean(self.classify(xs, lengths) == np.asarray(ts)))
 
     def forward(self, xs, ts, lengths=None):
-        score = self._scores(xs, lengths)
         ts = np.asarray(ts)
-        if ts.shape != (len(score),):
-            raise ValueError(f"ts: expected {len(score)} class ids, got shape {ts.shape}")
+        N = np.shape(xs)[0] if np.ndim(xs) else 0
+        if ts.shape != (N,):          # ts is checked before any layer runs: a failed forward changes nothing
+            raise ValueError(f"ts: expected {N} class ids, got shape {ts.shape}")
         if ts.dtype.kind not in "iub":
             raise TypeError(f"ts: expected integer class ids, got dtype {ts.dtype}")
         if ts.size and (ts.min() < 0 or ts.max() >= self.num_classes):
             bad = ts.min() if ts.min() < 0 else ts.max()
             raise ValueError(f"ts: expected class ids in [0, {self.num_classes}), got {bad}")
+        score = self._scores(xs, lengths)
         return self.loss_layer.forward(score, ts)
 
     def backward(self, dout=1):

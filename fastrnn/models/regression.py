@@ -47,12 +47,13 @@ class SequenceRegressor(BaseModel):
 
     def _predict(self, xs, lengths):
         xs = np.asarray(xs)
+        given = None if lengths is None else np.asarray(lengths)
+        if given is not None and given.dtype.kind in "iu" and given.size and given.min() < 1:
+            raise ValueError("lengths: expected every length >= 1 (a sequence with no step has no prediction), "
+                             f"got {int(given.min())}")        # before the layers run: a failure changes nothing
         hs = self.rnn.forward(xs, lengths)
         N, T = hs.shape[:2]
-        last = np.full(N, T - 1) if lengths is None else np.asarray(lengths) - 1
-        if (last < 0).any():
-            raise ValueError("lengths: expected every length >= 1 (a sequence with no step has no prediction), "
-                             f"got {int(last.min()) + 1}")
+        last = np.full(N, T - 1) if lengths is None else given - 1
         self._hs = (hs.shape, last, None if lengths is None else np.arange(T)[None, :] <= last[:, None])
         if self.many_to_many:
             y = self.affine.forward(hs)
@@ -61,8 +62,13 @@ class SequenceRegressor(BaseModel):
         return self.affine.forward(last_hidden(hs, last, self.bidirectional))
 
     def forward(self, xs, ts, lengths=None):
+        ts, shape = np.asarray(ts), np.shape(xs)
+        if len(shape) == 3:         # ts checked before the layers run: a failed forward changes nothing
+            O = self.affine.params[0].shape[1]
+            expected = shape[:2] + (O,) if self.many_to_many else (shape[0], O)
+            if ts.shape != expected:
+                raise ValueError(f"ts: expected shape {expected} (that of the prediction), got {ts.shape}")
         y = self._predict(xs, lengths)
-        ts = np.asarray(ts)
         if ts.shape != y.shape:
             raise ValueError(f"ts: expected shape {y.shape} (that of the prediction), got {ts.shape}")
         diff = y - ts

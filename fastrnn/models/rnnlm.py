@@ -27,8 +27,16 @@ class _LanguageModel(BaseModel):
 
     def forward(self, xs, ts):
         """Mean cross-entropy of predicting ``ts`` (N, T) from ``xs`` (N, T)."""
+        self._check_targets(xs, ts)
         score = self._scores(xs)
         return self.loss_layer.forward(score, ts)
+
+    def _check_targets(self, xs, ts):
+        """The loss layer's checks of ``ts`` before any layer runs: a failed forward leaves the
+        layers' states and saved forwards as they were (the embedding checks ``xs`` first of all)."""
+        shape = np.shape(xs)
+        if len(shape) == 2:
+            self.loss_layer.check_targets(ts, shape + (self.layers[0].params[0].shape[0],))
 
     def backward(self, dout=1):
         dout = self.loss_layer.backward(dout)
@@ -134,6 +142,7 @@ class BetterRnnlm(_LanguageModel):
             layer.train_flg = train_flg
 
     def forward(self, xs, ts, train_flg=True):
+        self._check_targets(xs, ts)
         self._dropout(train_flg)
         score = self._scores(xs)
         return self.loss_layer.forward(score, ts)

@@ -145,6 +145,14 @@ class Seq2seq(BaseModel):
         if ts.ndim != 2 or ts.shape[1] < 2:
             raise ValueError(f"ts: expected (N, T) ids with T >= 2 (start id + answer), got shape {ts.shape}")
         decoder_xs, decoder_ts = ts[:, :-1], ts[:, 1:]
+        # every check that a later layer would make, before the encoder runs: a failed forward
+        # leaves the layers' saved forwards as they were
+        V = self.decoder.embed.params[0].shape[0]
+        if np.ndim(xs) >= 1 and np.shape(xs)[0] != ts.shape[0]:
+            raise ValueError(f"ts: expected the batch size of xs, {np.shape(xs)[0]}, got shape {ts.shape}")
+        self.softmax.check_targets(decoder_ts, decoder_ts.shape + (V,))
+        if decoder_xs.dtype.kind in "iu" and decoder_xs.size and not 0 <= decoder_xs.min() <= decoder_xs.max() < V:
+            raise ValueError(f"ts: expected ids in [0, {V}), got {decoder_xs.min()}..{decoder_xs.max()}")
         score = self._scores(xs, decoder_xs)
         return self.softmax.forward(score, decoder_ts)
 

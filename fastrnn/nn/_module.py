@@ -35,6 +35,50 @@ def pack_states(cell, states):
     return states[0] if len(cell.state_names) == 1 else tuple(states)
 
 
+#: Constructor arguments that fix a recurrent module's parameters (their names, shapes and
+#: dtype): read-only once the module is built.
+FIXED_ATTRIBUTES = frozenset({"cell", "input_size", "hidden_size", "num_layers", "bias", "bidirectional", "dtype",
+                              "proj_size", "peephole", "device"})
+
+
+class ConfiguredModule:
+    """The rule for a recurrent module's constructor arguments after construction.
+
+    An argument that only changes what a forward computes (the cell's options such as
+    ``reset_after``, ``blend``, ``nonlinearity``; ``batch_first``, ``dropout``, ``zoneout``)
+    may be assigned at any time: the value is checked as the constructor checks it and every
+    path reads the new one (forward, forward-only plans, streams, ``repr``, export). One that
+    fixes the parameters (``FIXED_ATTRIBUTES``) is read-only: assigning it raises
+    AttributeError (build a new module instead). Subclasses check their own names in
+    ``_check_setting(name, value) -> value`` (None: not a setting of theirs).
+    """
+
+    def __setattr__(self, name, value):
+        if name[0] == "_":              # private state (the saved context, plans, ...): no rule
+            object.__setattr__(self, name, value)
+            return
+        built = "_options" in self.__dict__
+        if built and name in FIXED_ATTRIBUTES and name in self.__dict__:
+            raise AttributeError(f"{name}: read-only after construction ({type(self).__name__}'s parameters are "
+                                 f"shaped by it); build a new module with {name}={value!r} instead")
+        if built and name in self._options:
+            value = self.cell.check_options({name: value})[name]
+            object.__setattr__(self, "_options", dict(self._options, **{name: value}))
+            self._settings_changed()
+        elif built:
+            checked = self._check_setting(name, value)
+            if checked is not None:
+                value = checked
+                self._settings_changed()
+        object.__setattr__(self, name, value)
+
+    def _check_setting(self, name, value):
+        return None
+
+    def _settings_changed(self):
+        """Called after a setting changed (forward-only plans bind the options: drop them)."""
+
+
 class Module:
     """``params`` / ``grads``: dicts name -> array (same keys, same shapes, the module's dtype).
 

@@ -10,11 +10,11 @@ from .. import _cells
 from .._grad_mode import NOT_SAVED, is_grad_enabled
 from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_device,
                            check_float_dtype_arg, check_int, check_shape, shape_error)
-from ._module import Module, _CONSUMED, pack_states, unpack_states
+from ._module import ConfiguredModule, Module, _CONSUMED, pack_states, unpack_states
 from .rnn import check_proj_size
 
 
-class RecurrentCell(Module):
+class RecurrentCell(ConfiguredModule, Module):
     """One step of any registered cell, torch.nn.RNNCellBase-like: ``RecurrentCell('gru', 8, 16)``.
 
     Options of the cell (``reset_after``, ``nonlinearity``, ...) are keywords; ``proj_size``

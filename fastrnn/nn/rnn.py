@@ -23,12 +23,12 @@ from .._packing import add_reversed, layout_for
 from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_float_dtype_arg,
                            check_device, check_int, check_lengths, check_probability, check_shape,
                            shape_error)
-from ._module import Module, _CONSUMED, pack_states, unpack_states
+from ._module import ConfiguredModule, Module, _CONSUMED, pack_states, unpack_states
 from ._plans import LayerPlans, Plans
 from .stream import Stream
 
 
-class Recurrent(Module):
+class Recurrent(ConfiguredModule, Module):
     """Any registered cell as a torch.nn.RNNBase-like module: ``Recurrent('gru', 8, 16, num_layers=2)``.
 
     ``cell`` is a cell name ('lstm', 'gru', 'rnn', 'lstm_peephole', ...); its options
@@ -37,6 +37,12 @@ class Recurrent(Module):
     hidden_size), 0 for the others. ``forward(x, hx)`` takes and returns the states as
     torch does: one array for a one-state cell, a tuple ``(h, c)`` for the LSTM.
     ``zoneout`` in [0, 1]: zoneout on h (see the module docstring), for a cell that has it.
+
+    After construction the cell's options, ``batch_first``, ``dropout`` and ``zoneout`` may be
+    assigned: the value is checked as the constructor checks it, and forward, streams,
+    ``repr`` and ``fastrnn.onnx.export`` all use the new one. The arguments that shape the
+    parameters (``input_size``, ``hidden_size``, ``num_layers``, ``bias``, ``bidirectional``,
+    ``proj_size``, ``peephole``, ``dtype``) are read-only: assigning one raises AttributeError.
     """
 
     def __init__(self, cell, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
@@ -53,11 +59,7 @@ class Recurrent(Module):
         self.bidirectional = check_bool("bidirectional", bidirectional)
         self.dtype = check_float_dtype_arg("dtype", dtype)
         self.proj_size = check_proj_size(self.cell, proj_size, self.hidden_size)
-        self.zoneout = check_probability("zoneout", zoneout)
-        if self.zoneout > 0 and not self.cell.zoneout:
-            raise ValueError(f"zoneout: the {self.cell.title} cell ({self.cell.name!r}) has no zoneout; expected 0, "
-                             f"got {self.zoneout} (cells with zoneout: the LSTM, the GRU and the "
-                             "layer-normalised ones)")
+        self.zoneout = self._check_zoneout(zoneout)
         self._options = self.cell.check_options(options)
         for name, value in self._options.items():
             setattr(self, name, value)
@@ -81,6 +83,27 @@ class Recurrent(Module):
         self._init_params(params, rng)
         self._all_names = sum(self._names, ())          # every layer's, for one guard check
         self._widths = [len(names) for names in self._names]
+        self._plans = Plans()
+
+    # --- settings that may change after construction (ConfiguredModule) ----------------------
+    def _check_zoneout(self, zoneout):
+        zoneout = check_probability("zoneout", zoneout)
+        if zoneout > 0 and not self.cell.zoneout:
+            raise ValueError(f"zoneout: the {self.cell.title} cell ({self.cell.name!r}) has no zoneout; expected 0, "
+                             f"got {zoneout} (cells with zoneout: the LSTM, the GRU and the "
+                             "layer-normalised ones)")
+        return zoneout
+
+    def _check_setting(self, name, value):
+        if name == "zoneout":
+            return self._check_zoneout(value)
+        if name == "dropout":
+            return check_probability("dropout", value)
+        if name == "batch_first":
+            return check_bool("batch_first", value)
+        return None
+
+    def _settings_changed(self):
         self._plans = Plans()
 
     def __repr__(self):
@@ -238,10 +261,11 @@ class Recurrent(Module):
         L, D, sizes = self.num_layers, 2 if self.bidirectional else 1, self._sizes
         states = tuple(self._check_state(k, name + "0", s, N, batched)
                        for k, (name, s) in enumerate(zip(cell.state_names, hx)))
+        layer_params = self._layer_params()
         # validated: from here on nothing can fail on the caller's input
         states = tuple(np.zeros((L * D, N, size), dt) if s is None else s for s, size in zip(states, sizes))
         layout = layout_for(lengths, T, N)
-        params, options = self.params, self._options
+        options = self._options
         p_drop = self.dropout if self.training else 0.0
         grad = is_grad_enabled()
         caches, masks, finals = [], [], [[] for _ in states]
@@ -251,7 +275,7 @@ class Recurrent(Module):
             outs = []
             for direction in range(D):
                 k = layer * D + direction
-                p = self._guard.params(params, self._names[k])
+                p = layer_params[k]
                 xin = layer_in if direction == 0 else layout.reverse(layer_in)
                 init = tuple(layout.sort(s[k]) for s in states)
                 opts = options if not self.zoneout else self._zoneout_options(options, xin.shape[:-1])
@@ -283,6 +307,16 @@ class Recurrent(Module):
         if self.batch_first:
             out = out.transpose(1, 0, 2)
         return out, final
+
+    def _layer_params(self):
+        """Every layer's and direction's parameter arrays, all checked (the guard's messages)
+        before any kernel runs: a list, entry k = layer * D + direction."""
+        arrays = self._guard.params(self.params, self._all_names)
+        out, start = [], 0
+        for width in self._widths:
+            out.append(arrays[start:start + width])
+            start += width
+        return out
 
     def _zoneout_options(self, options, rows_shape):
         """The cell's options with zoneout's keep weights for one layer and direction whose

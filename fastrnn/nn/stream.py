@@ -17,7 +17,7 @@ state (make a stream per thread; the module may be shared).
 """
 import numpy as np
 
-from .._validation import as_compute_array, as_real_array, check_int, check_shape
+from .._validation import _type_name, as_compute_array, as_real_array, check_int, check_shape
 from ._module import pack_states, unpack_states
 from ._plans import LayerPlans
 
@@ -27,6 +27,10 @@ class Stream:
     of ``batch_size`` sequences; ``hx`` the initial state(s) like forward's (None: zeros)."""
 
     def __init__(self, module, hx=None, batch_size=None):
+        from .rnn import Recurrent
+        if not isinstance(module, Recurrent):
+            raise TypeError("module: expected a fastrnn.nn recurrent module (LSTM, GRU, RNN, LayerNormLSTM, "
+                            f"LayerNormGRU or Recurrent), got {_type_name(module)}")
         if module.bidirectional:
             raise ValueError(f"{type(module).__name__}.stream(): a bidirectional module reads each sequence "
                              "backwards from its end, so it cannot run one step at a time; expected "
@@ -79,8 +83,8 @@ class Stream:
             raise RuntimeError(f"Stream.step(): the {type(m).__name__} is in training mode with "
                                f"{'zoneout' if m.zoneout > 0 else 'dropout'}, which a stream does not draw; "
                                "call eval() on the module first")
-        if m.zoneout != self._zoneout:         # the runs bind the zoneout weights: a new plan
-            self._new_plan()
+        if m.zoneout != self._zoneout or m._options is not self._module_options:
+            self._new_plan()                   # the runs bind the options and zoneout weights
         plans, options = self._plans, self._options
         plans.update(m._guard.params(m.params, m._all_names), m._widths, m.cell, 1, N, options)
         current = self._current
@@ -89,9 +93,9 @@ class Stream:
         return out
 
     def _new_plan(self):
-        """A plan and options for the module's zoneout as it is now (the runs bind its weights)."""
+        """A plan for the module's options and zoneout as they are now (the runs bind them)."""
         m = self.module
-        self._zoneout = m.zoneout
+        self._zoneout, self._module_options = m.zoneout, m._options
         self._options = m._evaluation_options()
         self._plans = LayerPlans(m.num_layers, 1, self.batch_size, m._sizes, m.dtype)
 

@@ -22,6 +22,7 @@ _LAZY = {
     "clip_grad_norm_": "fastrnn.clip", "clip_grad_value_": "fastrnn.clip",
     "no_grad": "fastrnn._grad_mode", "enable_grad": "fastrnn._grad_mode", "is_grad_enabled": "fastrnn._grad_mode",
     "set_num_threads": "fastrnn._threads", "get_num_threads": "fastrnn._threads",
+    "show_config": "fastrnn._config",
 }
 _SUBMODULES = ("functional", "nn", "layers", "optim", "models", "train", "datasets", "oracle", "clip", "onnx",
                "convert")
@@ -43,5 +44,5 @@ def __dir__():
 
 __all__ = ["LSTM", "GRU", "RNN", "LayerNormLSTM", "LayerNormGRU", "LSTMCell", "GRUCell", "RNNCell",
            "clip_grad_norm_", "clip_grad_value_", "no_grad", "enable_grad", "is_grad_enabled",
-           "set_num_threads", "get_num_threads",
+           "set_num_threads", "get_num_threads", "show_config",
            "functional", "oracle", "__version__"]

@@ -10,7 +10,10 @@ then the oracle's with ``b_ih = b``, ``b_hh = 0``; its GRU is the oracle GRU wit
 ``reset_after=False, blend="book"`` and ``b_hh = 0`` (no sign flip of any gate).
 ``book_forward`` / ``book_backward`` run the book's Time layers that way (float64, batch-major).
 """
+import contextlib
+
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from fastrnn import _cells
 
@@ -299,3 +302,19 @@ def run_in_threads(target, args_list):
         t.start()
     for t in threads:
         t.join()
+
+
+# --------------------------------------------------------------------------- threads
+@contextlib.contextmanager
+def thread_budget(n):
+    """fastrnn's budget at ``n`` and the BLAS allowed ``n`` threads, whatever the environment
+    says (OMP_NUM_THREADS=1 / OPENBLAS_NUM_THREADS=1 limit the BLAS pool, which fastrnn
+    respects: a test of the split sets the two threads it needs); both restored after."""
+    import fastrnn
+    before = fastrnn.get_num_threads()
+    with threadpool_limits(limits=n, user_api="blas"):
+        fastrnn.set_num_threads(n)
+        try:
+            yield
+        finally:
+            fastrnn.set_num_threads(before)

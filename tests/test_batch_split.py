@@ -9,7 +9,7 @@ import fastrnn
 from fastrnn import _cells
 from fastrnn._cells import batch_split
 from fastrnn._packing import Packing
-from helpers import assert_close, layer_problem
+from helpers import assert_close, layer_problem, thread_budget
 
 CELLS = list(_cells.CELLS)
 
@@ -18,10 +18,8 @@ CELLS = list(_cells.CELLS)
 def two_threads(monkeypatch):
     """Budget 2 and every padded call of 2·MIN_ROWS sequences or more split."""
     monkeypatch.setattr(batch_split, "MIN_MACS", 0)
-    before = fastrnn.get_num_threads()
-    fastrnn.set_num_threads(2)
-    yield
-    fastrnn.set_num_threads(before)
+    with thread_budget(2):
+        yield
 
 
 def run(cell, x, states, params, options, dout, dstates, accumulate, start, batch_sizes=None):

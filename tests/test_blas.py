@@ -69,6 +69,12 @@ def test_recurrent_grad_matches_numpy(N, H, G, dtype, beta, threads, small_kerne
     assert np.array_equal(wide, wide_before)                 # the operand is read only
 
 
+def _has_thread_pool():
+    from threadpoolctl import threadpool_info
+    return any(p.get("filepath") == blas.BLAS_LIBRARY for p in threadpool_info())
+
+
+@pytest.mark.skipif(not _has_thread_pool(), reason="this BLAS has no thread pool (e.g. reference BLAS): one thread")
 @pytest.mark.parametrize("threads", [1, 2])
 def test_blas_thread_count_is_read_live(threads):
     """Compiled code sees OpenBLAS's thread count as threadpoolctl sets it, call by call."""

@@ -66,6 +66,8 @@ def machine_info():
     if "torch" in sys.modules:
         info["torch"] = sys.modules["torch"].__version__
     info["blas"] = blas_info()
+    from .._config import show_config
+    info["config"] = show_config(mode="dicts")       # BLAS, kernel tier, CPU instructions, threads, cache
     return info
 
 

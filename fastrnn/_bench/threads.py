@@ -74,8 +74,8 @@ def blas_info():
     import os
     from threadpoolctl import threadpool_info
 
-    import numpy  # noqa: F401  (loads numpy's OpenBLAS)
-    pools = [p for p in threadpool_info() if p.get("user_api") == "blas" and "numpy" in (p.get("filepath") or "")]
+    from .._kernels.blas import BLAS_LIBRARY        # the BLAS numpy loaded, which fastrnn calls
+    pools = [p for p in threadpool_info() if p.get("user_api") == "blas" and p.get("filepath") == BLAS_LIBRARY]
     pool = pools[0] if pools else {}
     return {"library": pool.get("internal_api"), "version": pool.get("version"),
             "architecture": pool.get("architecture"),

@@ -1,12 +1,16 @@
-"""GEMM callable from njit code, bound to numpy's own OpenBLAS.
+"""GEMM callable from njit code, bound to the BLAS numpy itself uses.
 
-numpy wheels ship OpenBLAS (``numpy.libs/libscipy_openblas64_*.so``, ILP64,
-symbols ``scipy_cblas_sgemm64_``). We look the symbol up once, register its address
-with LLVM under a fixed alias (``fastrnn_cblas_sgemm``), and declare it as a Numba
-``ExternalFunction``: the call is a plain C call from compiled code (no Python, no
-allocation), and because it refers to the symbol by name, functions using it are
-cacheable with ``cache=True``. The BLAS thread pool is numpy's, so threadpoolctl
-controls it.
+fastrnn calls the CBLAS ``sgemm``/``dgemm``/``sgemv``/``dgemv`` of the library numpy
+loaded, whichever it is: the OpenBLAS of a PyPI wheel (``numpy.libs/libscipy_openblas64_*``,
+ILP64, symbols ``scipy_cblas_sgemm64_``), a system OpenBLAS, MKL, BLIS, reference BLAS or
+Accelerate. The library is found once (:func:`_find`): first the BLAS libraries loaded in
+this process, as threadpoolctl reports them and as the process's memory map lists them
+(numpy loads its BLAS when it is imported), then the folders where wheels bundle one
+(numpy's, then scipy's). Its symbol is registered with LLVM under a fixed alias
+(``fastrnn_cblas_sgemm``) and declared as a Numba ``ExternalFunction``: the call is a plain C
+call from compiled code (no Python, no allocation), and because it refers to the symbol by
+name, functions using it are cacheable with ``cache=True``. The BLAS thread pool is
+numpy's, so threadpoolctl controls it.
 
 ``gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)`` computes
 the row-major ``C (m, n) = alpha * op(A) @ op(B) + beta * C`` where ``op`` transposes
@@ -15,6 +19,7 @@ when its flag is True; a, b, c are arrays whose first element starts the matrix.
 import ctypes
 import glob
 import os
+import sys
 
 import numpy as np
 from llvmlite import binding as llvm
@@ -27,57 +32,118 @@ _ROW_MAJOR = 101
 _NO_TRANS = 111
 _TRANS = 112
 
-# (sgemm symbol, dgemm symbol, integer width) in the order we try them.
+# (sgemm symbol, integer width) in the order we try them; dgemm/sgemv/dgemv are named alike.
+# ILP64 first: a library exporting both (OpenBLAS built with both interfaces) takes 64-bit sizes.
 _CANDIDATES = (
-    ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", 64),
-    ("cblas_sgemm64_", "cblas_dgemm64_", 64),
-    ("scipy_cblas_sgemm", "scipy_cblas_dgemm", 32),
-    ("cblas_sgemm", "cblas_dgemm", 32),
+    ("scipy_cblas_sgemm64_", 64),           # numpy's and scipy's wheels (scipy-openblas64)
+    ("cblas_sgemm64_", 64),                 # OpenBLAS built with INTERFACE64 and a symbol suffix (Debian's openblas64)
+    ("cblas_sgemm_64", 64),                 # MKL's ILP64 names
+    ("cblas_sgemm$NEWLAPACK$ILP64", 64),    # Accelerate (macOS 13.3+), numpy's macOS wheels
+    ("scipy_cblas_sgemm", 32),              # scipy's wheels (scipy-openblas32)
+    ("cblas_sgemm$NEWLAPACK", 32),          # Accelerate, LP64
+    ("cblas_sgemm", 32),                    # OpenBLAS, MKL, BLIS, reference CBLAS, conda's libcblas
 )
 
+_HELP = ("fastrnn needs a CBLAS (cblas_sgemm, cblas_dgemm, cblas_sgemv, cblas_dgemv): the BLAS numpy uses "
+         "(a numpy wheel from PyPI bundles OpenBLAS; distribution, conda, Homebrew and source builds link a "
+         "system OpenBLAS, MKL, BLIS or reference BLAS), else scipy's. Install numpy's wheel "
+         "(pip install --force-reinstall numpy), or install scipy (pip install scipy), or a CBLAS for your numpy "
+         "(e.g. apt install libopenblas0, conda install libcblas)")
 
-def _numpy_blas_libraries():
-    root = os.path.dirname(np.__file__)
-    patterns = [os.path.join(root, os.pardir, "numpy.libs", "*openblas*"),
-                os.path.join(root, ".dylibs", "*openblas*"),
-                os.path.join(root, os.pardir, "numpy.libs", "*blas*")]
+
+def _loaded_blas_libraries():
+    """Paths of the BLAS libraries loaded in this process: threadpoolctl's BLAS pools (numpy's
+    first), then any other library whose name says BLAS, MKL or Accelerate in the process's
+    memory map (Linux; reference BLAS has no thread pool for threadpoolctl to see)."""
+    import numpy.linalg  # noqa: F401  (numpy's BLAS is loaded with numpy; linalg makes sure)
     found = []
-    for pattern in patterns:
-        for path in sorted(glob.glob(pattern)):
-            if path not in found:
-                found.append(path)
-    return found
+    try:
+        from threadpoolctl import threadpool_info
+        pools = [p for p in threadpool_info() if p.get("user_api") == "blas" and p.get("filepath")]
+        pools.sort(key=lambda p: "numpy" not in p["filepath"])
+        found += [p["filepath"] for p in pools]
+    except Exception:          # threadpoolctl cannot inspect this platform: the memory map still can
+        pass
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1] if len(line.split()) >= 6 else ""
+                name = os.path.basename(path).lower()
+                if path.startswith("/") and any(k in name for k in ("blas", "mkl_rt", "libmkl", "accelerate")):
+                    found.append(path)
+    except OSError:
+        pass
+    return _unique(found)
+
+
+def _bundled_blas_libraries():
+    """The BLAS libraries that wheels bundle beside numpy (numpy.libs, .dylibs) and scipy."""
+    found = []
+    for package in ("numpy", "scipy"):
+        root = _package_root(package)
+        if root is None:
+            continue
+        for pattern in (os.path.join(root, os.pardir, f"{package}.libs", "*openblas*"),
+                        os.path.join(root, ".dylibs", "*openblas*"),
+                        os.path.join(root, os.pardir, f"{package}.libs", "*blas*")):
+            found += sorted(glob.glob(pattern))
+    return _unique(os.path.normpath(p) for p in found)
+
+
+def _package_root(name):
+    if name == "numpy":
+        return os.path.dirname(np.__file__)
+    import importlib.util
+    spec = importlib.util.find_spec(name)
+    return None if spec is None or not spec.origin else os.path.dirname(spec.origin)
+
+
+def _unique(paths):
+    out = []
+    for p in paths:
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def _symbols(lib, sgemm):
+    """The addresses of sgemm, dgemm, sgemv, dgemv named like ``sgemm`` in ``lib``, or None."""
+    names = (sgemm, sgemm.replace("sgemm", "dgemm"), sgemm.replace("sgemm", "sgemv"),
+             sgemm.replace("sgemm", "dgemv"))
+    try:
+        return [ctypes.cast(lib[name], ctypes.c_void_p).value for name in names]
+    except AttributeError:
+        return None
+
+
+def _find():
+    """-> (path, sgemm symbol, integer width, the ctypes library, where it was found) of the
+    first library that exports a CBLAS; ImportError naming every library looked at."""
+    searched = []
+    for where, paths in (("loaded by numpy", _loaded_blas_libraries()), ("bundled", _bundled_blas_libraries())):
+        for path in paths:
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                searched.append(f"{path} (cannot be loaded)")
+                continue
+            for sgemm, width in _CANDIDATES:
+                addresses = _symbols(lib, sgemm)
+                if addresses is not None:
+                    return path, sgemm, width, lib, where, addresses
+            searched.append(f"{path} (no CBLAS sgemm/dgemm/sgemv/dgemv)")
+    raise ImportError(f"fastrnn found no CBLAS library; searched: {'; '.join(searched) or 'nothing was loaded'}. "
+                      + _HELP)
 
 
 def _bind():
-    for path in _numpy_blas_libraries():
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for s_name, d_name, width in _CANDIDATES:
-            try:
-                s_addr = ctypes.cast(getattr(lib, s_name), ctypes.c_void_p).value
-                d_addr = ctypes.cast(getattr(lib, d_name), ctypes.c_void_p).value
-            except AttributeError:
-                continue
-            try:
-                sv_addr = ctypes.cast(getattr(lib, s_name.replace("gemm", "gemv")), ctypes.c_void_p).value
-                dv_addr = ctypes.cast(getattr(lib, d_name.replace("gemm", "gemv")), ctypes.c_void_p).value
-            except AttributeError:
-                continue
-            llvm.add_symbol("fastrnn_cblas_sgemm", s_addr)
-            llvm.add_symbol("fastrnn_cblas_dgemm", d_addr)
-            llvm.add_symbol("fastrnn_cblas_sgemv", sv_addr)
-            llvm.add_symbol("fastrnn_cblas_dgemv", dv_addr)
-            return path, width
-    raise ImportError(
-        "fastrnn could not find the OpenBLAS library bundled with numpy "
-        f"(looked in {_numpy_blas_libraries() or 'numpy.libs'}); fastrnn needs a numpy wheel "
-        "from PyPI (pip install numpy)")
+    path, sgemm, width, lib, where, addresses = _find()
+    for alias, address in zip(("sgemm", "dgemm", "sgemv", "dgemv"), addresses):
+        llvm.add_symbol(f"fastrnn_cblas_{alias}", address)
+    return path, sgemm, width, lib, where
 
 
-BLAS_LIBRARY, BLAS_INT_BITS = _bind()
+BLAS_LIBRARY, BLAS_SYMBOL, BLAS_INT_BITS, _LIB, BLAS_FOUND = _bind()
 _blasint = types.int64 if BLAS_INT_BITS == 64 else types.int32
 
 
@@ -170,13 +236,12 @@ def matmul_into(a, b, out):
 # split by it, see CHUNK_MACS). Bound like the GEMM; a BLAS without the function counts as
 # one thread, through a ctypes callback kept alive here.
 _THREAD_COUNT_NAMES = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                       "scipy_openblas_get_num_threads", "openblas_get_num_threads")
+                       "scipy_openblas_get_num_threads", "openblas_get_num_threads", "MKL_Get_Max_Threads")
 
 
 def _blas_function(names):
-    """The first of ``names`` that numpy's OpenBLAS exports (a ctypes function), or None."""
-    lib = ctypes.CDLL(BLAS_LIBRARY)
-    return next((getattr(lib, name) for name in names if hasattr(lib, name)), None)
+    """The first of ``names`` that the BLAS exports (a ctypes function), or None."""
+    return next((getattr(_LIB, name) for name in names if hasattr(_LIB, name)), None)
 
 
 def _bind_thread_count():
@@ -202,7 +267,7 @@ def blas_thread_count():
 # Setting OpenBLAS's thread count from compiled code: the time loops run their per-step
 # products on one thread (see steps_on_one_thread); a BLAS without the function is left alone.
 _SET_THREADS_NAMES = ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
-                      "scipy_openblas_set_num_threads", "openblas_set_num_threads")
+                      "scipy_openblas_set_num_threads", "openblas_set_num_threads", "MKL_Set_Num_Threads")
 
 
 def _bind_set_threads():

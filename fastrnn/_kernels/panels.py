@@ -74,8 +74,10 @@ def _host_features():
 
 
 _FEATURES = _host_features()
-# without hardware FMA the vector fma becomes a libm call per lane
-PANELS = _FEATURES.get("fma", False) and (_ARM or _FEATURES.get("avx2", False))
+# without hardware FMA the vector fma becomes a libm call per lane. On ARM the panels would
+# compile (NEON has FMA) but were never measured against OpenBLAS's NEON kernels there: off
+# until they are (OpenBLAS runs every per-step product; fastrnn.show_config() says so).
+PANELS = (not _ARM) and _FEATURES.get("fma", False) and _FEATURES.get("avx2", False)
 WIDE = _FEATURES.get("avx512f", False)      # 32 vector registers of 64 bytes
 # one vector register (AVX-512: 16 float32 / 8 float64 lanes; AVX2: 8 / 4); a panel is two wide
 VECTOR_BYTES = 64 if WIDE else 32

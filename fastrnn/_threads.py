@@ -7,10 +7,10 @@ the slowest thread). The budget set here is for the GEMMs over all rows before a
 time loop (the input projection, the weight and input gradients).
 
 The default budget is 1, which is never slower than one thread on a shared machine. On a
-machine of your own with idle cores, ``fastrnn.set_num_threads(2)`` lets a big enough padded
-batch run as two halves, each in its own thread through the whole time loop with its own
-per-step products (fastrnn/_cells/batch_split.py), so that no thread waits for the other
-at every step; smaller calls let those GEMMs over all rows use a second thread. The budget never raises a limit you set yourself: a kernel call uses
+machine of your own with idle cores, ``fastrnn.set_num_threads(k)`` lets a big enough batch
+run as up to k parts, each in its own thread through the whole time loop with its own
+per-step products (fastrnn/_cells/batch_split.py), so that no thread waits for another
+at every step; smaller calls let those GEMMs over all rows use the other threads. The budget never raises a limit you set yourself: a kernel call uses
 ``min(budget, OpenBLAS's current thread count)``, so ``threadpoolctl.threadpool_limits(1)``,
 ``OMP_NUM_THREADS=1`` or ``OPENBLAS_NUM_THREADS=1`` still mean one thread. Each kernel
 call sets OpenBLAS's count for its duration and puts it back after, so numpy's own calls

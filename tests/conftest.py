@@ -38,12 +38,12 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 def split_halves(monkeypatch):
     """A thread budget of 2 with batch_split's size threshold at 0, so that any batch of at
     least 2·MIN_ROWS sequences runs as two halves; yields the list that gets one entry per
-    split call (batch_split._both), and restores the budget afterwards."""
+    split call (batch_split._run_parts), and restores the budget afterwards."""
     from fastrnn._cells import batch_split
     from helpers import thread_budget
     monkeypatch.setattr(batch_split, "MIN_MACS", 0)
     halves = []
-    both = batch_split._both
-    monkeypatch.setattr(batch_split, "_both", lambda *args: halves.append(1) or both(*args))
+    run_parts = batch_split._run_parts
+    monkeypatch.setattr(batch_split, "_run_parts", lambda *args: halves.append(1) or run_parts(*args))
     with thread_budget(2):
         yield halves

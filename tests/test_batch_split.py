@@ -1,6 +1,7 @@
-"""Two threads on one sequence call (fastrnn/_cells/batch_split.py): with a budget of 2, a big
-enough padded batch runs as two halves, one in a worker thread, and gives the unsplit call's
-results (weight gradients summed in another order: to rounding)."""
+"""k threads on one sequence call (fastrnn/_cells/batch_split.py): with a budget of k, a big
+enough batch (padded or packed) runs as k parts, all but one in worker threads, and gives the
+unsplit call's results (weight gradients summed in another order: to rounding). k = 2, 3, 4
+on any machine (more threads than cores is fine for correctness)."""
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -22,6 +23,14 @@ def two_threads(monkeypatch):
         yield
 
 
+@pytest.fixture(params=[2, 3, 4], ids=lambda k: f"{k}-threads")
+def threads(monkeypatch, request):
+    """Budget k (and the BLAS pool at k) and every call of k·MIN_ROWS sequences or more split in k."""
+    monkeypatch.setattr(batch_split, "MIN_MACS", 0)
+    with thread_budget(request.param):
+        yield request.param
+
+
 def run(cell, x, states, params, options, dout, dstates, accumulate, start, batch_sizes=None):
     out, finals, cache = cell.forward(x, states, params, "torch", options, batch_sizes)
     grads = tuple(None if g is None else g.copy() for g in start)
@@ -33,10 +42,10 @@ def run(cell, x, states, params, options, dout, dstates, accumulate, start, batc
 @pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", CELLS)
-def test_split_calls_equal_the_whole_call(two_threads, name, dtype, packed):
+def test_split_calls_equal_the_whole_call(threads, name, dtype, packed):
     cell = _cells.get(name)
     rng = np.random.default_rng(4)
-    T, N, I, H = 5, 2 * batch_split.MIN_ROWS + 3, 4, 6
+    T, N, I, H = 5, threads * batch_split.MIN_ROWS + 3, 4, 6
     params, _, x, states, dout, dstates = layer_problem(cell, (T, N, I, H), dtype, rng)
     options = cell.check_options()
     if cell.zoneout:
@@ -50,12 +59,43 @@ def test_split_calls_equal_the_whole_call(two_threads, name, dtype, packed):
             options["zoneout"] = packing.pack(options["zoneout"])
     start = tuple(None if p is None else rng.standard_normal(p.shape).astype(dtype) for p in params)
     split, cache = run(cell, x, states, params, options, dout, dstates, True, start, batch_sizes)
-    assert isinstance(cache, batch_split.SplitCache)
+    assert isinstance(cache, batch_split.SplitCache) and len(cache.parts) == threads
     fastrnn.set_num_threads(1)
     whole, cache = run(cell, x, states, params, options, dout, dstates, True, start, batch_sizes)
     assert not isinstance(cache, batch_split.SplitCache)
     for got, want in zip(split, whole):
         assert_close(got, want, dtype)
+
+
+def test_parts_follow_the_budget_the_blas_limit_and_the_batch(threads):
+    cell = _cells.get("lstm")
+    rng = np.random.default_rng(9)
+    params, _, x, states, _, _ = layer_problem(cell, (3, 4 * batch_split.MIN_ROWS, 3, 4), np.float32, rng)
+
+    def parts(x, states, batch_sizes=None):
+        cache = cell.forward(x, states, params, "torch", cell.check_options(), batch_sizes)[2]
+        return len(cache.parts) if isinstance(cache, batch_split.SplitCache) else 1
+    assert parts(x, states) == threads
+    few = 3 * batch_split.MIN_ROWS - 1                      # room for 2 parts only
+    assert parts(x[:, :few].copy(), tuple(s[:few] for s in states)) == 2
+    with threadpool_limits(2, user_api="blas"):             # the user's own limit
+        assert parts(x, states) == 2
+    sizes = np.array([4 * batch_split.MIN_ROWS, 9, 2])      # packed: parts by sequence number mod k
+    assert parts(x.reshape(-1, 3)[:sizes.sum()], states, sizes) == threads
+
+
+def test_packed_parts_take_every_kth_sequence():
+    sizes = np.array([7, 5, 2])
+    cut = batch_split.PackedParts(sizes, 3)
+    assert [list(cut.batch_sizes(j)) for j in range(3)] == [[3, 2, 1], [2, 2, 1], [2, 1]]
+    rows = np.arange(sizes.sum())[:, None]
+    step = np.repeat(np.arange(3), sizes)
+    sequence = rows[:, 0] - np.concatenate(([0], np.cumsum(sizes)[:-1]))[step]
+    for j in range(3):
+        assert list(sequence[cut.rows(rows, j)[:, 0]] % 3) == [j] * int(cut.batch_sizes(j).sum())
+    np.testing.assert_array_equal(cut.join_rows([cut.rows(rows, j) for j in range(3)]), rows)
+    states = np.arange(7)[:, None]
+    np.testing.assert_array_equal(cut.join_states([cut.states(states, j) for j in range(3)]), states)
 
 
 def test_what_is_not_split(two_threads):
@@ -79,11 +119,11 @@ def test_what_is_not_split(two_threads):
     assert not isinstance(cell.forward(x, states, params, "torch", options)[2], batch_split.SplitCache)
 
 
-def test_a_module_trains_the_same_on_two_threads(two_threads):
-    x = np.random.default_rng(6).standard_normal((7, 12, 5))
+def test_a_module_trains_the_same_on_k_threads(threads):
+    x = np.random.default_rng(6).standard_normal((7, 4 * 4, 5))
     results = []
-    for threads in (2, 1):
-        fastrnn.set_num_threads(threads)
+    for budget in (threads, 1):
+        fastrnn.set_num_threads(budget)
         m = fastrnn.LSTM(5, 8, num_layers=2, bidirectional=True, dtype=np.float64, seed=3)
         out, (h, c) = m(x)
         dx, _ = m.backward(np.ones_like(out))

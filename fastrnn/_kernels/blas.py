@@ -225,7 +225,7 @@ def _gemv_overload(trans, m, n, alpha, a, lda, x, beta, y):
     return impl
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def matmul_into(a, b, out):
     """out (m, n) = a (m, k) @ b (k, n), all C-contiguous 2-D (a self-test of the binding)."""
     gemm(False, False, a.shape[0], b.shape[1], a.shape[1], 1.0, a, a.shape[1], b, b.shape[1],
@@ -258,7 +258,7 @@ _THREAD_COUNT_SOURCE = _bind_thread_count()
 blas_threads = types.ExternalFunction("fastrnn_blas_threads", types.int32())
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def blas_thread_count():
     """OpenBLAS's thread count as compiled code sees it (what the per-step products go by)."""
     return blas_threads()
@@ -282,7 +282,7 @@ _SET_THREADS_SOURCE = _bind_set_threads()
 set_blas_threads = types.ExternalFunction("fastrnn_blas_set_threads", types.void(types.int32))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def steps_on_one_thread():
     """Before a time loop: OpenBLAS to one thread; returns the count to restore after it.
 
@@ -297,7 +297,7 @@ def steps_on_one_thread():
     return threads
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def restore_threads(threads):
     """After a time loop: OpenBLAS back to ``threads`` (steps_on_one_thread's result)."""
     if threads > 1:
@@ -366,7 +366,7 @@ MIN_CHUNK = 32
 ADD_BLOCK = 16
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def _chunk(total, macs_per_unit):
     """How many of ``total`` units (rows or inner-dimension entries) one GEMM call takes."""
     if blas_threads() > 1:
@@ -375,14 +375,14 @@ def _chunk(total, macs_per_unit):
     return total if units < MIN_CHUNK else min(units, total)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def _is_small(m, n, k):
     """True where compiled loops beat a BLAS call (see SMALL_GEMM_MACS)."""
     macs = m * n * k
     return macs <= SMALL_GEMM_MACS or (m <= 2 and macs <= SMALL_ROWS_GEMM_MACS)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def recurrent_add(h, w_rec, scratch, c, add, small_kernels):
     """c (N, G) += h (N, H) @ w_recᵀ (or c = ... when not add): the forward per-step product.
 
@@ -429,7 +429,7 @@ def recurrent_add(h, w_rec, scratch, c, add, small_kernels):
     _add_transposed(scratch, c, add)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def input_projection(x, w_x, torch_layout, scratch, c):
     """c (M, G) = x (M, I) @ w_xᵀ (torch's (G, I) weight) or x @ w_x (the book's (I, G)).
 
@@ -448,7 +448,7 @@ def input_projection(x, w_x, torch_layout, scratch, c):
         gemm(False, False, M, G, I, 1.0, x, I, w_x, G, 0.0, c, G)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def recurrent_grad(d, w_rec, beta, dh, small_kernels):
     """dh (N, H) = d (N, K) @ w_rec (K, H) + beta * dh: the backward per-step product.
 
@@ -495,7 +495,7 @@ def recurrent_grad(d, w_rec, beta, dh, small_kernels):
              beta if k0 == 0 else 1.0, dh, H)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def _add_transposed(product_t, c, add):
     """c (N, G) += product_t (G, N, flat) transposed (c = ... when not add)."""
     N, G = c.shape

@@ -29,7 +29,7 @@ from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import gemm, restore_threads, steps_on_one_thread
 from .borrowed import borrow
 from .panels import pack_for_steps, step_add, step_grad
-from .packed import (column_sums_into, grads_against_prev, input_grads, keep_finished, keep_unstarted,
+from .packed import (copy_rows, column_sums_into, grads_against_prev, input_grads, keep_finished, keep_unstarted,
                      recurrent_ld, start_chunk, step_offsets)
 from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
@@ -138,7 +138,7 @@ def gru_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, blocks, reset_aft
     N, H = h0.shape
     o_r, o_z, o_n = blocks[0] * H, blocks[1] * H, 2 * H
     w_hn = w_rec[2 * H:]
-    dh0[:, :] = dh_n          # dh0 carries dh backwards through time
+    copy_rows(dh_n, 0, dh0, 0, dh_n.shape[0])          # dh0 carries dh backwards through time
     offsets = step_offsets(batch_sizes)
     threads = steps_on_one_thread()
     # the panels of the per-step products dA w_rec

@@ -35,7 +35,7 @@ from .blas import restore_threads, steps_on_one_thread
 from .borrowed import borrow
 from .panels import pack_for_steps, step_add, step_grad
 from .layer_norm import normalize_row, normalize_row_backward
-from .packed import (grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets,
+from .packed import (copy_rows, grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets,
                      write_sums)
 from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
@@ -126,7 +126,7 @@ def layernorm_gru_backward(x, batch_sizes, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, k
     # float64 sums over the rows: db_ih, db_hh, dln_ih, dln_hh
     totals = np.zeros((4, G), np.float64)
     t_db_h, t_dln_h = totals[1], totals[3]
-    dh0[:, :] = dh_n          # dh0 carries dh backwards through time
+    copy_rows(dh_n, 0, dh0, 0, dh_n.shape[0])          # dh0 carries dh backwards through time
     offsets = step_offsets(batch_sizes)
     threads = steps_on_one_thread()
     panels = pack_for_steps(w_hh, N, batch_sizes.shape[0], False, small_kernels)

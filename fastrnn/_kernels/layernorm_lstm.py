@@ -41,7 +41,7 @@ from .blas import restore_threads, steps_on_one_thread
 from .borrowed import borrow
 from .panels import pack_for_steps, step_add, step_grad
 from .layer_norm import normalize_row, normalize_row_backward
-from .packed import (grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets,
+from .packed import (copy_rows, grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets,
                      write_sums)
 from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
@@ -138,8 +138,8 @@ def layernorm_lstm_backward(x, batch_sizes, h0, c0, w_ih, w_hh, ln_ih, ln_hh, ln
         dc_n, dx, dh0, dc0, dw_ih, dw_hh, db, dln_ih, dln_hh, dln_c, dln_c_bias, keep, zone_work)
     N, H = h0.shape
     G = 4 * H
-    dh0[:, :] = dh_n          # dh0 / dc0 carry dh, dc backwards through time
-    dc0[:, :] = dc_n
+    copy_rows(dh_n, 0, dh0, 0, dh_n.shape[0])          # dh0 / dc0 carry dh, dc backwards through time
+    copy_rows(dc_n, 0, dc0, 0, dc_n.shape[0])
     work = np.empty(H, dx.dtype)
     d_hats = np.empty((2, G), dx.dtype)       # dA γ_hh, dA γ_ih: the products' dx̂
     t_ih = np.zeros(G, np.float64)

@@ -37,7 +37,7 @@ from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import restore_threads, steps_on_one_thread
 from .borrowed import borrow
 from .panels import pack_for_steps, step_add, step_grad
-from .packed import keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads
+from .packed import copy_rows, keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads
 from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
 
@@ -132,8 +132,8 @@ def lstm_backward(x, batch_sizes, h0, c0, w_x, w_rec, torch_layout, blocks, gate
         zone_work)
     N, H = h0.shape
     oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
-    dh0[:, :] = dh_n          # dh0 / dc0 carry dh, dc backwards through time
-    dc0[:, :] = dc_n
+    copy_rows(dh_n, 0, dh0, 0, dh_n.shape[0])          # dh0 / dc0 carry dh, dc backwards through time
+    copy_rows(dc_n, 0, dc0, 0, dc_n.shape[0])
     offsets = step_offsets(batch_sizes)
     threads = steps_on_one_thread()
     panels = pack_for_steps(w_rec, N, batch_sizes.shape[0], False, small_kernels)

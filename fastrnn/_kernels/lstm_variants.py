@@ -35,7 +35,7 @@ from .activations import FASTMATH, fast_sigmoid, fast_tanh
 from .blas import gemm, restore_threads, steps_on_one_thread
 from .borrowed import borrow
 from .panels import pack_for_steps, step_add, step_grad
-from .packed import keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads, write_sums
+from .packed import copy_rows, keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads, write_sums
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
@@ -118,8 +118,8 @@ def lstm_variant_backward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, torch_
     project = w_hr.shape[0] > 0
     oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
     p_i, p_f, p_o = w_ph[:H], w_ph[H:2 * H], w_ph[2 * H:]
-    dh0[:, :] = dh_n          # dh0 / dc0 carry dh, dc backwards through time
-    dc0[:, :] = dc_n
+    copy_rows(dh_n, 0, dh0, 0, dh_n.shape[0])          # dh0 / dc0 carry dh, dc backwards through time
+    copy_rows(dc_n, 0, dc0, 0, dc_n.shape[0])
     offsets = step_offsets(batch_sizes)
     threads = steps_on_one_thread()
     T = batch_sizes.shape[0]

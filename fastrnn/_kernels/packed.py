@@ -22,7 +22,7 @@ from .activations import FASTMATH
 from .blas import gemm, input_projection, steps_on_one_thread
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def step_offsets(batch_sizes):
     """(T + 1,) int64: the first row of each step, then R."""
     T = batch_sizes.shape[0]
@@ -33,24 +33,35 @@ def step_offsets(batch_sizes):
     return offsets
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def copy_rows(src, src_row, dst, dst_row, count):
+    """dst[dst_row + n] = src[src_row + n] for n < count, both (·, H), element by element.
+
+    An array assignment (``dst[a:b] = src[c:d]``) would compile Numba's shape-mismatch error
+    path, whose message formatting costs about a second of every cold compile; the callers
+    know the shapes agree."""
+    for n in range(count):
+        d, s = dst[dst_row + n], src[src_row + n]
+        for j in range(d.shape[0]):
+            d[j] = s[j]
+
+
+@njit(cache=True, inline="always")
 def keep_finished(t, batch_sizes, off, rows, final):
     """After step t: copy the rows of the sequences whose last step it was into final (N, H)."""
     T = batch_sizes.shape[0]
     later = batch_sizes[t + 1] if t + 1 < T else 0
-    for n in range(later, batch_sizes[t]):
-        final[n, :] = rows[off + n]
+    copy_rows(rows, off + later, final, later, batch_sizes[t] - later)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def keep_unstarted(batch_sizes, initial, final):
     """The sequences with no step (rows b_0..N-1) keep their initial state as final."""
     b0 = batch_sizes[0] if batch_sizes.shape[0] > 0 else 0
-    for n in range(b0, initial.shape[0]):
-        final[n, :] = initial[n]
+    copy_rows(initial, b0, final, b0, initial.shape[0] - b0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def layout_of(lengths, T):
     """The packed layout of sequences with ``lengths`` (N,) in a padded (T, N) batch:
     -> order (N,) (longest first, ties in order), batch_sizes (steps,), index (R,) of each
@@ -71,7 +82,7 @@ def layout_of(lengths, T):
     return order, batch_sizes, index
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_x, torch_layout, scratch, gates):
     """Before the steps t0..t1-1 of a forward's chunk: their input projection into the first
     rows of ``gates`` (on the threads the caller set), then OpenBLAS to one thread for the
@@ -82,7 +93,7 @@ def start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_x, torch_layout, scr
     return t1, r0, steps_on_one_thread()
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def _prev_gemm(torch_layout, K, rows, d, ld_d, prev, H, beta, dw, ld_w):
     """dw (+)= d[:rows, :K]ᵀ prev[:rows]: torch layout dw (K, H); the book's (H, K) transposed."""
     if torch_layout:
@@ -91,7 +102,7 @@ def _prev_gemm(torch_layout, K, rows, d, ld_d, prev, H, beta, dw, ld_w):
         gemm(True, False, H, K, rows, 1.0, prev, H, d, ld_d, beta, dw, ld_w)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def grads_against_prev(torch_layout, K, d, ld_d, h0, out, batch_sizes, offsets, beta, dw, ld_w):
     """dw (+)= Σ over rows of d[row, :K]ᵀ h_prev[row]: the recurrent weight's gradient.
 
@@ -119,7 +130,7 @@ def grads_against_prev(torch_layout, K, d, ld_d, h0, out, batch_sizes, offsets, 
         t0 = t1 + 1
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def input_grads(x, w_x, torch_layout, d, dx, dw_x, accumulate):
     """dx (R, I) = d w_x, dw_x (+)= the input weight's gradient, over all R rows of d (R, G)."""
     R, I = x.shape
@@ -133,7 +144,7 @@ def input_grads(x, w_x, torch_layout, d, dx, dw_x, accumulate):
         gemm(True, False, I, G, R, 1.0, x, I, d, G, beta, dw_x, G)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def column_sums_into(rows, out, accumulate):
     """out (C,) = Σ_r rows[r, :] (or += when accumulate), accumulated in float64."""
     total = np.zeros(rows.shape[1], np.float64)
@@ -144,14 +155,14 @@ def column_sums_into(rows, out, accumulate):
     write_sums(total, out, accumulate)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def write_sums(total, out, accumulate):
     """out (C,) = total (C,) (float64 sums, rounded to out's dtype), or += when accumulate."""
     for k in range(out.shape[0]):
         out[k] = (out[k] + total[k]) if accumulate else total[k]
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def weight_grads(x, h0, w_x, torch_layout, d, out, batch_sizes, offsets, dx, dw_x, dw_h, db, accumulate):
     """After the time loop, for cells whose recurrent product sees the whole dA (LSTM, RNN):
     dx, dw_x and dw_h as GEMMs over the R rows, db as a column sum (size 0: no bias)."""
@@ -163,7 +174,7 @@ def weight_grads(x, h0, w_x, torch_layout, d, out, batch_sizes, offsets, dx, dw_
         column_sums_into(d, db, accumulate)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def recurrent_ld(torch_layout, H, G):
     """The row stride of the recurrent weight's gradient: torch's (G, H) or the book's (H, G)."""
     return H if torch_layout else G

@@ -199,14 +199,14 @@ def _panel_block(typingctx, rows, a_addr, lda, panel_addr, K, c_addr, ldc, width
                       types.int64, types.boolean, dtype), codegen
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def panel_width(itemsize):
     """W, a panel's columns, for elements of ``itemsize`` bytes: two vectors (AVX2: 16 float32,
     8 float64; AVX-512: 32, 16)."""
     return 2 * VECTOR_BYTES // itemsize
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def rows_as_panels(w, packed):
     """w (M, K) -> packed (ceil(M / W), K, W) for c = a wᵀ (zero past row M).
 
@@ -237,7 +237,7 @@ def rows_as_panels(w, packed):
                 panel[p, j] = 0.0
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def cols_as_panels(w, packed):
     """w (K, M) -> packed (ceil(M / W), K, W) for c = a w (zero past column M)."""
     K, M = w.shape
@@ -255,7 +255,7 @@ def cols_as_panels(w, packed):
                 panel_row[j] = w_row[full * W + j] if full * W + j < M else 0.0
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def pack_for_steps(w, rows, steps, transposed, small_kernels):
     """The panels of w for a time loop of ``steps`` products of up to ``rows`` rows, or an
     empty (0, 0, W) array where they do not pay (see the module docstring).
@@ -278,7 +278,7 @@ def pack_for_steps(w, rows, steps, transposed, small_kernels):
     return packed
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def _run_panels(N, K, M, a0, lda, p0, panel_stride, c0, ldc, add, dtype, item):
     """c (N, M) (+)= a (N, K) · the packed matrix, from raw addresses (one compilation per
     dtype: the kernels' many array layouts all come here): a's row n starts at a0 + n·lda
@@ -299,7 +299,7 @@ def _run_panels(N, K, M, a0, lda, p0, panel_stride, c0, ldc, add, dtype, item):
             n0 += rows
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def panel_product(a, packed, c, add):
     """c (N, M) (+)= a (N, K) · the packed (K, M) matrix (nb, K, W); a's and c's rows may
     have a stride (column blocks of wider rows)."""
@@ -309,7 +309,7 @@ def panel_product(a, packed, c, add):
                 c.ctypes.data, c.strides[0] // item, add, a.dtype, item)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def step_add(h, w_rec, packed, scratch, c, add, small_kernels):
     """The forward's per-step product c (N, G) (+)= h (N, H) w_recᵀ: on the panels of w_rec
     (pack_for_steps(..., True)) where they were made and N >= MIN_ROWS, else
@@ -320,7 +320,7 @@ def step_add(h, w_rec, packed, scratch, c, add, small_kernels):
         recurrent_add(h, w_rec, scratch, c, add, small_kernels)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def step_grad(d, w_rec, packed, beta, dh, small_kernels):
     """The backward's per-step product dh (N, H) = d (N, K) w_rec (K, H) + beta dh (beta 0 or
     1): on the panels of w_rec (pack_for_steps(..., False)) where they were made and

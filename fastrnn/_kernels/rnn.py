@@ -19,7 +19,7 @@ from .activations import FASTMATH, fast_tanh
 from .blas import input_projection, restore_threads, steps_on_one_thread
 from .borrowed import borrow
 from .panels import pack_for_steps, step_add, step_grad
-from .packed import keep_finished, keep_unstarted, step_offsets, weight_grads
+from .packed import copy_rows, keep_finished, keep_unstarted, step_offsets, weight_grads
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
@@ -59,7 +59,7 @@ def rnn_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, relu, out, dout, 
     (x, h0, w_x, w_rec, out, dout, dh_n, dx, dh0, dpre, dw_x, dw_h, db) = borrow(
         x, h0, w_x, w_rec, out, dout, dh_n, dx, dh0, dpre, dw_x, dw_h, db)
     H = h0.shape[1]
-    dh0[:, :] = dh_n          # dh0 carries dh backwards through time
+    copy_rows(dh_n, 0, dh0, 0, dh_n.shape[0])          # dh0 carries dh backwards through time
     offsets = step_offsets(batch_sizes)
     threads = steps_on_one_thread()
     panels = pack_for_steps(w_rec, h0.shape[0], batch_sizes.shape[0], False, small_kernels)

@@ -16,13 +16,13 @@ from numba import njit
 from .activations import FASTMATH
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def keep_row(keep, row):
     """The keep weights (H,) of kernel row ``row``."""
     return keep[row] if keep.shape[0] > 1 else keep[0]
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def zone_out_row(keep, row, h_prev, h_new):
     """h_new (H,) <- keep ⊙ h_prev + (1 − keep) ⊙ h_new, for kernel row ``row`` (exact at 0 and 1)."""
     k = keep_row(keep, row)
@@ -32,7 +32,7 @@ def zone_out_row(keep, row, h_prev, h_new):
         h_new[j] = h_prev[j] if kj == 1.0 else (h_new[j] if kj == 0.0 else blend)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def zone_out_grad_row(keep, row, d_out, dh_row, into_step, carried):
     """Split the total gradient of h_t, d_out + dh_row (each (H,)): into_step <- (1 − keep) ⊙ it
     (what the cell's step sees, returned), carried <- keep ⊙ it (for h_{t−1}), dh_row <- 0."""
@@ -45,7 +45,7 @@ def zone_out_grad_row(keep, row, d_out, dh_row, into_step, carried):
     return into_step
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def add_carried(carried, dh):
     """dh (b, H) += carried (b, H): the zoned-out part of dh_t reaching h_{t−1}."""
     for n in range(dh.shape[0]):
@@ -54,7 +54,7 @@ def add_carried(carried, dh):
             d_row[j] += c_row[j]
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def zone_out_rows(keep, first_row, h_prev, h_new):
     """zone_out_row for the b rows of one step: h_new (b, H), h_prev (>= b, H), kernel rows
     first_row.. (a pass of its own after the step's pointwise pass, which then compiles as
@@ -63,7 +63,7 @@ def zone_out_rows(keep, first_row, h_prev, h_new):
         zone_out_row(keep, first_row + n, h_prev[n], h_new[n])
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
 def zone_out_grads(keep, first_row, dout, dh, zone_work):
     """zone_out_grad_row for the b rows of one step, before its backward pass: dout (b, H) the
     rows' output gradients, dh (>= b, H) the carried ones (zeroed). The step's pass then

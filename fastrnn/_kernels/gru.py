@@ -69,10 +69,13 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
             g_off = off - r0
             s_off = off if keep_rows else 0
             h_prev = h0[:b] if t == 0 else out[prev:prev + b]
+            # The three products share one compiled step_add: each passes c as a 2-D view with a
+            # column slice (one array layout) and its add flag as an expression of reset_after
+            # (False, False, True), not a constant, for which Numba would compile it again.
             if reset_after:
-                step_add(h_prev, w_rec, p_rec, scratch, hproj[:b], False, small_kernels)
+                step_add(h_prev, w_rec, p_rec, scratch, hproj[:b, :3 * H], not reset_after, small_kernels)
             else:
-                step_add(h_prev, w_rz, p_rec, scratch, hproj[:b, :2 * H], False, small_kernels)
+                step_add(h_prev, w_rz, p_rec, scratch, hproj[:b, :2 * H], reset_after, small_kernels)
             # Loops index per-gate slice views with the loop counter only, and loop-invariant
             # branches sit outside the inner loops, so that LLVM vectorises them.
             for n in range(b):
@@ -93,7 +96,7 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
                         sv[j] = a_r[j] * h_old[j]
             if not reset_after:
                 # a_xn += (r h) w_hnᵀ, added straight into the n block of this step's gates
-                step_add(saved[s_off:s_off + b], w_hn, p_hn, scratch, gates[g_off:g_off + b, o_n:], True,
+                step_add(saved[s_off:s_off + b], w_hn, p_hn, scratch, gates[g_off:g_off + b, o_n:], not reset_after,
                          small_kernels)
             for n in range(b):
                 row = gates[g_off + n]
@@ -188,8 +191,9 @@ def gru_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, blocks, reset_aft
                     g_z[j] = a_z[j]
                     g_n[j] = dan * r
         if reset_after:
-            # dh_prev += dA_h w_rec (all three blocks in one GEMM)
-            step_grad(dgates_h[off:off + b], w_rec, panels, 1.0, dh0[:b], small_kernels)
+            # dh_prev += dA_h w_rec (all three blocks in one GEMM); the operands are sliced
+            # like the reset-before ones below (one array layout: one compiled step_grad)
+            step_grad(dgates_h[off:off + b, :3 * H], w_rec, panels[:, :3 * H], 1.0, dh0[:b], small_kernels)
         else:
             # d(r h) = dA_n w_hn
             step_grad(gates[off:off + b, o_n:], w_hn, panels[:, 2 * H:], 0.0, d_rh[:b], small_kernels)

@@ -309,7 +309,7 @@ def panel_product(a, packed, c, add):
                 c.ctypes.data, c.strides[0] // item, add, a.dtype, item)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def step_add(h, w_rec, packed, scratch, c, add, small_kernels):
     """The forward's per-step product c (N, G) (+)= h (N, H) w_recᵀ: on the panels of w_rec
     (pack_for_steps(..., True)) where they were made and N >= MIN_ROWS, else
@@ -320,7 +320,7 @@ def step_add(h, w_rec, packed, scratch, c, add, small_kernels):
         recurrent_add(h, w_rec, scratch, c, add, small_kernels)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def step_grad(d, w_rec, packed, beta, dh, small_kernels):
     """The backward's per-step product dh (N, H) = d (N, K) w_rec (K, H) + beta dh (beta 0 or
     1): on the panels of w_rec (pack_for_steps(..., False)) where they were made and

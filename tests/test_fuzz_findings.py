@@ -38,6 +38,16 @@ def _assert_same(got, want):
         np.testing.assert_array_equal(g, w)
 
 
+def _assert_same_rounding_aside(got, want):
+    """Equal but for the last bits: two modules' forward-only calls run on arrays at other
+    addresses, and LLVM's vectorised and scalar copies of a row-step loop (chosen at run time
+    by where the arrays lie) may round differently (docs/design.md, "Rounding")."""
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        eps = np.finfo(g.dtype).eps
+        np.testing.assert_allclose(g, w, rtol=8 * eps, atol=8 * eps)
+
+
 # --- 1. options changed after construction ------------------------------------------------------
 
 # (constructor, option, value before, value after)
@@ -73,13 +83,14 @@ def test_an_option_changed_after_construction_is_honoured_everywhere(make, optio
     assert repr(changed) == repr(built)
     want = built(x)
     with fastrnn.no_grad():
-        _assert_same(_as_tuple(changed(x)), _as_tuple(built(x)))
-    _assert_same(_as_tuple(changed(x)), _as_tuple(want))
-    assert not all(np.array_equal(a, b) for a, b in zip(_as_tuple(old), _as_tuple(want)))   # it mattered
+        _assert_same_rounding_aside(_as_tuple(changed(x)), _as_tuple(built(x)))
+    _assert_same_rounding_aside(_as_tuple(changed(x)), _as_tuple(want))
+    # it mattered: the old value gives other numbers, far beyond rounding
+    assert any(a.shape != b.shape or np.abs(a - b).max() > 1e-3 for a, b in zip(_as_tuple(old), _as_tuple(want)))
     if isinstance(changed, nn.Recurrent) and not changed.batch_first:
         stream, twin = changed.stream(batch_size=2), built.stream(batch_size=2)
         for t in range(3):
-            np.testing.assert_array_equal(stream.step(x[t]), twin.step(x[t]))
+            _assert_same_rounding_aside((stream.step(x[t]),), (twin.step(x[t]),))
 
 
 def _as_tuple(result):

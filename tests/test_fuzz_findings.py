@@ -17,6 +17,7 @@ import fastrnn.layers as L
 import fastrnn.models as M
 from fastrnn import nn
 from fastrnn._grad_mode import NOT_SAVED
+from helpers import assert_equal_but_rounding
 
 I, H = 3, 4
 
@@ -39,13 +40,10 @@ def _assert_same(got, want):
 
 
 def _assert_same_rounding_aside(got, want):
-    """Equal but for the last bits: two modules' forward-only calls run on arrays at other
-    addresses, and LLVM's vectorised and scalar copies of a row-step loop (chosen at run time
-    by where the arrays lie) may round differently (docs/design.md, "Rounding")."""
+    """Equal but for the last bits: two modules run on arrays at other addresses."""
     assert len(got) == len(want)
     for g, w in zip(got, want):
-        eps = np.finfo(g.dtype).eps
-        np.testing.assert_allclose(g, w, rtol=8 * eps, atol=8 * eps)
+        assert_equal_but_rounding(g, w)
 
 
 # --- 1. options changed after construction ------------------------------------------------------

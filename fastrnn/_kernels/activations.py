@@ -22,6 +22,10 @@ from numba import types
 from numba.extending import intrinsic, overload, register_jitable
 
 FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
+# The time loops' flags: no reassociation, which their loops (elementwise, no reductions) do
+# not need to vectorise; LLVM's vectorised and scalar copies of a loop then round alike
+# (docs/design.md, "Rounding").
+FASTMATH_LOOP = {"contract", "nsz", "arcp"}
 
 _TANH_CLAMP = np.float32(7.90531110763549805)
 _TANH_TINY = np.float32(0.0004)

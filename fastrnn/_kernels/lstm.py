@@ -20,6 +20,7 @@ the weight packed once per call (panels.py) where that pays, else through OpenBL
 (blas.recurrent_add / recurrent_grad);
 ``scratch`` (5H·N elements) is the per-step workspace of the forward product, and
 ``small_kernels`` (blas.SMALL_KERNELS) picks how the per-step products call OpenBLAS.
+The time loop is loop.py's; this file holds the LSTM's steps, bound into it.
 ``blocks`` gives the column block of each gate as (i, f, g, o): (0, 1, 2, 3) for PyTorch,
 (2, 0, 1, 3) for the book's f, g, i, o.
 
@@ -33,11 +34,11 @@ every row) or R (one per row); c is not zoned out. See zoneout.py for the two pa
 """
 from numba import njit
 
-from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import restore_threads, steps_on_one_thread
+from .activations import FASTMATH, FASTMATH_LOOP, fast_sigmoid, fast_tanh
 from .borrowed import borrow
-from .panels import pack_for_steps, step_add, step_grad
-from .packed import copy_rows, keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads
+from .loop import nothing_to_start, sequence_backward, sequence_forward
+from .packed import copy_rows, keep_finished, keep_unstarted
+from .template import instantiate
 from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
 
@@ -60,7 +61,82 @@ def lstm_row(a_i, a_f, a_g, a_o, bx_i, bx_f, bx_g, bx_o, bh_i, bh_f, bh_g, bh_o,
             a_o[j] = o
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
+def lstm_row_grad(a_i, a_f, a_g, a_o, c_prev, c_row, d_out, dh_row, dc_row):
+    """One row's gradient step: a_* (H,) the activated gates in, dA out; dc_row (H,) the
+    carried dc in, dc_{t-1} out; d_out, dh_row (H,) the output's and the carried dh in."""
+    for j in range(a_i.shape[0]):
+        i = a_i[j]
+        f = a_f[j]
+        g = a_g[j]
+        o = a_o[j]
+        tc = fast_tanh(c_row[j])
+        dh = d_out[j] + dh_row[j]
+        dc = dc_row[j] + dh * o * (1 - tc * tc)
+        dc_row[j] = dc * f
+        a_i[j] = dc * g * i * (1 - i)
+        a_f[j] = dc * c_prev[j] * f * (1 - f)
+        a_g[j] = dc * i * (1 - g * g)
+        a_o[j] = dh * tc * o * (1 - o)
+
+
+# --- forward: cell = (gate offsets (oi, of, og, oo), b_x, b_h, c0, cs, c_n) ------------------------
+
+@njit(cache=True, inline="always")
+def _c_offsets(t, off, prev, N, keep_rows):
+    """The rows of cs holding c_t and c_{t-1}: per row in training; forward only, c alternates
+    between two (N, H) halves of cs (reading c_{t-1} from the array c_t is written to would
+    stop LLVM vectorising the pass)."""
+    if keep_rows:
+        return off, prev
+    return (t % 2) * N, ((t - 1) % 2) * N
+
+
+@njit(cache=True, inline="always")
+def _product_rows(cell, gates, out, g_off, off, b):
+    return gates[g_off:g_off + b]
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
+def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows):
+    (oi, of, og, oo), b_x, b_h, c0, cs, c_n = cell
+    H = out.shape[1]
+    bx_i, bx_f, bx_g, bx_o = b_x[oi:oi + H], b_x[of:of + H], b_x[og:og + H], b_x[oo:oo + H]
+    bh_i, bh_f, bh_g, bh_o = b_h[oi:oi + H], b_h[of:of + H], b_h[og:og + H], b_h[oo:oo + H]
+    c_off, c_prev = _c_offsets(t, off, prev, c0.shape[0], keep_rows)
+    for n in range(b):
+        # per-gate slice views: indexing them with the loop counter alone lets LLVM
+        # vectorise (a runtime offset inside the index adds wraparound checks)
+        row = gates[g_off + n]
+        a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
+        cp = c0[n] if t == 0 else cs[c_prev + n]
+        # a constant last argument in each call: the inlined copy for forward only
+        # stores no activated gates (a tiny forward 10 % faster)
+        if keep_rows:
+            lstm_row(a_i, a_f, a_g, a_o, bx_i, bx_f, bx_g, bx_o, bh_i, bh_f, bh_g, bh_o, cp, cs[c_off + n],
+                     out[off + n], True)
+        else:
+            lstm_row(a_i, a_f, a_g, a_o, bx_i, bx_f, bx_g, bx_o, bh_i, bh_f, bh_g, bh_o, cp, cs[c_off + n],
+                     out[off + n], False)
+
+
+@njit(cache=True, inline="always")
+def _start(cell, batch_sizes):
+    keep_unstarted(batch_sizes, cell[3], cell[5])
+
+
+@njit(cache=True, inline="always")
+def _finish(cell, t, batch_sizes, off, keep_rows):
+    c0, cs, c_n = cell[3], cell[4], cell[5]
+    keep_finished(t, batch_sizes, _c_offsets(t, off, 0, c0.shape[0], keep_rows)[0], cs, c_n)
+
+
+_forward_loop = instantiate(sequence_forward, "lstm_forward_loop", inline="always",
+                            product_rows=_product_rows, step=_step,
+                            start=_start, finish=_finish, zone_out=zone_out_rows)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
 def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blocks, chunk_steps, keep_rows,
                  gates, scratch, cs, out, h_n, c_n, keep, small_kernels):
     """Run the sequence; fill out and each sequence's final h_n, c_n (N, H).
@@ -75,47 +151,32 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
     # views of borrowed arrays cost no atomic reference counts (borrowed.py)
     (x, h0, c0, w_x, w_rec, b_x, b_h, gates, scratch, cs, out, h_n, c_n, keep) = borrow(
         x, h0, c0, w_x, w_rec, b_x, b_h, gates, scratch, cs, out, h_n, c_n, keep)
-    N, H = h0.shape
-    oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
-    bx_i, bx_f, bx_g, bx_o = b_x[oi:oi + H], b_x[of:of + H], b_x[og:og + H], b_x[oo:oo + H]
-    bh_i, bh_f, bh_g, bh_o = b_h[oi:oi + H], b_h[of:of + H], b_h[og:og + H], b_h[oo:oo + H]
-    offsets = step_offsets(batch_sizes)
-    T = batch_sizes.shape[0]
-    keep_unstarted(batch_sizes, h0, h_n)
-    keep_unstarted(batch_sizes, c0, c_n)
-    panels = pack_for_steps(w_rec, N, T, True, small_kernels)
-    for t0 in range(0, T, chunk_steps):
-        t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_x, torch_layout, scratch, gates)
-        for t in range(t0, t1):
-            off, b = offsets[t], batch_sizes[t]
-            prev = offsets[t - 1] if t > 0 else 0
-            # forward only, c alternates between two (N, H) halves of cs: reading c_{t-1}
-            # from the array c_t is written to would stop LLVM vectorising the pass
-            c_off, c_prev = (off, prev) if keep_rows else ((t % 2) * N, ((t - 1) % 2) * N)
-            h_prev = h0[:b] if t == 0 else out[prev:prev + b]
-            step_add(h_prev, w_rec, panels, scratch, gates[off - r0:off - r0 + b], True, small_kernels)
-            for n in range(b):
-                # per-gate slice views: indexing them with the loop counter alone lets LLVM
-                # vectorise (a runtime offset inside the index adds wraparound checks)
-                row = gates[off - r0 + n]
-                a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
-                cp = c0[n] if t == 0 else cs[c_prev + n]
-                # a constant last argument in each call: the inlined copy for forward only
-                # stores no activated gates (a tiny forward 10 % faster)
-                if keep_rows:
-                    lstm_row(a_i, a_f, a_g, a_o, bx_i, bx_f, bx_g, bx_o, bh_i, bh_f, bh_g, bh_o, cp, cs[c_off + n],
-                             out[off + n], True)
-                else:
-                    lstm_row(a_i, a_f, a_g, a_o, bx_i, bx_f, bx_g, bx_o, bh_i, bh_f, bh_g, bh_o, cp, cs[c_off + n],
-                             out[off + n], False)
-            if keep.shape[0] > 0:
-                zone_out_rows(keep, off, h_prev, out[off:off + b])
-            keep_finished(t, batch_sizes, off, out, h_n)
-            keep_finished(t, batch_sizes, c_off, cs, c_n)
-        restore_threads(threads)
+    H = h0.shape[1]
+    offsets = (blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H)
+    _forward_loop(x, batch_sizes, h0, w_x, w_rec, torch_layout, (offsets, b_x, b_h, c0, cs, c_n), gates, scratch,
+                  out, h_n, keep, chunk_steps, keep_rows, small_kernels)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+# --- backward: cell = (gate offsets, c0, cs, dc0, gates) ----------------------------------------
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
+def _grad_step(cell, t, off, prev, b, d_out, dh, dgates):
+    (oi, of, og, oo), c0, cs, dc0 = cell
+    H = c0.shape[1]
+    for n in range(b):
+        row = dgates[off + n]           # the activated gates, overwritten with dA
+        cp = c0[n] if t == 0 else cs[prev + n]
+        lstm_row_grad(row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H], cp, cs[off + n], d_out[n],
+                      dh[n], dc0[n])
+
+
+_backward_loop = instantiate(sequence_backward, "lstm_backward_loop", inline="always",
+                             grad_step=_grad_step,
+                             start_backward=nothing_to_start, zone_out_grads=zone_out_grads,
+                             add_carried=add_carried)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
 def lstm_backward(x, batch_sizes, h0, c0, w_x, w_rec, torch_layout, blocks, gates, cs, out,
                   dout, dh_n, dc_n, dx, dh0, dc0, dw_x, dw_h, db, accumulate, keep, zone_work, small_kernels):
     """Backward through the sequence saved by lstm_forward.
@@ -130,43 +191,8 @@ def lstm_backward(x, batch_sizes, h0, c0, w_x, w_rec, torch_layout, blocks, gate
     (x, h0, c0, w_x, w_rec, gates, cs, out, dout, dh_n, dc_n, dx, dh0, dc0, dw_x, dw_h, db, keep, zone_work) = borrow(
         x, h0, c0, w_x, w_rec, gates, cs, out, dout, dh_n, dc_n, dx, dh0, dc0, dw_x, dw_h, db, keep,
         zone_work)
-    N, H = h0.shape
-    oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
-    copy_rows(dh_n, 0, dh0, 0, dh_n.shape[0])          # dh0 / dc0 carry dh, dc backwards through time
-    copy_rows(dc_n, 0, dc0, 0, dc_n.shape[0])
-    offsets = step_offsets(batch_sizes)
-    threads = steps_on_one_thread()
-    panels = pack_for_steps(w_rec, N, batch_sizes.shape[0], False, small_kernels)
-    for t in range(batch_sizes.shape[0] - 1, -1, -1):
-        off, b = offsets[t], batch_sizes[t]
-        prev = offsets[t - 1] if t > 0 else 0
-        zoned = keep.shape[0] > 0
-        if zoned:                        # the step sees (1 − keep) dh; keep dh goes to h_prev
-            zone_out_grads(keep, off, dout[off:off + b], dh0, zone_work)
-        for n in range(b):
-            row = gates[off + n]
-            a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
-            cp = c0[n] if t == 0 else cs[prev + n]
-            c_row = cs[off + n]
-            d_out = zone_work[n] if zoned else dout[off + n]
-            dh_row = dh0[n]
-            dc_row = dc0[n]
-            for j in range(H):
-                i = a_i[j]
-                f = a_f[j]
-                g = a_g[j]
-                o = a_o[j]
-                tc = fast_tanh(c_row[j])
-                dh = d_out[j] + dh_row[j]
-                dc = dc_row[j] + dh * o * (1 - tc * tc)
-                dc_row[j] = dc * f
-                a_i[j] = dc * g * i * (1 - i)
-                a_f[j] = dc * cp[j] * f * (1 - f)
-                a_g[j] = dc * i * (1 - g * g)
-                a_o[j] = dh * tc * o * (1 - o)
-        # dh_prev = dA_t w_rec (the rows still running; the others keep their dh)
-        step_grad(gates[off:off + b], w_rec, panels, 0.0, dh0[:b], small_kernels)
-        if keep.shape[0] > 0:
-            add_carried(zone_work[N:N + b], dh0[:b])
-    restore_threads(threads)
-    weight_grads(x, h0, w_x, torch_layout, gates, out, batch_sizes, offsets, dx, dw_x, dw_h, db, accumulate)
+    H = h0.shape[1]
+    copy_rows(dc_n, 0, dc0, 0, dc_n.shape[0])          # dc0 carries dc backwards through time
+    offsets = (blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H)
+    _backward_loop(x, batch_sizes, h0, w_x, w_rec, torch_layout, (offsets, c0, cs, dc0), out, dout, dh_n, dx, dh0,
+                   gates, dw_x, dw_h, db, accumulate, keep, zone_work, small_kernels)

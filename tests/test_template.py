@@ -11,14 +11,16 @@ import pytest
 from numba import njit
 
 from fastrnn._kernels import loop, lstm, rnn
-from fastrnn._kernels.template import instantiate
+from fastrnn._kernels.template import Part, instantiate
+
+part = Part("(v) -> a number")
 
 
 @njit(cache=False)
 def _apply_template(x):
     out = np.empty_like(x)
     for i in range(x.shape[0]):
-        out[i] = part(x[i])        # noqa: F821  (bound by instantiate)
+        out[i] = part(x[i])
     return out
 
 
@@ -47,12 +49,16 @@ def test_a_name_used_twice_or_a_part_the_template_defines_is_refused():
         instantiate(_apply_template, "test_template_once", part=_square)
     with pytest.raises(ValueError, match="np already defined"):
         instantiate(_apply_template, "test_template_other", part=_double, np=None)
+    with pytest.raises(ValueError, match=r"needs the part\(s\) part; got none"):
+        instantiate(_apply_template, "test_template_unbound")
 
 
 MODULE = textwrap.dedent('''
     import numpy as np
     from numba import njit
-    from fastrnn._kernels.template import instantiate
+    from fastrnn._kernels.template import Part, instantiate
+
+    part = Part("(v) -> a number")
 
     @njit(cache=True)
     def template(x):
@@ -88,11 +94,13 @@ def test_the_kernels_made_from_the_loop_release_the_gil_and_cache(kernel):
 
 
 def test_the_loop_templates_and_their_instances_keep_nogil():
+    from fastrnn._kernels import gru, layernorm_gru, layernorm_lstm, lstm_variants
     for template in (loop.sequence_forward, loop.sequence_backward):
         assert template.targetoptions.get("nogil") is True
-    for instance in (lstm._forward_loop, lstm._backward_loop, rnn._forward_loop, rnn._backward_loop):
-        assert instance.targetoptions.get("nogil") is True
-        assert instance.targetoptions.get("inline") == "always"
+    for module in (lstm, rnn, gru, lstm_variants, layernorm_lstm, layernorm_gru):
+        for instance in (module._forward_loop, module._backward_loop):
+            assert instance.targetoptions.get("nogil") is True
+            assert instance.targetoptions.get("inline") == "always"
 
 
 def test_every_registered_cells_kernels_release_the_gil():

@@ -18,29 +18,81 @@ projection and its normalisation run a chunk at a time), xn_h and act (N, G) one
 rstd is not written, so memory does not grow with T beyond out.
 
 Per step the forward runs one product h_prev w_hhᵀ (panels.step_add) and one pass per
-row: the row's layer norm (layer_norm.normalize_row, float64 statistics), then gates, h' and
-zoneout. The backward runs one pass per row per step (zoneout split, gate gradients, the
+row: the layer norm of the row's two branches (layer_norm.normalize_row, float64
+statistics), then gates, h' and zoneout. The backward runs one pass per row per step (zoneout split, gate gradients, the
 recurrent branch's LN backward, its gain and bias gradients summed in float64) and the
 product dv_h w_hh (panels.step_grad); after the time loop one pass over all rows for the
 input branch's LN backward, then the GEMMs dx = dv_x w_ih, dW_ih = Σ dv_xᵀ x and
 dW_hh = Σ dv_hᵀ h_prev (packed.py).
 
+The time loop is loop.py's; this file holds the cell's steps, bound into it.
 Equations in NumPy: fastrnn/oracle/layernorm_gru.py.
 """
 import numpy as np
 from numba import njit
 
-from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import restore_threads, steps_on_one_thread
+from .activations import FASTMATH, FASTMATH_LOOP, fast_sigmoid, fast_tanh
 from .borrowed import borrow
-from .panels import pack_for_steps, step_add, step_grad
 from .layer_norm import normalize_row, normalize_row_backward
-from .packed import (copy_rows, grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets,
-                     write_sums)
+from .loop import nothing_to_finish, nothing_to_start, sequence_backward, sequence_forward, the_recurrent_weight
+from .panels import step_add, step_grad
+from .packed import grads_against_prev, input_grads, write_sums
+from .template import instantiate
 from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+# --- forward: the loop's gates are xn_x; cell = (b_rz, b_ih, b_hh, ln_ih, ln_hh, xn_h, act, rstd,
+#              keep_rows) --------------------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _product(cell, h_prev, w_hh, panels, scratch, xn_x, out, g_off, off, b, small_kernels):
+    """xn_h rows = h_prev w_hhᵀ (normalised by the step)."""
+    xn_h, keep_rows = cell[5], cell[8]
+    s_off = off if keep_rows else 0          # forward only, xn_h holds one step's rows
+    step_add(h_prev, w_hh, panels, scratch, xn_h[s_off:s_off + b], False, small_kernels)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
+def _step(cell, t, off, g_off, prev, b, h_prev, xn_x, out, keep_rows):
+    b_rz, b_ih, b_hh, ln_ih, ln_hh, xn_h, act, rstd, _ = cell
+    H = out.shape[1]
+    b_r, b_z = b_rz[:H], b_rz[H:]
+    bx_n, bh_n = b_ih[2 * H:], b_hh[2 * H:]
+    gx_r, gx_z, gx_n = ln_ih[:H], ln_ih[H:2 * H], ln_ih[2 * H:]
+    gh_r, gh_z, gh_n = ln_hh[:H], ln_hh[H:2 * H], ln_hh[2 * H:]
+    s_off = off if keep_rows else 0
+    # Loops index per-gate slice views with the loop counter only, and loop-invariant
+    # branches sit outside the inner loops, so that LLVM vectorises them.
+    for n in range(b):
+        vx = xn_x[g_off + n]
+        sx = normalize_row(vx, vx)               # the input branch's layer norm, in place
+        vh = xn_h[s_off + n]
+        sh = normalize_row(vh, vh)
+        if keep_rows:
+            rstd[0, off + n] = sx
+            rstd[1, off + n] = sh
+        ax_r, ax_z, ax_n = vx[:H], vx[H:2 * H], vx[2 * H:]
+        ah_r, ah_z, ah_n = vh[:H], vh[H:2 * H], vh[2 * H:]
+        a = act[s_off + n]
+        a_r, a_z, a_n = a[:H], a[H:2 * H], a[2 * H:]
+        h_old = h_prev[n]
+        h_new = out[off + n]
+        for j in range(H):
+            r = fast_sigmoid(gx_r[j] * ax_r[j] + gh_r[j] * ah_r[j] + b_r[j])
+            z = fast_sigmoid(gx_z[j] * ax_z[j] + gh_z[j] * ah_z[j] + b_z[j])
+            nn = fast_tanh(gx_n[j] * ax_n[j] + bx_n[j] + r * (gh_n[j] * ah_n[j] + bh_n[j]))
+            a_r[j] = r
+            a_z[j] = z
+            a_n[j] = nn
+            h_new[j] = nn + z * (h_old[j] - nn)
+
+
+_forward_loop = instantiate(sequence_forward, "layernorm_gru_forward_loop", inline="always",
+                            product_weight=the_recurrent_weight, product=_product, step=_step,
+                            start=nothing_to_start, finish=nothing_to_finish, zone_out=zone_out_rows)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
 def layernorm_gru_forward(x, batch_sizes, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_hh, keep, chunk_steps, keep_rows,
                           xn_x, xn_h, act, rstd, scratch, out, h_n, small_kernels):
     """Run the sequence; fill out (R, H) and each sequence's final h_n (N, H).
@@ -54,57 +106,92 @@ def layernorm_gru_forward(x, batch_sizes, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_
         x, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_hh, keep, xn_x, xn_h, act, rstd, scratch, out, h_n)
     H = h0.shape[1]
     b_rz = b_ih[:2 * H] + b_hh[:2 * H]
-    b_r, b_z = b_rz[:H], b_rz[H:]
-    bx_n, bh_n = b_ih[2 * H:], b_hh[2 * H:]
-    gx_r, gx_z, gx_n = ln_ih[:H], ln_ih[H:2 * H], ln_ih[2 * H:]
-    gh_r, gh_z, gh_n = ln_hh[:H], ln_hh[H:2 * H], ln_hh[2 * H:]
-    offsets = step_offsets(batch_sizes)
-    T = batch_sizes.shape[0]
-    keep_unstarted(batch_sizes, h0, h_n)
-    panels = pack_for_steps(w_hh, h0.shape[0], T, True, small_kernels)      # for the per-step products h w_hhᵀ
-    for t0 in range(0, T, chunk_steps):
-        t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_ih, True, scratch, xn_x)
-        for row in range(offsets[t1] - r0):          # the input branch's layer norm, in place
-            v = xn_x[row]
-            s = normalize_row(v, v)
-            if keep_rows:
-                rstd[0, r0 + row] = s
-        for t in range(t0, t1):
-            off, b = offsets[t], batch_sizes[t]
-            prev = offsets[t - 1] if t > 0 else 0
-            x_off = off - r0
-            s_off = off if keep_rows else 0
-            h_prev = h0[:b] if t == 0 else out[prev:prev + b]
-            step_add(h_prev, w_hh, panels, scratch, xn_h[s_off:s_off + b], False, small_kernels)
-            # Loops index per-gate slice views with the loop counter only, and loop-invariant
-            # branches sit outside the inner loops, so that LLVM vectorises them.
-            for n in range(b):
-                vh = xn_h[s_off + n]
-                s = normalize_row(vh, vh)
-                if keep_rows:
-                    rstd[1, off + n] = s
-                vx = xn_x[x_off + n]
-                ax_r, ax_z, ax_n = vx[:H], vx[H:2 * H], vx[2 * H:]
-                ah_r, ah_z, ah_n = vh[:H], vh[H:2 * H], vh[2 * H:]
-                a = act[s_off + n]
-                a_r, a_z, a_n = a[:H], a[H:2 * H], a[2 * H:]
-                h_old = h_prev[n]
-                h_new = out[off + n]
-                for j in range(H):
-                    r = fast_sigmoid(gx_r[j] * ax_r[j] + gh_r[j] * ah_r[j] + b_r[j])
-                    z = fast_sigmoid(gx_z[j] * ax_z[j] + gh_z[j] * ah_z[j] + b_z[j])
-                    nn = fast_tanh(gx_n[j] * ax_n[j] + bx_n[j] + r * (gh_n[j] * ah_n[j] + bh_n[j]))
-                    a_r[j] = r
-                    a_z[j] = z
-                    a_n[j] = nn
-                    h_new[j] = nn + z * (h_old[j] - nn)
-            if keep.shape[0] > 0:                    # zoneout: h = keep h_prev + (1 − keep) h'
-                zone_out_rows(keep, off, h_prev, out[off:off + b])
-            keep_finished(t, batch_sizes, off, out, h_n)
-        restore_threads(threads)
+    cell = (b_rz, b_ih, b_hh, ln_ih, ln_hh, xn_h, act, rstd, keep_rows)
+    _forward_loop(x, batch_sizes, h0, w_ih, w_hh, True, cell, xn_x, scratch, out, h_n, keep, chunk_steps,
+                  keep_rows, small_kernels)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+# --- backward: the loop's dgates are act (dgx); cell = (b_hh, ln_ih, ln_hh, xn_x, xn_h, rstd, h0, out,
+#               work, totals, grads) with totals (4, G) float64 (db_ih, db_hh, dln_ih, dln_hh sums)
+#               and grads = (db_hh, dln_ih, dln_hh) -----------------------------------------------------
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
+def _grad_step(cell, t, off, prev, b, d_out, dh, act):
+    b_hh, ln_ih, ln_hh, xn_x, xn_h, rstd, h0, out, work, totals, _ = cell
+    H = h0.shape[1]
+    G = 3 * H
+    bh_n = b_hh[2 * H:]
+    gh_n = ln_hh[2 * H:]
+    t_db_h, t_dln_h = totals[1], totals[3]
+    h_prev = h0[:b] if t == 0 else out[prev:prev + b]
+    for n in range(b):
+        a = act[off + n]
+        a_r, a_z, a_n = a[:H], a[H:2 * H], a[2 * H:]
+        vh = xn_h[off + n]
+        xh_n = vh[2 * H:]
+        h_old = h_prev[n]
+        o_row = d_out[n]
+        dh_row = dh[n]
+        dgh = work
+        dgh_r, dgh_z, dgh_n = dgh[:H], dgh[H:2 * H], dgh[2 * H:]
+        for j in range(H):                       # the step's dh, read by the next loop
+            dgh_n[j] = dh_row[j] + o_row[j]
+            dh_row[j] = 0.0
+        # act <- dgx (gradients of gx), dgh <- gradients of gh, dh_row += z dh
+        for j in range(H):
+            d = dgh_n[j]
+            r = a_r[j]
+            z = a_z[j]
+            nn = a_n[j]
+            dan = d * (1 - z) * (1 - nn * nn)
+            daz = d * (h_old[j] - nn) * z * (1 - z)
+            dar = dan * (gh_n[j] * xh_n[j] + bh_n[j]) * r * (1 - r)
+            dh_row[j] += d * z
+            a_r[j] = dar
+            a_z[j] = daz
+            a_n[j] = dan
+            dgh_r[j] = dar
+            dgh_z[j] = daz
+            dgh_n[j] = dan * r
+        # the recurrent branch's layer norm: gain and bias sums, then dv_h into xn_h
+        for j in range(G):
+            g = dgh[j]
+            t_db_h[j] += g
+            t_dln_h[j] += g * vh[j]
+            dgh[j] = g * ln_hh[j]
+        normalize_row_backward(dgh, vh, rstd[1, off + n], vh)
+
+
+@njit(cache=True, inline="always")
+def _grad_product(cell, t, off, prev, b, w_hh, panels, act, dh, small_kernels):
+    """dh_prev += dv_h w_hh."""
+    xn_h = cell[4]
+    step_grad(xn_h[off:off + b], w_hh, panels, 1.0, dh[:b], small_kernels)
+
+
+@njit(cache=True, inline="always")
+def _weight_grads(cell, x, h0, w_ih, torch_layout, act, out, batch_sizes, offsets, dx, dw_ih, dw_hh, db_ih,
+                  accumulate):
+    b_hh, ln_ih, ln_hh, xn_x, xn_h, rstd, h0, out, work, totals, (db_hh, dln_ih, dln_hh) = cell
+    G = xn_h.shape[1]
+    _input_branch_backward(ln_ih, act, xn_x, rstd[0], totals[0], totals[2])
+    input_grads(x, w_ih, True, xn_x, dx, dw_ih, accumulate)
+    grads_against_prev(True, G, xn_h, G, h0, out, batch_sizes, offsets, 1.0 if accumulate else 0.0, dw_hh,
+                       h0.shape[1])
+    if db_ih.shape[0] > 0:
+        write_sums(totals[0], db_ih, accumulate)
+        write_sums(totals[1], db_hh, accumulate)
+    write_sums(totals[2], dln_ih, accumulate)
+    write_sums(totals[3], dln_hh, accumulate)
+
+
+_backward_loop = instantiate(sequence_backward, "layernorm_gru_backward_loop", inline="always",
+                             grad_step=_grad_step, grad_product=_grad_product, weight_grads=_weight_grads,
+                             start_backward=nothing_to_start, zone_out_grads=zone_out_grads,
+                             add_carried=add_carried)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
 def layernorm_gru_backward(x, batch_sizes, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, keep, xn_x, xn_h, act, rstd, out,
                            dout, dh_n, dx, dh0, work, dw_ih, dw_hh, db_ih, db_hh, dln_ih, dln_hh, accumulate,
                            zone_work, small_kernels):
@@ -119,73 +206,10 @@ def layernorm_gru_backward(x, batch_sizes, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, k
      dw_hh, db_ih, db_hh, dln_ih, dln_hh, zone_work) = borrow(
         x, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, keep, xn_x, xn_h, act, rstd, out, dout, dh_n, dx, dh0, work,
         dw_ih, dw_hh, db_ih, db_hh, dln_ih, dln_hh, zone_work)
-    N, H = h0.shape
-    G = 3 * H
-    bh_n = b_hh[2 * H:]
-    gh_n = ln_hh[2 * H:]
-    # float64 sums over the rows: db_ih, db_hh, dln_ih, dln_hh
-    totals = np.zeros((4, G), np.float64)
-    t_db_h, t_dln_h = totals[1], totals[3]
-    copy_rows(dh_n, 0, dh0, 0, dh_n.shape[0])          # dh0 carries dh backwards through time
-    offsets = step_offsets(batch_sizes)
-    threads = steps_on_one_thread()
-    panels = pack_for_steps(w_hh, N, batch_sizes.shape[0], False, small_kernels)
-    for t in range(batch_sizes.shape[0] - 1, -1, -1):
-        off, b = offsets[t], batch_sizes[t]
-        prev = offsets[t - 1] if t > 0 else 0
-        h_prev = h0[:b] if t == 0 else out[prev:prev + b]
-        zoned = keep.shape[0] > 0
-        if zoned:                     # the step sees (1 − keep) dh; keep dh goes to h_prev
-            zone_out_grads(keep, off, dout[off:off + b], dh0, zone_work)
-        for n in range(b):
-            a = act[off + n]
-            a_r, a_z, a_n = a[:H], a[H:2 * H], a[2 * H:]
-            vh = xn_h[off + n]
-            xh_n = vh[2 * H:]
-            h_old = h_prev[n]
-            d_out = zone_work[n] if zoned else dout[off + n]
-            dh_row = dh0[n]
-            dgh = work
-            dgh_r, dgh_z, dgh_n = dgh[:H], dgh[H:2 * H], dgh[2 * H:]
-            for j in range(H):                       # the step's dh, read by the next loop
-                dgh_n[j] = dh_row[j] + d_out[j]
-                dh_row[j] = 0.0
-            # act <- dgx (gradients of gx), dgh <- gradients of gh, dh_row += z dh
-            for j in range(H):
-                dh = dgh_n[j]
-                r = a_r[j]
-                z = a_z[j]
-                nn = a_n[j]
-                dan = dh * (1 - z) * (1 - nn * nn)
-                daz = dh * (h_old[j] - nn) * z * (1 - z)
-                dar = dan * (gh_n[j] * xh_n[j] + bh_n[j]) * r * (1 - r)
-                dh_row[j] += dh * z
-                a_r[j] = dar
-                a_z[j] = daz
-                a_n[j] = dan
-                dgh_r[j] = dar
-                dgh_z[j] = daz
-                dgh_n[j] = dan * r
-            # the recurrent branch's layer norm: gain and bias sums, then dv_h into xn_h
-            for j in range(G):
-                g = dgh[j]
-                t_db_h[j] += g
-                t_dln_h[j] += g * vh[j]
-                dgh[j] = g * ln_hh[j]
-            normalize_row_backward(dgh, vh, rstd[1, off + n], vh)
-        # dh_prev += dv_h w_hh
-        step_grad(xn_h[off:off + b], w_hh, panels, 1.0, dh0[:b], small_kernels)
-        if zoned:
-            add_carried(zone_work[N:N + b], dh0[:b])
-    restore_threads(threads)
-    _input_branch_backward(ln_ih, act, xn_x, rstd[0], totals[0], totals[2])
-    input_grads(x, w_ih, True, xn_x, dx, dw_ih, accumulate)
-    grads_against_prev(True, G, xn_h, G, h0, out, batch_sizes, offsets, 1.0 if accumulate else 0.0, dw_hh, H)
-    if db_ih.shape[0] > 0:
-        write_sums(totals[0], db_ih, accumulate)
-        write_sums(totals[1], db_hh, accumulate)
-    write_sums(totals[2], dln_ih, accumulate)
-    write_sums(totals[3], dln_hh, accumulate)
+    totals = np.zeros((4, xn_h.shape[1]), np.float64)      # float64 sums over the rows
+    cell = (b_hh, ln_ih, ln_hh, xn_x, xn_h, rstd, h0, out, work, totals, (db_hh, dln_ih, dln_hh))
+    _backward_loop(x, batch_sizes, h0, w_ih, w_hh, True, cell, out, dout, dh_n, dx, dh0, act, dw_ih, dw_hh, db_ih,
+                   accumulate, keep, zone_work, small_kernels)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)

@@ -32,21 +32,79 @@ features, float64 statistics, see layer_norm.py):
 
 Zoneout (zoneout.py): ``keep`` (K, H), h_t = keep ⊙ h_{t−1} + (1 − keep) ⊙ h'_t with K = 0
 (none), 1 (one row for every row) or R (one per row); c is not zoned out.
+The time loop is loop.py's; this file holds the cell's steps, bound into it.
 """
 import numpy as np
 from numba import njit
 
-from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import restore_threads, steps_on_one_thread
+from .activations import FASTMATH_LOOP, fast_sigmoid, fast_tanh
 from .borrowed import borrow
-from .panels import pack_for_steps, step_add, step_grad
 from .layer_norm import normalize_row, normalize_row_backward
-from .packed import (copy_rows, grads_against_prev, input_grads, keep_finished, keep_unstarted, start_chunk, step_offsets,
-                     write_sums)
+from .loop import nothing_to_start, sequence_backward, sequence_forward, the_recurrent_weight
+from .lstm import c_finish, c_offsets, c_start
+from .panels import step_add, step_grad
+from .packed import copy_rows, grads_against_prev, input_grads, write_sums
+from .template import instantiate
 from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+# --- forward: the loop's gates are xs; cell = (c0, cs, c_n, b, ln_ih, ln_hh, ln_c, ln_c_bias, hs,
+#              gates, chat, stats, keep_rows) ------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _product(cell, h_prev, w_hh, panels, scratch, xs, out, g_off, off, b, small_kernels):
+    """hs rows = h_prev w_hhᵀ (normalised by the step)."""
+    hs, keep_rows = cell[8], cell[12]
+    h_off = off if keep_rows else 0          # forward only, hs holds one step's rows
+    step_add(h_prev, w_hh, panels, scratch, hs[h_off:h_off + b], False, small_kernels)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
+def _step(cell, t, off, g_off, prev, b_t, h_prev, xs, out, keep_rows):
+    c0, cs, c_n, b, ln_ih, ln_hh, ln_c, ln_c_bias, hs, gates, chat, stats, _ = cell
+    H = c0.shape[1]
+    b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
+    gx_i, gx_f, gx_g, gx_o = ln_ih[:H], ln_ih[H:2 * H], ln_ih[2 * H:3 * H], ln_ih[3 * H:]
+    gh_i, gh_f, gh_g, gh_o = ln_hh[:H], ln_hh[H:2 * H], ln_hh[2 * H:3 * H], ln_hh[3 * H:]
+    c_off, c_prev = c_offsets(t, off, prev, c0.shape[0], keep_rows)
+    h_off = off if keep_rows else 0
+    for n in range(b_t):
+        r = off + n
+        x_row = xs[g_off + n]
+        h_row = hs[h_off + n]
+        st = stats[r] if keep_rows else stats[0]
+        st[0] = normalize_row(x_row, x_row)
+        st[1] = normalize_row(h_row, h_row)
+        g_row = gates[r] if keep_rows else gates[n]     # never x_row: LLVM vectorises disjoint rows only
+        # per-gate slice views indexed by the loop counter alone: LLVM vectorises
+        x_i, x_f, x_g, x_o = x_row[:H], x_row[H:2 * H], x_row[2 * H:3 * H], x_row[3 * H:]
+        h_i, h_f, h_g, h_o = h_row[:H], h_row[H:2 * H], h_row[2 * H:3 * H], h_row[3 * H:]
+        a_i, a_f, a_g, a_o = g_row[:H], g_row[H:2 * H], g_row[2 * H:3 * H], g_row[3 * H:]
+        cp = c0[n] if t == 0 else cs[c_prev + n]
+        c_row = cs[c_off + n]
+        for j in range(H):
+            i = fast_sigmoid(gx_i[j] * x_i[j] + gh_i[j] * h_i[j] + b_i[j])
+            f = fast_sigmoid(gx_f[j] * x_f[j] + gh_f[j] * h_f[j] + b_f[j])
+            g = fast_tanh(gx_g[j] * x_g[j] + gh_g[j] * h_g[j] + b_g[j])
+            o = fast_sigmoid(gx_o[j] * x_o[j] + gh_o[j] * h_o[j] + b_o[j])
+            c_row[j] = f * cp[j] + i * g
+            a_i[j] = i
+            a_f[j] = f
+            a_g[j] = g
+            a_o[j] = o
+        c_hat = chat[r] if keep_rows else chat[0]
+        st[2] = normalize_row(c_row, c_hat)
+        o_row = out[r]
+        for j in range(H):
+            o_row[j] = a_o[j] * fast_tanh(ln_c[j] * c_hat[j] + ln_c_bias[j])
+
+
+_forward_loop = instantiate(sequence_forward, "layernorm_lstm_forward_loop", inline="always",
+                            product_weight=the_recurrent_weight, product=_product, step=_step, start=c_start,
+                            finish=c_finish, zone_out=zone_out_rows)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
 def layernorm_lstm_forward(x, batch_sizes, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, ln_c, ln_c_bias, chunk_steps,
                            keep_rows, xs, hs, gates, cs, chat, stats, scratch, out, h_n, c_n, keep, small_kernels):
     """Run the sequence; fill out and each sequence's final h_n, c_n (N, H).
@@ -60,61 +118,96 @@ def layernorm_lstm_forward(x, batch_sizes, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, 
      c_n, keep) = borrow(
         x, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, ln_c, ln_c_bias, xs, hs, gates, cs, chat, stats, scratch, out,
         h_n, c_n, keep)
-    N, H = h0.shape
-    b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
-    gx_i, gx_f, gx_g, gx_o = ln_ih[:H], ln_ih[H:2 * H], ln_ih[2 * H:3 * H], ln_ih[3 * H:]
-    gh_i, gh_f, gh_g, gh_o = ln_hh[:H], ln_hh[H:2 * H], ln_hh[2 * H:3 * H], ln_hh[3 * H:]
-    offsets = step_offsets(batch_sizes)
-    T = batch_sizes.shape[0]
-    keep_unstarted(batch_sizes, h0, h_n)
-    keep_unstarted(batch_sizes, c0, c_n)
-    panels = pack_for_steps(w_hh, N, T, True, small_kernels)      # for the per-step products h w_hhᵀ
-    for t0 in range(0, T, chunk_steps):
-        t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_ih, True, scratch, xs)
-        for t in range(t0, t1):
-            off, b_t = offsets[t], batch_sizes[t]
-            prev = offsets[t - 1] if t > 0 else 0
-            c_off, c_prev = (off, prev) if keep_rows else ((t % 2) * N, ((t - 1) % 2) * N)
-            h_off = off if keep_rows else 0
-            h_prev = h0[:b_t] if t == 0 else out[prev:prev + b_t]
-            step_add(h_prev, w_hh, panels, scratch, hs[h_off:h_off + b_t], False, small_kernels)
-            for n in range(b_t):
-                r = off + n
-                x_row = xs[r - r0]
-                h_row = hs[h_off + n]
-                st = stats[r] if keep_rows else stats[0]
-                st[0] = normalize_row(x_row, x_row)
-                st[1] = normalize_row(h_row, h_row)
-                g_row = gates[r] if keep_rows else gates[n]     # never x_row: LLVM vectorises disjoint rows only
-                # per-gate slice views indexed by the loop counter alone: LLVM vectorises
-                x_i, x_f, x_g, x_o = x_row[:H], x_row[H:2 * H], x_row[2 * H:3 * H], x_row[3 * H:]
-                h_i, h_f, h_g, h_o = h_row[:H], h_row[H:2 * H], h_row[2 * H:3 * H], h_row[3 * H:]
-                a_i, a_f, a_g, a_o = g_row[:H], g_row[H:2 * H], g_row[2 * H:3 * H], g_row[3 * H:]
-                cp = c0[n] if t == 0 else cs[c_prev + n]
-                c_row = cs[c_off + n]
-                for j in range(H):
-                    i = fast_sigmoid(gx_i[j] * x_i[j] + gh_i[j] * h_i[j] + b_i[j])
-                    f = fast_sigmoid(gx_f[j] * x_f[j] + gh_f[j] * h_f[j] + b_f[j])
-                    g = fast_tanh(gx_g[j] * x_g[j] + gh_g[j] * h_g[j] + b_g[j])
-                    o = fast_sigmoid(gx_o[j] * x_o[j] + gh_o[j] * h_o[j] + b_o[j])
-                    c_row[j] = f * cp[j] + i * g
-                    a_i[j] = i
-                    a_f[j] = f
-                    a_g[j] = g
-                    a_o[j] = o
-                c_hat = chat[r] if keep_rows else chat[0]
-                st[2] = normalize_row(c_row, c_hat)
-                o_row = out[r]
-                for j in range(H):
-                    o_row[j] = a_o[j] * fast_tanh(ln_c[j] * c_hat[j] + ln_c_bias[j])
-            if keep.shape[0] > 0:
-                zone_out_rows(keep, off, h_prev, out[off:off + b_t])
-            keep_finished(t, batch_sizes, off, out, h_n)
-            keep_finished(t, batch_sizes, c_off, cs, c_n)
-        restore_threads(threads)
+    cell = (c0, cs, c_n, b, ln_ih, ln_hh, ln_c, ln_c_bias, hs, gates, chat, stats, keep_rows)
+    _forward_loop(x, batch_sizes, h0, w_ih, w_hh, True, cell, xs, scratch, out, h_n, keep, chunk_steps, keep_rows,
+                  small_kernels)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+# --- backward: the loop's dgates are gates (dA); cell = (c0, cs, dc0, ln_ih, ln_hh, ln_c, ln_c_bias, xs,
+#               hs, chat, stats, work, d_hats, sums, dlns) with sums = (t_ih, t_hh, t_b, t_c, t_cb)
+#               float64 and dlns = (dln_ih, dln_hh, dln_c, dln_c_bias) -----------------------------------
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
+def _grad_step(cell, t, off, prev, b_t, d_out, dh, gates):
+    c0, cs, dc0, ln_ih, ln_hh, ln_c, ln_c_bias, xs, hs, chat, stats, work, d_hats, sums, _ = cell
+    t_ih, t_hh, t_b, t_c, t_cb = sums
+    H = c0.shape[1]
+    G = 4 * H
+    for n in range(b_t):
+        r = off + n
+        g_row, x_row, h_row = gates[r], xs[r], hs[r]
+        a_i, a_f, a_g, a_o = g_row[:H], g_row[H:2 * H], g_row[2 * H:3 * H], g_row[3 * H:]
+        cp = c0[n] if t == 0 else cs[prev + n]
+        c_hat = chat[r]
+        o_row = d_out[n]
+        dh_row, dc_row = dh[n], dc0[n]
+        # h' = o tanh(y), y = γ_c ĉ + β_c with dh = dout + the carried dh: dA_o, and dĉ = dy γ_c
+        for j in range(H):
+            d = o_row[j] + dh_row[j]
+            ty = fast_tanh(ln_c[j] * c_hat[j] + ln_c_bias[j])
+            o = a_o[j]
+            a_o[j] = d * ty * o * (1 - o)
+            dy = d * o * (1 - ty * ty)
+            work[j] = dy * ln_c[j]
+            t_c[j] += dy * c_hat[j]
+            t_cb[j] += dy
+        st = stats[r]
+        normalize_row_backward(work, c_hat, st[2], work)       # work <- the gradient of c'
+        # c' = f c + i g: dA_i, dA_f, dA_g, dc_{t−1}
+        for j in range(H):
+            dc = dc_row[j] + work[j]
+            i = a_i[j]
+            f = a_f[j]
+            g = a_g[j]
+            a_i[j] = dc * g * i * (1 - i)
+            a_f[j] = dc * cp[j] * f * (1 - f)
+            a_g[j] = dc * i * (1 - g * g)
+            dc_row[j] = dc * f
+        # both products' LN backward over the row's 4H (the gains' and bias's sums first)
+        d_hh, d_ih = d_hats[0], d_hats[1]
+        for k in range(G):
+            d = g_row[k]
+            t_hh[k] += d * h_row[k]
+            t_ih[k] += d * x_row[k]
+            t_b[k] += d
+            d_hh[k] = d * ln_hh[k]
+            d_ih[k] = d * ln_ih[k]
+        normalize_row_backward(d_hh, h_row, st[1], h_row)     # dv_h over x̂_h
+        normalize_row_backward(d_ih, x_row, st[0], x_row)     # dv_x over x̂_x
+
+
+@njit(cache=True, inline="always")
+def _grad_product(cell, t, off, prev, b, w_hh, panels, gates, dh, small_kernels):
+    """dh_{t−1} = dv_h w_hh: the rows still running."""
+    hs = cell[8]
+    step_grad(hs[off:off + b], w_hh, panels, 0.0, dh[:b], small_kernels)
+
+
+@njit(cache=True, inline="always")
+def _weight_grads(cell, x, h0, w_ih, torch_layout, gates, out, batch_sizes, offsets, dx, dw_ih, dw_hh, db,
+                  accumulate):
+    """dx, dW_ih, dW_hh as GEMMs over all rows; the gains' and the bias's sums."""
+    xs, hs, (t_ih, t_hh, t_b, t_c, t_cb) = cell[7], cell[8], cell[13]
+    dln_ih, dln_hh, dln_c, dln_c_bias = cell[14]
+    G = hs.shape[1]
+    input_grads(x, w_ih, True, xs, dx, dw_ih, accumulate)
+    grads_against_prev(True, G, hs, G, h0, out, batch_sizes, offsets, 1.0 if accumulate else 0.0, dw_hh,
+                       h0.shape[1])
+    write_sums(t_ih, dln_ih, accumulate)
+    write_sums(t_hh, dln_hh, accumulate)
+    write_sums(t_c, dln_c, accumulate)
+    write_sums(t_cb, dln_c_bias, accumulate)
+    if db.shape[0] > 0:
+        write_sums(t_b, db, accumulate)
+
+
+_backward_loop = instantiate(sequence_backward, "layernorm_lstm_backward_loop", inline="always",
+                             grad_step=_grad_step, grad_product=_grad_product, weight_grads=_weight_grads,
+                             start_backward=nothing_to_start, zone_out_grads=zone_out_grads,
+                             add_carried=add_carried)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
 def layernorm_lstm_backward(x, batch_sizes, h0, c0, w_ih, w_hh, ln_ih, ln_hh, ln_c, ln_c_bias, xs, hs, gates, cs,
                             chat, stats, out, dout, dh_n, dc_n, dx, dh0, dc0, dw_ih, dw_hh, db, dln_ih, dln_hh,
                             dln_c, dln_c_bias, accumulate, keep, zone_work, small_kernels):
@@ -138,75 +231,10 @@ def layernorm_lstm_backward(x, batch_sizes, h0, c0, w_ih, w_hh, ln_ih, ln_hh, ln
         dc_n, dx, dh0, dc0, dw_ih, dw_hh, db, dln_ih, dln_hh, dln_c, dln_c_bias, keep, zone_work)
     N, H = h0.shape
     G = 4 * H
-    copy_rows(dh_n, 0, dh0, 0, dh_n.shape[0])          # dh0 / dc0 carry dh, dc backwards through time
-    copy_rows(dc_n, 0, dc0, 0, dc_n.shape[0])
-    work = np.empty(H, dx.dtype)
-    d_hats = np.empty((2, G), dx.dtype)       # dA γ_hh, dA γ_ih: the products' dx̂
-    t_ih = np.zeros(G, np.float64)
-    t_hh = np.zeros(G, np.float64)
-    t_b = np.zeros(G, np.float64)
-    t_c = np.zeros(H, np.float64)
-    t_cb = np.zeros(H, np.float64)
-    offsets = step_offsets(batch_sizes)
-    threads = steps_on_one_thread()
-    panels = pack_for_steps(w_hh, N, batch_sizes.shape[0], False, small_kernels)
-    for t in range(batch_sizes.shape[0] - 1, -1, -1):
-        off, b_t = offsets[t], batch_sizes[t]
-        prev = offsets[t - 1] if t > 0 else 0
-        zoned = keep.shape[0] > 0
-        if zoned:                 # the step sees (1 − keep) dh; keep dh goes to h_prev
-            zone_out_grads(keep, off, dout[off:off + b_t], dh0, zone_work)
-        for n in range(b_t):
-            r = off + n
-            g_row, x_row, h_row = gates[r], xs[r], hs[r]
-            a_i, a_f, a_g, a_o = g_row[:H], g_row[H:2 * H], g_row[2 * H:3 * H], g_row[3 * H:]
-            cp = c0[n] if t == 0 else cs[prev + n]
-            c_hat = chat[r]
-            d_out = zone_work[n] if zoned else dout[r]
-            dh_row, dc_row = dh0[n], dc0[n]
-            # h' = o tanh(y), y = γ_c ĉ + β_c with dh = dout + the carried dh: dA_o, and dĉ = dy γ_c
-            for j in range(H):
-                dh = d_out[j] + dh_row[j]
-                ty = fast_tanh(ln_c[j] * c_hat[j] + ln_c_bias[j])
-                o = a_o[j]
-                a_o[j] = dh * ty * o * (1 - o)
-                dy = dh * o * (1 - ty * ty)
-                work[j] = dy * ln_c[j]
-                t_c[j] += dy * c_hat[j]
-                t_cb[j] += dy
-            st = stats[r]
-            normalize_row_backward(work, c_hat, st[2], work)       # work <- the gradient of c'
-            # c' = f c + i g: dA_i, dA_f, dA_g, dc_{t−1}
-            for j in range(H):
-                dc = dc_row[j] + work[j]
-                i = a_i[j]
-                f = a_f[j]
-                g = a_g[j]
-                a_i[j] = dc * g * i * (1 - i)
-                a_f[j] = dc * cp[j] * f * (1 - f)
-                a_g[j] = dc * i * (1 - g * g)
-                dc_row[j] = dc * f
-            # both products' LN backward over the row's 4H (the gains' and bias's sums first)
-            d_hh, d_ih = d_hats[0], d_hats[1]
-            for k in range(G):
-                d = g_row[k]
-                t_hh[k] += d * h_row[k]
-                t_ih[k] += d * x_row[k]
-                t_b[k] += d
-                d_hh[k] = d * ln_hh[k]
-                d_ih[k] = d * ln_ih[k]
-            normalize_row_backward(d_hh, h_row, st[1], h_row)     # dv_h over x̂_h
-            normalize_row_backward(d_ih, x_row, st[0], x_row)     # dv_x over x̂_x
-        # dh_{t−1} = dv_h w_hh: the rows still running (+ zoneout's carried part)
-        step_grad(hs[off:off + b_t], w_hh, panels, 0.0, dh0[:b_t], small_kernels)
-        if zoned:
-            add_carried(zone_work[N:N + b_t], dh0[:b_t])
-    restore_threads(threads)
-    input_grads(x, w_ih, True, xs, dx, dw_ih, accumulate)
-    grads_against_prev(True, G, hs, G, h0, out, batch_sizes, offsets, 1.0 if accumulate else 0.0, dw_hh, H)
-    write_sums(t_ih, dln_ih, accumulate)
-    write_sums(t_hh, dln_hh, accumulate)
-    write_sums(t_c, dln_c, accumulate)
-    write_sums(t_cb, dln_c_bias, accumulate)
-    if db.shape[0] > 0:
-        write_sums(t_b, db, accumulate)
+    copy_rows(dc_n, 0, dc0, 0, N)          # dc0 carries dc backwards through time
+    sums = (np.zeros(G, np.float64), np.zeros(G, np.float64), np.zeros(G, np.float64), np.zeros(H, np.float64),
+            np.zeros(H, np.float64))       # t_ih, t_hh, t_b, t_c, t_cb
+    cell = (c0, cs, dc0, ln_ih, ln_hh, ln_c, ln_c_bias, xs, hs, chat, stats, np.empty(H, dx.dtype),
+            np.empty((2, G), dx.dtype), sums, (dln_ih, dln_hh, dln_c, dln_c_bias))
+    _backward_loop(x, batch_sizes, h0, w_ih, w_hh, True, cell, out, dout, dh_n, dx, dh0, gates, dw_ih, dw_hh, db,
+                   accumulate, keep, zone_work, small_kernels)

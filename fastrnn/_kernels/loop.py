@@ -9,32 +9,44 @@ Layout (one layer, one direction; a packed batch, packed.py; G = the cell's gate
     h_n    (N, H)   out   each sequence's h after its last step
     keep   (K, H)   in    zoneout weights (zoneout.py; K = 0: none)
 
-The per-step product h_prev w_recᵀ runs on the weight packed once per call where that pays,
-else through OpenBLAS (panels.step_add / step_grad, chosen once per call by
-pack_for_steps); it goes into the rows the cell names (``product_rows``). ``cell`` is a
-tuple of the cell's own arguments (biases, gate offsets, other states and their
-workspaces), handed to its parts unread.
+The per-step products run on the weight packed once per call where that pays, else through
+OpenBLAS (panels.step_add / step_grad, chosen once per call by pack_for_steps). ``cell`` is
+a tuple of the cell's own arguments (biases, gate offsets, other states, workspaces),
+handed to its parts unread.
 
 A cell's kernel is an instance of ``sequence_forward`` / ``sequence_backward``
-(template.instantiate) with these parts bound, each an njit function, inline="always":
-
-    product_rows(cell, gates, out, g_off, off, b) -> the (b, G) rows the product is added to
-    step(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows): the step's rows after
-        the product: activations, the new states (h into out[off:off + b])
-    start(cell, batch_sizes): before the first step (the other states' keep_unstarted)
-    finish(cell, t, batch_sizes, off, keep_rows): after step t (the other states' keep_finished)
-    grad_step(cell, t, off, prev, b, d_out, dh, dgates): from d_out (b, H), the gradient of
-        the step's h, and dh (>= b, H) the carried one, write dA into dgates[off:off + b]
-        (and carry the other states' gradients)
-    start_backward(cell, batch_sizes): before the last step (the other states' final gradients)
-    zone_out / zone_out_grads / add_carried: zoneout.py's, or no_zoneout* for a cell without it
+(template.instantiate) with the parts below bound, each an njit function, inline="always".
+The loop's helpers for the usual cell (add_into_gates, grads_through_w_rec, ...) follow
+the templates.
 """
 from numba import njit
 
 from .activations import FASTMATH_LOOP
 from .blas import restore_threads, steps_on_one_thread
 from .panels import pack_for_steps, step_add, step_grad
-from .packed import copy_rows, keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads
+from . import packed
+from .packed import copy_rows, keep_finished, keep_unstarted, start_chunk, step_offsets
+from .template import Part
+
+# --- the parts a cell binds -------------------------------------------------------------------------
+product_weight = Part("(cell, w_rec) -> the weight of the step's first product (packed once per call)")
+product = Part("(cell, h_prev, w_rec, panels, scratch, gates, out, g_off, off, b, small_kernels): the step's "
+               "product(s) of h_prev (b, ·); add_into_gates: gates[g_off:g_off + b] += h_prev w_recᵀ")
+step = Part("(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows): the step's rows after the "
+            "product: activations and the new states (h into out[off:off + b])")
+start = Part("(cell, batch_sizes): before the first step (the other states' keep_unstarted)")
+finish = Part("(cell, t, batch_sizes, off, keep_rows): after step t (the other states' keep_finished)")
+zone_out = Part("(keep, off, h_prev, rows): zoneout.zone_out_rows, or no_zoneout")
+start_backward = Part("(cell, batch_sizes): before the last step's gradient")
+grad_step = Part("(cell, t, off, prev, b, d_out, dh, dgates): from d_out (b, H), the gradient of the "
+                 "step's h, and dh (>= b, H) the carried one, the gradients of the step's pre-activations "
+                 "(into dgates[off:off + b] for the usual cell); carries the other states' gradients")
+grad_product = Part("(cell, t, off, prev, b, w_rec, panels, dgates, dh, small_kernels): dh[:b] = the carried "
+                    "gradient of h_{t-1}; grads_through_w_rec: dA_t w_rec")
+weight_grads = Part("(cell, x, h0, w_x, torch_layout, dgates, out, batch_sizes, offsets, dx, dw_x, dw_h, db, "
+                    "accumulate): after the loop; all_weight_grads: packed.weight_grads")
+zone_out_grads = Part("(keep, off, dout, dh, zone_work): zoneout.zone_out_grads, or no_zoneout_grads")
+add_carried = Part("(carried, dh): zoneout.add_carried, or no_carried")
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
@@ -51,7 +63,7 @@ def sequence_forward(x, batch_sizes, h0, w_x, w_rec, torch_layout, cell, gates, 
     T = batch_sizes.shape[0]
     keep_unstarted(batch_sizes, h0, h_n)
     start(cell, batch_sizes)
-    panels = pack_for_steps(w_rec, N, T, True, small_kernels)
+    panels = pack_for_steps(product_weight(cell, w_rec), N, T, True, small_kernels)
     for t0 in range(0, T, chunk_steps):
         t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_x, torch_layout, scratch, gates)
         for t in range(t0, t1):
@@ -59,8 +71,7 @@ def sequence_forward(x, batch_sizes, h0, w_x, w_rec, torch_layout, cell, gates, 
             prev = offsets[t - 1] if t > 0 else 0
             g_off = off - r0
             h_prev = h0[:b] if t == 0 else out[prev:prev + b]
-            step_add(h_prev, w_rec, panels, scratch, product_rows(cell, gates, out, g_off, off, b), True,
-                     small_kernels)
+            product(cell, h_prev, w_rec, panels, scratch, gates, out, g_off, off, b, small_kernels)
             step(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows)
             if keep.shape[0] > 0:
                 zone_out(keep, off, h_prev, out[off:off + b])
@@ -94,12 +105,37 @@ def sequence_backward(x, batch_sizes, h0, w_x, w_rec, torch_layout, cell, out, d
             grad_step(cell, t, off, prev, b, zone_work[:b], dh0, dgates)
         else:
             grad_step(cell, t, off, prev, b, dout[off:off + b], dh0, dgates)
-        # dh_prev = dA_t w_rec (the rows still running; the others keep their dh)
-        step_grad(dgates[off:off + b], w_rec, panels, 0.0, dh0[:b], small_kernels)
+        grad_product(cell, t, off, prev, b, w_rec, panels, dgates, dh0, small_kernels)
         if zoned:
             add_carried(zone_work[N:N + b], dh0[:b])
     restore_threads(threads)
-    weight_grads(x, h0, w_x, torch_layout, dgates, out, batch_sizes, offsets, dx, dw_x, dw_h, db, accumulate)
+    weight_grads(cell, x, h0, w_x, torch_layout, dgates, out, batch_sizes, offsets, dx, dw_x, dw_h, db, accumulate)
+
+
+@njit(cache=True, inline="always")
+def the_recurrent_weight(cell, w_rec):
+    """``product_weight`` of the usual cell: w_rec itself."""
+    return w_rec
+
+
+@njit(cache=True, inline="always")
+def add_into_gates(cell, h_prev, w_rec, panels, scratch, gates, out, g_off, off, b, small_kernels):
+    """``product`` of the usual cell: gates[g_off:g_off + b] += h_prev w_recᵀ."""
+    step_add(h_prev, w_rec, panels, scratch, gates[g_off:g_off + b], True, small_kernels)
+
+
+@njit(cache=True, inline="always")
+def grads_through_w_rec(cell, t, off, prev, b, w_rec, panels, dgates, dh, small_kernels):
+    """``grad_product`` of the usual cell: dh_prev = dA_t w_rec (the rows still running; the
+    others keep their dh)."""
+    step_grad(dgates[off:off + b], w_rec, panels, 0.0, dh[:b], small_kernels)
+
+
+@njit(cache=True, inline="always")
+def all_weight_grads(cell, x, h0, w_x, torch_layout, dgates, out, batch_sizes, offsets, dx, dw_x, dw_h, db,
+                     accumulate):
+    """``weight_grads`` of the usual cell (its recurrent product sees the whole dA): packed.weight_grads."""
+    packed.weight_grads(x, h0, w_x, torch_layout, dgates, out, batch_sizes, offsets, dx, dw_x, dw_h, db, accumulate)
 
 
 @njit(cache=True, inline="always")

@@ -36,7 +36,8 @@ from numba import njit
 
 from .activations import FASTMATH, FASTMATH_LOOP, fast_sigmoid, fast_tanh
 from .borrowed import borrow
-from .loop import nothing_to_start, sequence_backward, sequence_forward
+from .loop import (add_into_gates, all_weight_grads, grads_through_w_rec, nothing_to_start, sequence_backward,
+                   sequence_forward, the_recurrent_weight)
 from .packed import copy_rows, keep_finished, keep_unstarted
 from .template import instantiate
 from .zoneout import add_carried, zone_out_grads, zone_out_rows
@@ -80,10 +81,10 @@ def lstm_row_grad(a_i, a_f, a_g, a_o, c_prev, c_row, d_out, dh_row, dc_row):
         a_o[j] = dh * tc * o * (1 - o)
 
 
-# --- forward: cell = (gate offsets (oi, of, og, oo), b_x, b_h, c0, cs, c_n) ------------------------
+# --- forward: cell = (c0, cs, c_n, gate offsets (oi, of, og, oo), b_x, b_h) ------------------------
 
 @njit(cache=True, inline="always")
-def _c_offsets(t, off, prev, N, keep_rows):
+def c_offsets(t, off, prev, N, keep_rows):
     """The rows of cs holding c_t and c_{t-1}: per row in training; forward only, c alternates
     between two (N, H) halves of cs (reading c_{t-1} from the array c_t is written to would
     stop LLVM vectorising the pass)."""
@@ -92,18 +93,13 @@ def _c_offsets(t, off, prev, N, keep_rows):
     return (t % 2) * N, ((t - 1) % 2) * N
 
 
-@njit(cache=True, inline="always")
-def _product_rows(cell, gates, out, g_off, off, b):
-    return gates[g_off:g_off + b]
-
-
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
 def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows):
-    (oi, of, og, oo), b_x, b_h, c0, cs, c_n = cell
+    c0, cs, c_n, (oi, of, og, oo), b_x, b_h = cell
     H = out.shape[1]
     bx_i, bx_f, bx_g, bx_o = b_x[oi:oi + H], b_x[of:of + H], b_x[og:og + H], b_x[oo:oo + H]
     bh_i, bh_f, bh_g, bh_o = b_h[oi:oi + H], b_h[of:of + H], b_h[og:og + H], b_h[oo:oo + H]
-    c_off, c_prev = _c_offsets(t, off, prev, c0.shape[0], keep_rows)
+    c_off, c_prev = c_offsets(t, off, prev, c0.shape[0], keep_rows)
     for n in range(b):
         # per-gate slice views: indexing them with the loop counter alone lets LLVM
         # vectorise (a runtime offset inside the index adds wraparound checks)
@@ -121,19 +117,21 @@ def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows):
 
 
 @njit(cache=True, inline="always")
-def _start(cell, batch_sizes):
-    keep_unstarted(batch_sizes, cell[3], cell[5])
+def c_start(cell, batch_sizes):
+    """``start`` of the LSTM cells (cell = (c0, cs, c_n, ...)): the unstarted rows keep c0."""
+    keep_unstarted(batch_sizes, cell[0], cell[2])
 
 
 @njit(cache=True, inline="always")
-def _finish(cell, t, batch_sizes, off, keep_rows):
-    c0, cs, c_n = cell[3], cell[4], cell[5]
-    keep_finished(t, batch_sizes, _c_offsets(t, off, 0, c0.shape[0], keep_rows)[0], cs, c_n)
+def c_finish(cell, t, batch_sizes, off, keep_rows):
+    """``finish`` of the LSTM cells: the rows that end at step t copy their c into c_n."""
+    c0, cs, c_n = cell[0], cell[1], cell[2]
+    keep_finished(t, batch_sizes, c_offsets(t, off, 0, c0.shape[0], keep_rows)[0], cs, c_n)
 
 
 _forward_loop = instantiate(sequence_forward, "lstm_forward_loop", inline="always",
-                            product_rows=_product_rows, step=_step,
-                            start=_start, finish=_finish, zone_out=zone_out_rows)
+                            product_weight=the_recurrent_weight, product=add_into_gates, step=_step,
+                            start=c_start, finish=c_finish, zone_out=zone_out_rows)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
@@ -153,7 +151,7 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
         x, h0, c0, w_x, w_rec, b_x, b_h, gates, scratch, cs, out, h_n, c_n, keep)
     H = h0.shape[1]
     offsets = (blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H)
-    _forward_loop(x, batch_sizes, h0, w_x, w_rec, torch_layout, (offsets, b_x, b_h, c0, cs, c_n), gates, scratch,
+    _forward_loop(x, batch_sizes, h0, w_x, w_rec, torch_layout, (c0, cs, c_n, offsets, b_x, b_h), gates, scratch,
                   out, h_n, keep, chunk_steps, keep_rows, small_kernels)
 
 
@@ -171,9 +169,9 @@ def _grad_step(cell, t, off, prev, b, d_out, dh, dgates):
 
 
 _backward_loop = instantiate(sequence_backward, "lstm_backward_loop", inline="always",
-                             grad_step=_grad_step,
-                             start_backward=nothing_to_start, zone_out_grads=zone_out_grads,
-                             add_carried=add_carried)
+                             grad_step=_grad_step, grad_product=grads_through_w_rec,
+                             weight_grads=all_weight_grads, start_backward=nothing_to_start,
+                             zone_out_grads=zone_out_grads, add_carried=add_carried)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)

@@ -26,19 +26,62 @@ Equations (fastrnn/oracle/lstm.py states them in NumPy):
 Per step the projection is one more product (panels.step_add: (b, H) x (P, H)ᵀ); its
 gradient dm = dh w_hr another (panels.step_grad), and dW_hr = Σ dhᵀ m one GEMM over the
 R rows after the loop, next to the usual weight gradients (packed.weight_grads) and the
-peepholes' column sums.
+peepholes' column sums. The time loop is loop.py's; this file holds the variants' steps.
 """
 import numpy as np
 from numba import njit
 
-from .activations import FASTMATH, fast_sigmoid, fast_tanh
-from .blas import gemm, restore_threads, steps_on_one_thread
+from .activations import FASTMATH, FASTMATH_LOOP, fast_sigmoid, fast_tanh
+from .blas import gemm
 from .borrowed import borrow
+from .loop import (add_into_gates, grads_through_w_rec, no_carried, no_zoneout, no_zoneout_grads, nothing_to_start,
+                   sequence_backward, sequence_forward, the_recurrent_weight)
+from .lstm import c_finish, c_offsets, c_start
 from .panels import pack_for_steps, step_add, step_grad
-from .packed import copy_rows, keep_finished, keep_unstarted, start_chunk, step_offsets, weight_grads, write_sums
+from .packed import copy_rows, weight_grads, write_sums
+from .template import instantiate
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+# --- forward: cell = (c0, cs, c_n, gate offsets, b_x, b_h, w_ph, ms, w_hr, p_hr, scratch, small_kernels)
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
+def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows):
+    c0, cs, c_n, (oi, of, og, oo), b_x, b_h, w_ph, ms, w_hr, p_hr, scratch, small_kernels = cell
+    H = c0.shape[1]
+    project = w_hr.shape[0] > 0
+    bx_i, bx_f, bx_g, bx_o = b_x[oi:oi + H], b_x[of:of + H], b_x[og:og + H], b_x[oo:oo + H]
+    bh_i, bh_f, bh_g, bh_o = b_h[oi:oi + H], b_h[of:of + H], b_h[og:og + H], b_h[oo:oo + H]
+    p_i, p_f, p_o = w_ph[:H], w_ph[H:2 * H], w_ph[2 * H:]
+    c_off, c_prev = c_offsets(t, off, prev, c0.shape[0], keep_rows)
+    m_off = off if keep_rows else 0
+    for n in range(b):
+        row = gates[g_off + n]
+        a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
+        cp = c0[n] if t == 0 else cs[c_prev + n]
+        c_row = cs[c_off + n]
+        m_row = ms[m_off + n] if project else out[off + n]
+        for j in range(H):
+            i = fast_sigmoid(a_i[j] + bx_i[j] + bh_i[j] + p_i[j] * cp[j])
+            f = fast_sigmoid(a_f[j] + bx_f[j] + bh_f[j] + p_f[j] * cp[j])
+            g = fast_tanh(a_g[j] + bx_g[j] + bh_g[j])
+            c = f * cp[j] + i * g
+            o = fast_sigmoid(a_o[j] + bx_o[j] + bh_o[j] + p_o[j] * c)
+            c_row[j] = c
+            m_row[j] = o * fast_tanh(c)
+            a_i[j] = i
+            a_f[j] = f
+            a_g[j] = g
+            a_o[j] = o
+    if project:          # h_t = m_t w_hrᵀ
+        step_add(ms[m_off:m_off + b], w_hr, p_hr, scratch, out[off:off + b], False, small_kernels)
+
+
+_forward_loop = instantiate(sequence_forward, "lstm_variant_forward_loop", inline="always",
+                            product_weight=the_recurrent_weight, product=add_into_gates, step=_step,
+                            start=c_start, finish=c_finish, zone_out=no_zoneout)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
 def lstm_variant_forward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_h, torch_layout, blocks,
                          chunk_steps, keep_rows, gates, scratch, cs, ms, out, h_n, c_n, small_kernels):
     """Run the sequence; fill out (R, P) and each sequence's final h_n (N, P), c_n (N, H).
@@ -51,53 +94,75 @@ def lstm_variant_forward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_
     (x, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_h, gates, scratch, cs, ms, out, h_n, c_n) = borrow(
         x, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_h, gates, scratch, cs, ms, out, h_n, c_n)
     N, H = c0.shape
+    offsets = (blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H)
+    # the panels of the projection m w_hrᵀ (0 steps: none without a projection)
+    p_hr = pack_for_steps(w_hr, N, batch_sizes.shape[0] if w_hr.shape[0] > 0 else 0, True, small_kernels)
+    cell = (c0, cs, c_n, offsets, b_x, b_h, w_ph, ms, w_hr, p_hr, scratch, small_kernels)
+    _forward_loop(x, batch_sizes, h0, w_x, w_rec, torch_layout, cell, gates, scratch, out, h_n, out[:0], chunk_steps,
+                  keep_rows, small_kernels)
+
+
+# --- backward: cell = (c0, cs, dc0, gate offsets, w_ph, dhs, dm, w_hr, p_hr, small_kernels, extras) --
+# extras = (ms, dw_hr, dw_ph, blocks): what the weight gradients after the loop read
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
+def _grad_step(cell, t, off, prev, b, d_out, dh, dgates):
+    c0, cs, dc0, (oi, of, og, oo), w_ph, dhs, dm, w_hr, p_hr, small_kernels, extras = cell
+    H = c0.shape[1]
     project = w_hr.shape[0] > 0
-    oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
-    bx_i, bx_f, bx_g, bx_o = b_x[oi:oi + H], b_x[of:of + H], b_x[og:og + H], b_x[oo:oo + H]
-    bh_i, bh_f, bh_g, bh_o = b_h[oi:oi + H], b_h[of:of + H], b_h[og:og + H], b_h[oo:oo + H]
     p_i, p_f, p_o = w_ph[:H], w_ph[H:2 * H], w_ph[2 * H:]
-    offsets = step_offsets(batch_sizes)
-    T = batch_sizes.shape[0]
-    keep_unstarted(batch_sizes, h0, h_n)
-    keep_unstarted(batch_sizes, c0, c_n)
-    # the panels of the per-step products h w_recᵀ and m w_hrᵀ (0 steps: none without a projection)
-    p_rec = pack_for_steps(w_rec, N, T, True, small_kernels)
-    p_hr = pack_for_steps(w_hr, N, T if project else 0, True, small_kernels)
-    for t0 in range(0, T, chunk_steps):
-        t1, r0, threads = start_chunk(t0, chunk_steps, batch_sizes, offsets, x, w_x, torch_layout, scratch, gates)
-        for t in range(t0, t1):
-            off, b = offsets[t], batch_sizes[t]
-            prev = offsets[t - 1] if t > 0 else 0
-            c_off, c_prev = (off, prev) if keep_rows else ((t % 2) * N, ((t - 1) % 2) * N)
-            m_off = off if keep_rows else 0
-            h_prev = h0[:b] if t == 0 else out[prev:prev + b]
-            step_add(h_prev, w_rec, p_rec, scratch, gates[off - r0:off - r0 + b], True, small_kernels)
-            for n in range(b):
-                row = gates[off - r0 + n]
-                a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
-                cp = c0[n] if t == 0 else cs[c_prev + n]
-                c_row = cs[c_off + n]
-                m_row = ms[m_off + n] if project else out[off + n]
-                for j in range(H):
-                    i = fast_sigmoid(a_i[j] + bx_i[j] + bh_i[j] + p_i[j] * cp[j])
-                    f = fast_sigmoid(a_f[j] + bx_f[j] + bh_f[j] + p_f[j] * cp[j])
-                    g = fast_tanh(a_g[j] + bx_g[j] + bh_g[j])
-                    c = f * cp[j] + i * g
-                    o = fast_sigmoid(a_o[j] + bx_o[j] + bh_o[j] + p_o[j] * c)
-                    c_row[j] = c
-                    m_row[j] = o * fast_tanh(c)
-                    a_i[j] = i
-                    a_f[j] = f
-                    a_g[j] = g
-                    a_o[j] = o
-            if project:          # h_t = m_t w_hrᵀ
-                step_add(ms[m_off:m_off + b], w_hr, p_hr, scratch, out[off:off + b], False, small_kernels)
-            keep_finished(t, batch_sizes, off, out, h_n)
-            keep_finished(t, batch_sizes, c_off, cs, c_n)
-        restore_threads(threads)
+    # dh = dout + the carried dh; with a projection dm = dh w_hr (dh kept for dW_hr), else dm = dh
+    for n in range(b):
+        o_row, d_carry = d_out[n], dh[n]
+        dh_row = dhs[off + n] if project else dm[n]
+        for j in range(o_row.shape[0]):
+            dh_row[j] = o_row[j] + d_carry[j]
+    if project:
+        step_grad(dhs[off:off + b], w_hr, p_hr, 0.0, dm[:b], small_kernels)
+    for n in range(b):
+        row = dgates[off + n]
+        a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
+        cp = c0[n] if t == 0 else cs[prev + n]
+        c_row = cs[off + n]
+        dm_row = dm[n]
+        dc_row = dc0[n]
+        for j in range(H):
+            i = a_i[j]
+            f = a_f[j]
+            g = a_g[j]
+            o = a_o[j]
+            tc = fast_tanh(c_row[j])
+            d_m = dm_row[j]
+            d_o = d_m * tc * o * (1 - o)
+            dc = dc_row[j] + d_m * o * (1 - tc * tc) + d_o * p_o[j]
+            d_i = dc * g * i * (1 - i)
+            d_f = dc * cp[j] * f * (1 - f)
+            dc_row[j] = dc * f + d_i * p_i[j] + d_f * p_f[j]
+            a_i[j] = d_i
+            a_f[j] = d_f
+            a_g[j] = dc * i * (1 - g * g)
+            a_o[j] = d_o
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
+def _weight_grads(cell, x, h0, w_x, torch_layout, dgates, out, batch_sizes, offsets, dx, dw_x, dw_h, db,
+                  accumulate):
+    c0, cs, dc0, gate_offsets, w_ph, dhs, dm, w_hr, p_hr, small_kernels, (ms, dw_hr, dw_ph, blocks) = cell
+    weight_grads(x, h0, w_x, torch_layout, dgates, out, batch_sizes, offsets, dx, dw_x, dw_h, db, accumulate)
+    if w_hr.shape[0] > 0:                  # dW_hr (P, H) (+)= Σ_rows dhᵀ m
+        P, R, H = w_hr.shape[0], x.shape[0], c0.shape[1]
+        gemm(True, False, P, H, R, 1.0, dhs, P, ms, H, 1.0 if accumulate else 0.0, dw_hr, H)
+    if dw_ph.shape[0] > 0:
+        peephole_grads(batch_sizes, offsets, c0, cs, dgates, blocks, dw_ph, accumulate)
+
+
+_backward_loop = instantiate(sequence_backward, "lstm_variant_backward_loop", inline="always",
+                             grad_step=_grad_step, grad_product=grads_through_w_rec, weight_grads=_weight_grads,
+                             start_backward=nothing_to_start, zone_out_grads=no_zoneout_grads,
+                             add_carried=no_carried)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
 def lstm_variant_backward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, torch_layout, blocks, gates, cs, ms,
                           out, dout, dh_n, dc_n, dx, dh0, dc0, dhs, dm, dw_x, dw_h, dw_hr, dw_ph, db, accumulate,
                           small_kernels):
@@ -114,61 +179,14 @@ def lstm_variant_backward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, torch_
      dw_hr, dw_ph, db) = borrow(
         x, h0, c0, w_x, w_rec, w_hr, w_ph, gates, cs, ms, out, dout, dh_n, dc_n, dx, dh0, dc0, dhs, dm, dw_x,
         dw_h, dw_hr, dw_ph, db)
-    H = c0.shape[1]
-    project = w_hr.shape[0] > 0
-    oi, of, og, oo = blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H
-    p_i, p_f, p_o = w_ph[:H], w_ph[H:2 * H], w_ph[2 * H:]
-    copy_rows(dh_n, 0, dh0, 0, dh_n.shape[0])          # dh0 / dc0 carry dh, dc backwards through time
-    copy_rows(dc_n, 0, dc0, 0, dc_n.shape[0])
-    offsets = step_offsets(batch_sizes)
-    threads = steps_on_one_thread()
-    T = batch_sizes.shape[0]
-    # the panels of the per-step products dA w_rec and dh w_hr (0 steps: none without a projection)
-    p_rec = pack_for_steps(w_rec, c0.shape[0], T, False, small_kernels)
-    p_hr = pack_for_steps(w_hr, c0.shape[0], T if project else 0, False, small_kernels)
-    for t in range(batch_sizes.shape[0] - 1, -1, -1):
-        off, b = offsets[t], batch_sizes[t]
-        prev = offsets[t - 1] if t > 0 else 0
-        # dh = dout + the carried dh; with a projection dm = dh w_hr (dh kept for dW_hr), else dm = dh
-        for n in range(b):
-            d_out, d_carry = dout[off + n], dh0[n]
-            dh_row = dhs[off + n] if project else dm[n]
-            for j in range(d_out.shape[0]):
-                dh_row[j] = d_out[j] + d_carry[j]
-        if project:
-            step_grad(dhs[off:off + b], w_hr, p_hr, 0.0, dm[:b], small_kernels)
-        for n in range(b):
-            row = gates[off + n]
-            a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
-            cp = c0[n] if t == 0 else cs[prev + n]
-            c_row = cs[off + n]
-            dm_row = dm[n]
-            dc_row = dc0[n]
-            for j in range(H):
-                i = a_i[j]
-                f = a_f[j]
-                g = a_g[j]
-                o = a_o[j]
-                tc = fast_tanh(c_row[j])
-                d_m = dm_row[j]
-                d_o = d_m * tc * o * (1 - o)
-                dc = dc_row[j] + d_m * o * (1 - tc * tc) + d_o * p_o[j]
-                d_i = dc * g * i * (1 - i)
-                d_f = dc * cp[j] * f * (1 - f)
-                dc_row[j] = dc * f + d_i * p_i[j] + d_f * p_f[j]
-                a_i[j] = d_i
-                a_f[j] = d_f
-                a_g[j] = dc * i * (1 - g * g)
-                a_o[j] = d_o
-        # dh_prev = dA_t w_rec (the rows still running; the others keep their dh)
-        step_grad(gates[off:off + b], w_rec, p_rec, 0.0, dh0[:b], small_kernels)
-    restore_threads(threads)
-    weight_grads(x, h0, w_x, torch_layout, gates, out, batch_sizes, offsets, dx, dw_x, dw_h, db, accumulate)
-    if project:                  # dW_hr (P, H) (+)= Σ_rows dhᵀ m
-        P, R = w_hr.shape[0], x.shape[0]
-        gemm(True, False, P, H, R, 1.0, dhs, P, ms, H, 1.0 if accumulate else 0.0, dw_hr, H)
-    if dw_ph.shape[0] > 0:
-        peephole_grads(batch_sizes, offsets, c0, cs, gates, blocks, dw_ph, accumulate)
+    N, H = c0.shape
+    copy_rows(dc_n, 0, dc0, 0, N)          # dc0 carries dc backwards through time
+    offsets = (blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H)
+    # the panels of the per-step products dh w_hr (0 steps: none without a projection)
+    p_hr = pack_for_steps(w_hr, N, batch_sizes.shape[0] if w_hr.shape[0] > 0 else 0, False, small_kernels)
+    cell = (c0, cs, dc0, offsets, w_ph, dhs, dm, w_hr, p_hr, small_kernels, (ms, dw_hr, dw_ph, blocks))
+    _backward_loop(x, batch_sizes, h0, w_x, w_rec, torch_layout, cell, out, dout, dh_n, dx, dh0, gates, dw_x, dw_h,
+                   db, accumulate, out[:0], out[:0], small_kernels)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)

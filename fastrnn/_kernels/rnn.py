@@ -18,16 +18,17 @@ from numba import njit
 
 from .activations import FASTMATH_LOOP, fast_tanh
 from .borrowed import borrow
-from .loop import (no_carried, no_zoneout, no_zoneout_grads, nothing_to_finish, nothing_to_start, sequence_backward,
-                   sequence_forward)
+from .loop import (all_weight_grads, grads_through_w_rec, no_carried, no_zoneout, no_zoneout_grads, nothing_to_finish,
+                   nothing_to_start, sequence_backward, sequence_forward, the_recurrent_weight)
+from .panels import step_add
 from .template import instantiate
 
 
 # --- forward: the product and the step both work in out (gates is out); cell = (b_x, b_h, relu) ---
 
 @njit(cache=True, inline="always")
-def _product_rows(cell, gates, out, g_off, off, b):
-    return out[off:off + b]
+def _product(cell, h_prev, w_rec, panels, scratch, gates, out, g_off, off, b, small_kernels):
+    step_add(h_prev, w_rec, panels, scratch, out[off:off + b], True, small_kernels)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
@@ -46,7 +47,7 @@ def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows):
 
 
 _forward_loop = instantiate(sequence_forward, "rnn_forward_loop", inline="always",
-                            product_rows=_product_rows, step=_step,
+                            product_weight=the_recurrent_weight, product=_product, step=_step,
                             start=nothing_to_start, finish=nothing_to_finish, zone_out=no_zoneout)
 
 
@@ -80,9 +81,9 @@ def _grad_step(cell, t, off, prev, b, d_out, dh, dgates):
 
 
 _backward_loop = instantiate(sequence_backward, "rnn_backward_loop", inline="always",
-                             grad_step=_grad_step,
-                             start_backward=nothing_to_start, zone_out_grads=no_zoneout_grads,
-                             add_carried=no_carried)
+                             grad_step=_grad_step, grad_product=grads_through_w_rec,
+                             weight_grads=all_weight_grads, start_backward=nothing_to_start,
+                             zone_out_grads=no_zoneout_grads, add_carried=no_carried)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)

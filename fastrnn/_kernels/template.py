@@ -1,8 +1,9 @@
 """Compiled templates: one njit function, instantiated with a cell's parts bound by name.
 
 The time loop is written once (loop.py) and refers to the parts that vary by cell (its row
-step, its row-gradient step, how it keeps its other states) by global names it does not
-define. ``instantiate(template, name, step=lstm_step, ...)`` makes a copy of the template's
+step, its row-gradient step, how it keeps its other states) by global names that hold a
+:class:`Part` (a placeholder saying what the part takes and does).
+``instantiate(template, name, step=lstm_step, ...)`` makes a copy of the template's
 Python function whose globals bind those names, and compiles it with the template's options
 (``cache=True`` included): Numba resolves the parts as compile-time constants, so a part
 declared ``inline="always"`` is inlined as if written in the loop, and each instance is
@@ -25,6 +26,19 @@ import types as _types
 from numba import njit
 from numba.core.caching import NullCache
 
+class Part:
+    """A placeholder for a part a template calls by this global name: ``signature`` says
+    what it takes and does. Calling an uninstantiated template fails at typing."""
+
+    __slots__ = ("signature",)
+
+    def __init__(self, signature):
+        self.signature = signature
+
+    def __repr__(self):
+        return f"Part({self.signature!r})"
+
+
 _NAMES = set()          # instance names made so far: two instances of one name would share cache files
 
 
@@ -36,10 +50,14 @@ def instantiate(template, name, inline=None, **parts):
         raise ValueError(f"instantiate: an instance named {name!r} exists; expected a new name")
     py = template.py_func
     glb = dict(py.__globals__)
-    missing = [k for k in parts if k in glb]
-    if missing:
-        raise ValueError(f"instantiate: {', '.join(missing)} already defined in {py.__module__}; "
-                         f"expected names the template leaves free")
+    taken = [k for k in parts if k in glb and not isinstance(glb[k], Part)]
+    if taken:
+        raise ValueError(f"instantiate: {', '.join(taken)} already defined in {py.__module__}; "
+                         f"expected the template's parts")
+    unbound = [k for k in py.__code__.co_names if isinstance(glb.get(k), Part) and k not in parts]
+    if unbound:
+        raise ValueError(f"instantiate: {template.__name__} needs the part(s) {', '.join(unbound)}; "
+                         f"got {', '.join(sorted(parts)) or 'none'}")
     glb.update(parts)
     renamed = {"co_name": name}
     if hasattr(py.__code__, "co_qualname"):          # Python 3.11+

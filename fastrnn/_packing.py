@@ -2,7 +2,7 @@
 
 The kernels run on packed rows (fastrnn/_kernels/packed.py): the sequences sorted by
 length, longest first, and step t holding the rows of the b_t sequences still running,
-so no padding enters a product or a pointwise pass. :class:`Packing` holds that layout for
+so no padding enters a product or a pointwise pass. :class:`Packing` holds that packing for
 one batch: ``pack`` gathers the real rows of a padded array, ``unpack`` scatters rows back
 (zeros in the padding), ``sort``/``unsort`` reorder per-sequence states, and
 ``reverse`` maps each row to its mirror within its own sequence (a reverse direction runs
@@ -10,7 +10,7 @@ each sequence from its last step down to its first). The semantics are fastrnn.o
 """
 import numpy as np
 
-from ._kernels.packed import layout_of
+from ._kernels.packed import packing_of
 
 
 def sequence_lengths(batch_sizes):
@@ -39,14 +39,14 @@ def reverse_rows(batch_sizes):
 
 
 class Packing:
-    """The packed layout of a batch of N sequences of at most T steps with ``lengths`` (N,)."""
+    """The packing of a batch of N sequences of at most T steps with ``lengths`` (N,)."""
 
     __slots__ = ("T", "N", "lengths", "order", "inverse", "batch_sizes", "index", "_reverse")
 
     def __init__(self, lengths, T):
         self.T, self.N = T, lengths.shape[0]
         self.lengths = lengths
-        self.order, self.batch_sizes, self.index = layout_of(lengths, T)
+        self.order, self.batch_sizes, self.index = packing_of(lengths, T)
         self.inverse = np.argsort(self.order)
         self._reverse = None
 
@@ -81,7 +81,7 @@ class Packing:
 
 
 class Padded:
-    """The layout of a batch whose sequences all have T steps: arrays stay padded (T, N, F),
+    """The packing of a batch whose sequences all have T steps: arrays stay padded (T, N, F),
     nothing is reordered, and a reverse direction reads the whole batch backwards."""
 
     __slots__ = ("T", "N")
@@ -111,7 +111,7 @@ class Padded:
 
 
 class Truncated(Padded):
-    """The layout of a batch whose sequences all have the same L <= T steps: the first L steps
+    """The packing of a batch whose sequences all have the same L <= T steps: the first L steps
     of the padded arrays (a view, nothing gathered or reordered); the output is padded with
     zeros back to T steps."""
 
@@ -136,8 +136,8 @@ class Truncated(Padded):
         return out
 
 
-def layout_for(lengths, T, N):
-    """The cheapest layout for a batch: Padded without lengths, Truncated when every sequence has
+def packing_for(lengths, T, N):
+    """The cheapest packing of a batch: Padded without lengths, Truncated when every sequence has
     the same length (all T included: then it is the padded call), else Packing."""
     if lengths is None:
         return Padded(T, N)
@@ -146,10 +146,10 @@ def layout_for(lengths, T, N):
     return Packing(lengths, T)
 
 
-def add_reversed(layout, total, rows):
-    """total += layout.reverse(rows), without a copy in the padded layout."""
-    if isinstance(layout, Padded):
+def add_reversed(packing, total, rows):
+    """total += packing.reverse(rows), without a copy for a padded batch."""
+    if isinstance(packing, Padded):
         total += rows[::-1]
     else:
-        total += layout.reverse(rows)
+        total += packing.reverse(rows)
     return total

@@ -38,8 +38,12 @@ import numpy as np
 
 __all__ = ["from_keras", "to_keras"]
 
-_KIND = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "rnn"}
-_KERAS_LAYER = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+
+
+def _keras_cells():
+    """The registry entries with a Keras layer, by the Keras cell's class name."""
+    from . import _cells
+    return {c.keras.cell: c for c in _cells.CELLS.values() if c.keras is not None}
 
 
 def _keras():
@@ -53,10 +57,24 @@ def _keras():
     return keras
 
 
-def _gru_order(a, H, axis):
-    """Swap the first two gate blocks (Keras z, r, h <-> torch r, z, n); its own inverse."""
-    idx = np.r_[H:2 * H, 0:H, 2 * H:3 * H]
-    return np.take(a, idx, axis=axis)
+def _blocks(a, order, H):
+    """a's H-row blocks (axis 0) taken in ``order``: ``_blocks(torch, keras.order, H)`` is in
+    Keras's gate order; ``_blocks(keras, inverse(order), H)`` in torch's."""
+    return a[np.concatenate([np.arange(g * H, (g + 1) * H) for g in order])]
+
+
+def _inverse(order):
+    return tuple(order.index(g) for g in range(len(order)))
+
+
+def _negate(a, negated, H):
+    """a with the H-row blocks of the torch gates ``negated`` (axis 0) negated."""
+    if not negated:
+        return a
+    a = a.copy()
+    for g in negated:
+        a[g * H:(g + 1) * H] *= -1
+    return a
 
 
 def _activation_name(keras, fn):
@@ -72,33 +90,40 @@ def _what(layer):
 
 
 def _cell_spec(keras, rnn, where):
-    """One Keras RNN layer (one direction) -> (kind, options, units, use_bias, (K, R, b))."""
+    """One Keras RNN layer (one direction) -> (entry, options, units, use_bias, (K, R, b))."""
     cell = rnn.cell
-    kind = _KIND.get(type(cell).__name__) if type(cell).__module__.startswith("keras.") else None
-    if kind is None:
+    known = _keras_cells()
+    entry = known.get(type(cell).__name__) if type(cell).__module__.startswith("keras.") else None
+    if entry is None:
         raise ValueError(f"{where}: cell {type(cell).__name__} cannot be converted "
-                         "(expected an LSTMCell, GRUCell or SimpleRNNCell; StackedRNNCells: use a Sequential)")
+                         f"(expected {_either(known)}; StackedRNNCells: use a Sequential)")
+    spec = entry.keras
     act = _activation_name(keras, cell.activation)
-    allowed = ("tanh", "relu") if kind == "rnn" else ("tanh",)
+    option = {o.name: o for o in entry.options}.get(spec.activation_option)
+    allowed = option.choices if option else ("tanh",)
     if act not in allowed:
         raise ValueError(f"{where}: activation={act!r} cannot be converted (fastrnn supports "
                          f"{' or '.join(map(repr, allowed))} here)")
-    options = {}
-    if kind == "rnn":
-        options["nonlinearity"] = act
-    else:
+    options = {option.name: act} if option else {}
+    if spec.gated:
         rec = _activation_name(keras, cell.recurrent_activation)
         if rec != "sigmoid":
             raise ValueError(f"{where}: recurrent_activation={rec!r} cannot be converted (fastrnn's gates "
                              "use 'sigmoid')")
-    if kind == "gru":
-        options["reset_after"] = bool(cell.reset_after)
+    options.update((name, bool(getattr(cell, name))) for name in spec.shared_options)
     if not rnn.built or getattr(cell, "kernel", None) is None:
         raise ValueError(f"{where}: the layer is not built (it has no weights yet): call it on an input "
                          "or build(input_shape) first")
     weights = [keras.ops.convert_to_numpy(cell.kernel), keras.ops.convert_to_numpy(cell.recurrent_kernel),
                keras.ops.convert_to_numpy(cell.bias) if cell.use_bias else None]
-    return kind, options, int(cell.units), bool(cell.use_bias), weights
+    return entry, options, int(cell.units), bool(cell.use_bias), weights
+
+
+def _either(known):
+    """'an LSTMCell, GRUCell or SimpleRNNCell' from the Keras cells the registry knows."""
+    names = list(known)
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return ("an " if listed[0] in "AEIOU" else "a ") + listed
 
 
 def _layer_spec(keras, layer, where):
@@ -127,25 +152,27 @@ def _layer_spec(keras, layer, where):
     else:
         raise ValueError(f"{where} is not a recurrent layer (expected LSTM, GRU, SimpleRNN or a "
                          "Bidirectional wrapper of one)")
-    kind, options, units, use_bias, _ = specs[0]
-    return {"kind": kind, "options": options, "units": units, "bias": use_bias,
+    entry, options, units, use_bias, _ = specs[0]
+    return {"cell": entry, "options": options, "units": units, "bias": use_bias,
             "bidirectional": len(specs) == 2, "input_size": int(specs[0][4][0].shape[0]),
             "weights": [s[4] for s in specs], "return_sequences": bool(return_sequences), "where": where}
 
 
 def _config(spec):
     """What must agree between the layers of a stack, in Keras's words."""
-    config = {"layer type": _KERAS_LAYER[spec["kind"]], "units": spec["units"], "use_bias": spec["bias"],
+    keras_spec = spec["cell"].keras
+    config = {"layer type": keras_spec.layer, "units": spec["units"], "use_bias": spec["bias"],
               "bidirectional": spec["bidirectional"]}
     for key, value in spec["options"].items():
-        config["activation" if key == "nonlinearity" else key] = value
+        config["activation" if key == keras_spec.activation_option else key] = value
     return config
 
 
 def _describe(spec):
-    kind, options, units, use_bias = spec[:4]
-    opts = "".join(f", {'activation' if k == 'nonlinearity' else k}={v!r}" for k, v in options.items())
-    return f"{_KERAS_LAYER[kind]}(units={units}{opts}, use_bias={use_bias})"
+    entry, options, units, use_bias = spec[:4]
+    opts = "".join(f", {'activation' if k == entry.keras.activation_option else k}={v!r}"
+                   for k, v in options.items())
+    return f"{entry.keras.layer}(units={units}{opts}, use_bias={use_bias})"
 
 
 def _stack(keras, layers, single=False):
@@ -196,23 +223,14 @@ def _stack(keras, layers, single=False):
     return specs, (rates.pop() if rates else 0.0)
 
 
-def _torch_params(kind, weights, H, suffix):
-    """One direction's Keras (K, R, b) -> torch-named arrays."""
+def _torch_params(spec, weights, H, suffix):
+    """One direction's Keras (K, R, b) -> torch-named arrays (``spec`` the cell's KerasLayer)."""
     K, R, b = weights
-    w_ih, w_hh = K.T, R.T
-    b_ih = b_hh = None
+    to_torch = _inverse(spec.order)
+    out = {f"weight_ih{suffix}": _blocks(K.T, to_torch, H), f"weight_hh{suffix}": _blocks(R.T, to_torch, H)}
     if b is not None:
-        if b.ndim == 2:                                    # GRU reset_after=True: [input, recurrent]
-            b_ih, b_hh = b[0], b[1]
-        else:
-            b_ih, b_hh = b, np.zeros_like(b)
-    if kind == "gru":
-        w_ih, w_hh = _gru_order(w_ih, H, 0), _gru_order(w_hh, H, 0)
-        if b is not None:
-            b_ih, b_hh = _gru_order(b_ih, H, 0), _gru_order(b_hh, H, 0)
-    out = {f"weight_ih{suffix}": w_ih, f"weight_hh{suffix}": w_hh}
-    if b is not None:
-        out.update({f"bias_ih{suffix}": b_ih, f"bias_hh{suffix}": b_hh})
+        b_ih, b_hh = (b[0], b[1]) if b.ndim == 2 else (b, np.zeros_like(b))     # (2, G*H): [input, recurrent]
+        out.update({f"bias_ih{suffix}": _blocks(b_ih, to_torch, H), f"bias_hh{suffix}": _blocks(b_hh, to_torch, H)})
     return out
 
 
@@ -260,46 +278,35 @@ def from_keras(layer, dtype=None):
             raise TypeError(f"from_keras: expected Keras layers, got a {type(x).__name__}")
     specs, dropout = _stack(keras, layers, single=len(layers) == 1 and layers[0] is layer)
     first = specs[0]
-    kind, H = first["kind"], first["units"]
+    entry, H = first["cell"], first["units"]
     if dtype is None:
         dtype = np.float64 if first["weights"][0][0].dtype == np.float64 else np.float32
     from . import nn
-    cls = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[kind]
+    cls = getattr(nn, entry.title)          # the fastrnn.nn class of a cell has its title as name
     module = cls(first["input_size"], H, num_layers=len(specs), bias=first["bias"], batch_first=True,
                  dropout=dropout, bidirectional=first["bidirectional"], dtype=dtype, **first["options"])
     state = {}
     for k, spec in enumerate(specs):
         for d, weights in enumerate(spec["weights"]):
-            state.update(_torch_params(kind, weights, H, f"_l{k}" + ("_reverse" if d else "")))
+            state.update(_torch_params(entry.keras, weights, H, f"_l{k}" + ("_reverse" if d else "")))
     module.load_state_dict(state)
     return module
 
 
 # --- to Keras -----------------------------------------------------------------------------------
-def _keras_weights(kind, module, suffix, options):
+def _keras_weights(module, suffix, options):
     """One direction's torch-named arrays -> Keras [kernel, recurrent_kernel, (bias)]."""
-    p, H = module.params, module.hidden_size
-    w_ih, w_hh = p[f"weight_ih{suffix}"].astype(np.float64), p[f"weight_hh{suffix}"].astype(np.float64)
-    b_ih = p[f"bias_ih{suffix}"].astype(np.float64) if module.bias else None
-    b_hh = p[f"bias_hh{suffix}"].astype(np.float64) if module.bias else None
-    if kind == "gru":
-        if options["blend"] == "book":
-            # h' = (1 - z) h + z n is Keras's z h + (1 - z) n with z -> 1 - z = sigmoid(-a): negate
-            # the z gate's pre-activation (its weight rows and biases)
-            neg = np.ones(3 * H)
-            neg[H:2 * H] = -1.0
-            w_ih, w_hh = w_ih * neg[:, None], w_hh * neg[:, None]
-            if module.bias:
-                b_ih, b_hh = b_ih * neg, b_hh * neg
-        w_ih, w_hh = _gru_order(w_ih, H, 0), _gru_order(w_hh, H, 0)
-        if module.bias:
-            b_ih, b_hh = _gru_order(b_ih, H, 0), _gru_order(b_hh, H, 0)
+    spec, p, H = module.cell.keras, module.params, module.hidden_size
+    negated = spec.negated(options)
+    # h' = (1 - z) h + z n (blend='book') is Keras's z h + (1 - z) n with z -> 1 - z = sigmoid(-a):
+    # the negated gates' weight rows and biases change sign
+    names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if module.bias else ())
+    w_ih, w_hh, *biases = (_blocks(_negate(p[f"{n}{suffix}"].astype(np.float64), negated, H), spec.order, H)
+                           for n in names)
     out = [w_ih.T, w_hh.T]
-    if module.bias:
-        if kind == "gru" and options["reset_after"]:
-            out.append(np.stack([b_ih, b_hh]))
-        else:            # b_hh sits outside the reset gate (reset_after=False) or is simply added
-            out.append(b_ih + b_hh)
+    if biases:
+        # one bias: b_hh sits outside the reset gate (reset_after=False GRU) or is simply added
+        out.append(np.stack(biases) if spec.two_biases(options) else biases[0] + biases[1])
     return [w.astype(module.dtype) for w in out]
 
 
@@ -333,9 +340,11 @@ def to_keras(module):
     from .nn import Recurrent
     if not isinstance(module, Recurrent):
         raise TypeError(f"to_keras: expected a fastrnn.nn LSTM, GRU or RNN module, got {type(module).__name__}")
-    kind = module.cell.name
-    if kind not in _KERAS_LAYER:
-        raise ValueError(f"to_keras: cell {kind!r} has no Keras layer (expected 'lstm', 'gru' or 'rnn')")
+    spec = module.cell.keras
+    if spec is None:
+        known = [c.name for c in _keras_cells().values()]
+        raise ValueError(f"to_keras: cell {module.cell.name!r} has no Keras layer (expected "
+                         f"{', '.join(map(repr, known))})")
     if module.zoneout > 0:
         raise ValueError(f"to_keras: zoneout={module.zoneout} has no Keras equivalent (Keras layers have no "
                          "zoneout); convert a module with zoneout=0")
@@ -346,13 +355,11 @@ def to_keras(module):
 
     def make_layer(k):
         kwargs = {"units": H, "use_bias": module.bias, "return_sequences": True, "dtype": dtype}
-        if kind == "rnn":
-            kwargs["activation"] = options["nonlinearity"]
-        else:
-            kwargs.update(activation="tanh", recurrent_activation="sigmoid")
-        if kind == "gru":
-            kwargs["reset_after"] = bool(options["reset_after"])
-        rnn = getattr(keras.layers, _KERAS_LAYER[kind])(**kwargs)
+        kwargs["activation"] = options[spec.activation_option] if spec.activation_option else "tanh"
+        if spec.gated:
+            kwargs["recurrent_activation"] = "sigmoid"
+        kwargs.update((name, bool(options[name])) for name in spec.shared_options)
+        rnn = getattr(keras.layers, spec.layer)(**kwargs)
         return keras.layers.Bidirectional(rnn, merge_mode="concat", dtype=dtype) if module.bidirectional else rnn
 
     layers = [make_layer(k) for k in range(module.num_layers)]
@@ -369,5 +376,5 @@ def to_keras(module):
     for k, layer in enumerate(layers):
         rnns = [layer.forward_layer, layer.backward_layer] if module.bidirectional else [layer]
         for d, rnn in enumerate(rnns[:D]):
-            _set_weights(keras, rnn, _keras_weights(kind, module, f"_l{k}" + ("_reverse" if d else ""), options))
+            _set_weights(keras, rnn, _keras_weights(module, f"_l{k}" + ("_reverse" if d else ""), options))
     return result

@@ -19,7 +19,7 @@ parameters as tuples (in the orders above) and its options as keywords.
 import numpy as np
 
 from . import _cells
-from ._packing import layout_for
+from ._packing import packing_for
 from ._validation import (as_compute_array, as_real_array, check_array, check_lengths, check_shape, float_dtype,
                           shape_error)
 
@@ -31,11 +31,11 @@ __all__ = ["lstm_forward", "lstm_backward", "lstm_cell_forward", "lstm_cell_back
 class FunctionalCache:
     """What a functional forward returns for its backward (opaque; consumed once)."""
 
-    __slots__ = ("cell", "step", "seq", "shape", "grad_shapes", "dtype", "layout", "used")
+    __slots__ = ("cell", "step", "seq", "shape", "grad_shapes", "dtype", "packing", "used")
 
-    def __init__(self, cell, step, seq, shape, grad_shapes, dtype, layout):
+    def __init__(self, cell, step, seq, shape, grad_shapes, dtype, packing):
         self.cell, self.step, self.seq, self.shape = cell, step, seq, shape
-        self.grad_shapes, self.dtype, self.layout = grad_shapes, dtype, layout
+        self.grad_shapes, self.dtype, self.packing = grad_shapes, dtype, packing
         self.used = False
 
     @property
@@ -87,7 +87,7 @@ def check_params(cell, values):
     for p, arr in zip(specs, arrays):          # ranks first: the sizes are read off the arrays
         if arr is not None and arr.ndim != len(p.dims):
             raise shape_error(p.arg, arr, p.labels(None, None, cell.gates))
-    sizes, source = cell.infer_sizes("torch", arrays)
+    sizes, source = cell.sizes_of_arrays("torch", arrays)
     needed = ("I", "H", "P") if cell.projects else ("I", "H")
     # the array H is read off first (every G*H is inferred from it): when it is inconsistent
     # in itself, it is the one to blame
@@ -122,15 +122,15 @@ def _forward(cell, step, x, states, params, options, lengths=None):
         x = x[None]
     T = x.shape[0]
     states = tuple(np.zeros((N, size), dtype) if s is None else s for s, size in zip(states, sizes))
-    layout = layout_for(lengths, T, N)
+    packing = packing_for(lengths, T, N)
     grad_shapes = tuple(None if p is None else p.shape for p in params)
-    if layout.rows == 0 and lengths is not None:        # every length 0: no step runs
+    if packing.rows == 0 and lengths is not None:        # every length 0: no step runs
         out, final, seq = np.zeros((T, N, sizes[0]), dtype), tuple(s.copy() for s in states), None
     else:
-        out, final, seq = cell.forward(layout.pack(x), tuple(layout.sort(s) for s in states), params, "torch",
-                                       options, layout.batch_sizes)
-        out, final = layout.unpack(out), tuple(layout.unsort(f) for f in final)
-    return out, final, FunctionalCache(cell, step, seq, (T, N, sizes), grad_shapes, dtype, layout)
+        out, final, seq = cell.forward(packing.pack(x), tuple(packing.sort(s) for s in states), params, "torch",
+                                       options, packing.batch_sizes)
+        out, final = packing.unpack(out), tuple(packing.unsort(f) for f in final)
+    return out, final, FunctionalCache(cell, step, seq, (T, N, sizes), grad_shapes, dtype, packing)
 
 
 def _check_states(cell, states, suffix, N, sizes, dtype, prefix=""):
@@ -154,7 +154,7 @@ def _backward(cell, step, cache, dout, dstates):
         raise RuntimeError(f"cache: this {cache._origin()} cache was already used by a backward; "
                            "run the forward again for a second backward")
     T, N, sizes = cache.shape
-    dtype, layout = cache.dtype, cache.layout
+    dtype, packing = cache.dtype, cache.packing
     if dout is not None:
         dout = check_array("dout", dout, (("T", T), ("N", N), (cell.state_labels()[0], sizes[0])), dtype)
     dstates = _check_states(cell, dstates, "1" if step else "_n", N, sizes, dtype, prefix="d")
@@ -165,9 +165,9 @@ def _backward(cell, step, cache, dout, dstates):
         d0 = tuple(np.zeros((N, size), dtype) if d is None else d.copy() for d, size in zip(dstates, sizes))
         return dx, d0, grads
     grads = tuple(None if s is None else np.empty(s, dtype) for s in cache.grad_shapes)
-    dx, d0 = cell.backward(cache.seq, None if dout is None else layout.pack(dout),
-                           tuple(None if d is None else layout.sort(d) for d in dstates), grads, False)
-    dx, d0 = layout.unpack(dx), tuple(layout.unsort(d) for d in d0)
+    dx, d0 = cell.backward(cache.seq, None if dout is None else packing.pack(dout),
+                           tuple(None if d is None else packing.sort(d) for d in dstates), grads, False)
+    dx, d0 = packing.unpack(dx), tuple(packing.unsort(d) for d in d0)
     return (dx[0] if step else dx), d0, grads
 
 

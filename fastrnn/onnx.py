@@ -54,33 +54,6 @@ MIN_OPSET = 14          # LSTM/GRU/RNN-14 (the ``layout`` revision); the graph's
 _INSTALL = 'fastrnn.onnx needs the onnx package, which is not installed: pip install "fastrnn[onnx]"'
 
 
-class _Op:
-    """How one fastrnn cell maps onto its ONNX operator.
-
-    ``order[j]`` is the torch gate index of ONNX gate block j; ``inputs`` the operator's
-    input slots in order; ``states`` each fastrnn state's name and the operator's input
-    slot for its initial value (its final value is the output after Y, in this order);
-    ``extra`` maps a parameter beyond the weights and biases to ``(slot, order)``: its
-    operator input and the fastrnn block of each of the slot's H-row blocks.
-    """
-
-    def __init__(self, op_type, order, inputs, states, extra=None):
-        self.op_type, self.order, self.inputs, self.states = op_type, order, inputs, states
-        self.extra = extra or {}
-
-
-_RNN_INPUTS = ("X", "W", "R", "B", "sequence_lens", "initial_h")
-_LSTM_STATES = (("h", "initial_h"), ("c", "initial_c"))
-_OPS = {
-    "lstm": _Op("LSTM", (0, 3, 1, 2), _RNN_INPUTS + ("initial_c", "P"), _LSTM_STATES),
-    "gru": _Op("GRU", (1, 0, 2), _RNN_INPUTS, (("h", "initial_h"),)),
-    "rnn": _Op("RNN", (0,), _RNN_INPUTS, (("h", "initial_h"),)),
-    # weight_ph holds p_i, p_f, p_o; ONNX's P holds them as i, o, f
-    "lstm_peephole": _Op("LSTM", (0, 3, 1, 2), _RNN_INPUTS + ("initial_c", "P"), _LSTM_STATES,
-                         {"weight_ph": ("P", (0, 2, 1))}),
-}
-
-
 def _onnx():
     try:
         import onnx
@@ -109,12 +82,10 @@ def _stack(module, params, name, layer, order):
 
 
 def _gate_signs(module, op):
-    """(G*H,) +1/-1 per ONNX gate row: -1 on GRU z rows for blend='book' (1 - σ(a) = σ(-a))."""
-    H = module.hidden_size
-    signs = np.ones(len(op.order) * H, module.dtype)
-    if module.cell.name == "gru" and module.blend == "book":
-        signs[:H] = -1          # ONNX block 0 is z
-    return signs
+    """(G*H,) +1/-1 per ONNX gate row: -1 on the rows of the gates the operator negates
+    (the GRU's z for blend='book': 1 - σ(a) = σ(-a))."""
+    negated = op.negated(module._options)
+    return np.repeat([-1.0 if g in negated else 1.0 for g in op.order], module.hidden_size).astype(module.dtype)
 
 
 def _weights(module, params, layer, dtype):
@@ -122,7 +93,7 @@ def _weights(module, params, layer, dtype):
     ``W`` (D, G*H, I_layer), ``R`` (D, G*H, H), ``B`` (D, 2*G*H) = [Wb, Rb] (absent with
     bias=False: ONNX's default is zeros), each in the operator's gate order, of ``dtype``.
     """
-    op = _OPS[module.cell.name]
+    op = module.cell.onnx
     signs = _gate_signs(module, op)
     out = {"W": _stack(module, params, "weight_ih", layer, op.order) * signs[:, None],
            "R": _stack(module, params, "weight_hh", layer, op.order) * signs[:, None]}
@@ -137,12 +108,7 @@ def _weights(module, params, layer, dtype):
 def _attributes(module, hidden_size):
     """The operator's attributes (besides ``direction``)."""
     D = 2 if module.bidirectional else 1
-    attrs = {"hidden_size": hidden_size}
-    if module.cell.name == "gru":
-        attrs["linear_before_reset"] = int(module.reset_after)
-    elif module.cell.name == "rnn":
-        attrs["activations"] = [{"tanh": "Tanh", "relu": "Relu"}[module.nonlinearity]] * D
-    return attrs
+    return {"hidden_size": hidden_size, **module.cell.onnx.attributes(module._options, D)}
 
 
 # --- argument checks --------------------------------------------------------------------------
@@ -160,9 +126,10 @@ def _check_module(module):
     if module.zoneout > 0:
         raise ValueError(f"module: cannot export zoneout={module.zoneout} to ONNX: the ONNX operators have no "
                          "zoneout (its evaluation-mode blend of h_t with h_{t-1}); export a module with zoneout=0")
-    if name not in _OPS or _cells.CELLS.get(name) is not module.cell:
+    if module.cell.onnx is None or _cells.CELLS.get(name) is not module.cell:
+        covered = [n for n, c in _cells.CELLS.items() if c.onnx is not None]
         raise ValueError(f"module: cannot export its {name!r} cell to ONNX: the standard ONNX operators "
-                         f"cover fastrnn's {', '.join(map(repr, _OPS))} cells only")
+                         f"cover fastrnn's {', '.join(map(repr, covered))} cells only")
 
 
 def _check_dtype(module, dtype):
@@ -277,7 +244,7 @@ def export(module, path=None, *, opset=DEFAULT_OPSET, lengths=False, initial_sta
 
     helper = onnx.helper
     elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
-    op = _OPS[module.cell.name]
+    op = module.cell.onnx
     L, D, H, I = module.num_layers, 2 if module.bidirectional else 1, module.hidden_size, module.input_size
     g = _Graph(onnx)
     x_dims = [N, T, I] if module.batch_first else [T, N, I]

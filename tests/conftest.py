@@ -37,7 +37,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 @pytest.fixture
 def split_halves(monkeypatch):
     """A thread budget of 2 with batch_split's size threshold at 0, so that any batch of at
-    least 2·MIN_ROWS sequences runs as two halves; yields the list that gets one entry per
+    least 2·MIN_PART_ROWS sequences runs as two halves; yields the list that gets one entry per
     split call (batch_split._run_parts), and restores the budget afterwards."""
     from fastrnn._cells import batch_split
     from helpers import thread_budget

@@ -17,7 +17,7 @@ CELLS = list(_cells.CELLS)
 
 @pytest.fixture
 def two_threads(monkeypatch):
-    """Budget 2 and every padded call of 2·MIN_ROWS sequences or more split."""
+    """Budget 2 and every padded call of 2·MIN_PART_ROWS sequences or more split."""
     monkeypatch.setattr(batch_split, "MIN_MACS", 0)
     with thread_budget(2):
         yield
@@ -25,7 +25,7 @@ def two_threads(monkeypatch):
 
 @pytest.fixture(params=[2, 3, 4], ids=lambda k: f"{k}-threads")
 def threads(monkeypatch, request):
-    """Budget k (and the BLAS pool at k) and every call of k·MIN_ROWS sequences or more split in k."""
+    """Budget k (and the BLAS pool at k) and every call of k·MIN_PART_ROWS sequences or more split in k."""
     monkeypatch.setattr(batch_split, "MIN_MACS", 0)
     with thread_budget(request.param):
         yield request.param
@@ -45,7 +45,7 @@ def run(cell, x, states, params, options, dout, dstates, accumulate, start, batc
 def test_split_calls_equal_the_whole_call(threads, name, dtype, packed):
     cell = _cells.get(name)
     rng = np.random.default_rng(4)
-    T, N, I, H = 5, threads * batch_split.MIN_ROWS + 3, 4, 6
+    T, N, I, H = 5, threads * batch_split.MIN_PART_ROWS + 3, 4, 6
     params, _, x, states, dout, dstates = layer_problem(cell, (T, N, I, H), dtype, rng)
     options = cell.check_options()
     if cell.zoneout:
@@ -70,17 +70,17 @@ def test_split_calls_equal_the_whole_call(threads, name, dtype, packed):
 def test_parts_follow_the_budget_the_blas_limit_and_the_batch(threads):
     cell = _cells.get("lstm")
     rng = np.random.default_rng(9)
-    params, _, x, states, _, _ = layer_problem(cell, (3, 4 * batch_split.MIN_ROWS, 3, 4), np.float32, rng)
+    params, _, x, states, _, _ = layer_problem(cell, (3, 4 * batch_split.MIN_PART_ROWS, 3, 4), np.float32, rng)
 
     def parts(x, states, batch_sizes=None):
         cache = cell.forward(x, states, params, "torch", cell.check_options(), batch_sizes)[2]
         return len(cache.parts) if isinstance(cache, batch_split.SplitCache) else 1
     assert parts(x, states) == threads
-    few = 3 * batch_split.MIN_ROWS - 1                      # room for 2 parts only
+    few = 3 * batch_split.MIN_PART_ROWS - 1                      # room for 2 parts only
     assert parts(x[:, :few].copy(), tuple(s[:few] for s in states)) == 2
     with threadpool_limits(2, user_api="blas"):             # the user's own limit
         assert parts(x, states) == 2
-    sizes = np.array([4 * batch_split.MIN_ROWS, 9, 2])      # packed: parts by sequence number mod k
+    sizes = np.array([4 * batch_split.MIN_PART_ROWS, 9, 2])      # packed: parts by sequence number mod k
     assert parts(x.reshape(-1, 3)[:sizes.sum()], states, sizes) == threads
 
 
@@ -101,15 +101,15 @@ def test_packed_parts_take_every_kth_sequence():
 def test_what_is_not_split(two_threads):
     cell = _cells.get("gru")
     rng = np.random.default_rng(5)
-    params, _, x, states, _, _ = layer_problem(cell, (3, 2 * batch_split.MIN_ROWS, 3, 4), np.float32, rng)
+    params, _, x, states, _, _ = layer_problem(cell, (3, 2 * batch_split.MIN_PART_ROWS, 3, 4), np.float32, rng)
     options = cell.check_options()
     assert isinstance(cell.forward(x, states, params, "torch", options)[2], batch_split.SplitCache)
-    small = x[:, :2 * batch_split.MIN_ROWS - 1].copy()
+    small = x[:, :2 * batch_split.MIN_PART_ROWS - 1].copy()
     assert not isinstance(cell.forward(small, tuple(s[:small.shape[1]] for s in states), params, "torch",
                                        options)[2], batch_split.SplitCache)
     with threadpool_limits(1):                      # the user's own limit
         assert not isinstance(cell.forward(x, states, params, "torch", options)[2], batch_split.SplitCache)
-    sizes = np.array([2 * batch_split.MIN_ROWS - 1, 3, 1])     # packed rows: too few sequences
+    sizes = np.array([2 * batch_split.MIN_PART_ROWS - 1, 3, 1])     # packed rows: too few sequences
     rows = x.reshape(-1, x.shape[2])[:sizes.sum()]
     assert not isinstance(cell.forward(rows, states, params, "torch", options, sizes)[2], batch_split.SplitCache)
     sizes[0] += 1
@@ -144,12 +144,12 @@ def test_the_worker_reports_errors_and_keeps_working(two_threads):
             raise ValueError("second half failed")
         return x, states, None
     split = batch_split.split_forward(forward)
-    x = np.zeros((2, 2 * batch_split.MIN_ROWS, 3))
+    x = np.zeros((2, 2 * batch_split.MIN_PART_ROWS, 3))
     params = (None, np.zeros((3, 3)))
     before = available_threads()
     with pytest.raises(ValueError, match="second half failed"):
         split(x, (np.zeros((x.shape[1], 3)),), params, "torch", {})
-    assert sorted(calls) == [batch_split.MIN_ROWS] * 2
+    assert sorted(calls) == [batch_split.MIN_PART_ROWS] * 2
     assert available_threads() == before
     fail[0] = False
     out, _, cache = split(x, (np.zeros((x.shape[1], 3)),), params, "torch", {})
@@ -163,7 +163,7 @@ def test_a_forked_child_splits_with_its_own_worker(two_threads):
     import os
     cell = _cells.get("gru")
     rng = np.random.default_rng(8)
-    params, _, x, states, _, _ = layer_problem(cell, (3, 2 * batch_split.MIN_ROWS, 3, 4), np.float64, rng)
+    params, _, x, states, _, _ = layer_problem(cell, (3, 2 * batch_split.MIN_PART_ROWS, 3, 4), np.float64, rng)
     want = cell.forward(x, states, params, "torch", cell.check_options())[0]      # the worker runs
     read, write = os.pipe()
     pid = os.fork()

@@ -423,8 +423,8 @@ def test_sequence_regressor_with_lengths_gradient_is_finite_differences(bidirect
 def test_equal_lengths_take_the_truncated_padded_path_and_match_the_oracle(name):
     """Every sequence of the same length L < T: the first L steps run as a padded batch (no
     gather); outputs after L are 0, final states after step L − 1, as the oracle says."""
-    from fastrnn._packing import Truncated, layout_for
-    assert isinstance(layout_for(np.array([3, 3]), 5, 2), Truncated)
+    from fastrnn._packing import Truncated, packing_for
+    assert isinstance(packing_for(np.array([3, 3]), 5, 2), Truncated)
     m = Recurrent(name, 3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=15,
                   proj_size=module_proj_size(name, 4))
     rng = np.random.default_rng(16)

@@ -165,7 +165,7 @@ def test_plans_are_kept_for_a_bounded_number_of_shapes():
 def test_calls_big_enough_to_split_across_threads_still_split(split_halves):
     """With a thread budget of 2 a big batch runs as two halves (batch_split), not through a plan."""
     m = fastrnn.nn.GRU(3, 5, num_layers=2, seed=0)
-    x = np.random.default_rng(16).standard_normal((4, 2 * batch_split.MIN_ROWS, 3)).astype(np.float32)
+    x = np.random.default_rng(16).standard_normal((4, 2 * batch_split.MIN_PART_ROWS, 3)).astype(np.float32)
     with fastrnn.no_grad():
         got = m(x)
     assert len(split_halves) == 2                    # both layers split

@@ -139,7 +139,7 @@ def test_a_stream_leaves_the_modules_saved_forward_alone():
 
 def test_steps_split_across_threads_when_the_batch_is_big(split_halves):
     m = fastrnn.nn.GRU(3, 5, num_layers=2, seed=0)
-    N = 2 * batch_split.MIN_ROWS
+    N = 2 * batch_split.MIN_PART_ROWS
     x = np.random.default_rng(8).standard_normal((2, N, 3)).astype(np.float32)
     stream = m.stream(batch_size=N)
     got = [stream.step(x[t]) for t in range(2)]

@@ -16,9 +16,9 @@ order (sequences j, j + k, j + 2k, ... go to part j), so that every part has abo
 rows at every step; each part is gathered into a packed batch of its own and the results
 scattered back.
 
-How many parts: ``min(budget, the BLAS's thread count, N // MIN_ROWS, macs // MIN_MACS)``
+How many parts: ``min(budget, the BLAS's thread count, N // MIN_PART_ROWS, macs // MIN_MACS)``
 (``available_threads``: a limit the user set, threadpoolctl or ``OPENBLAS_NUM_THREADS``, is
-kept), at most ``1 + macs // MIN_MACS``. Calls not split: fewer than 2·MIN_ROWS sequences,
+kept), at most ``1 + macs // MIN_MACS``. Calls not split: fewer than 2·MIN_PART_ROWS sequences,
 under MIN_MACS multiply-adds, a budget below 2. docs/scale.md gives the cost model (what a part costs, what to expect on
 more cores).
 """
@@ -30,7 +30,7 @@ import numpy as np
 
 from .._threads import _budget, available_threads, one_blas_thread
 
-MIN_ROWS = 4             # sequences in each part: fewer make the per-step products too thin
+MIN_PART_ROWS = 4             # sequences in each part: fewer make the per-step products too thin
 MIN_MACS = 1 << 23       # multiply-adds (T·N·G·H·(I + H)) a call needs to split, and each further part
                          # needs as many more: ~0.3 ms on one core
 
@@ -72,10 +72,10 @@ def split_point(x, params, batch_sizes=None):
         if x.ndim != 2 or batch_sizes.shape[0] == 0:
             return None
         N, rows, I = int(batch_sizes[0]), x.shape[0], x.shape[1]
-    if N < 2 * MIN_ROWS:
+    if N < 2 * MIN_PART_ROWS:
         return None
     G, K = params[1].shape                      # the recurrent weight (G·H, H or P)
-    parts = min(N // MIN_ROWS, 1 + rows * G * (I + K) // MIN_MACS if MIN_MACS else N)
+    parts = min(N // MIN_PART_ROWS, 1 + rows * G * (I + K) // MIN_MACS if MIN_MACS else N)
     if parts < 2:
         return None
     parts = min(parts, available_threads())

@@ -12,8 +12,9 @@ from .. import oracle
 from .._kernels import blas as _blas
 from .._threads import kernel_threads
 from .._kernels import gru as _kernels
+from .formats import H_STATE, RNN_INPUTS, KerasLayer, OnnxOp
 from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params, chunk_steps,
-                   in_layout, layout_flag, recurrent_weight, rows_in_layout, torch_params, uniform_batch_sizes,
+                   to_call_shape, layout_flag, recurrent_weight, as_kernel_rows, torch_params, uniform_batch_sizes,
                    zeros_if_none, zoneout_keep, zoneout_work)
 
 BLENDS = ("torch", "book")
@@ -38,22 +39,22 @@ def infer(x, states, params, layout, options, batch_sizes=None):
 
 def _run(x, states, params, layout, options, batch_sizes, training):
     (h0,) = states
-    rows, sizes, padded = as_rows(x, batch_sizes)
+    rows, sizes, padded_shape = as_rows(x, batch_sizes)
     N, H = h0.shape
     dtype = rows.dtype
     call, (w_x, w_rec, gates, saved, keep) = _bind(rows.shape[0], sizes, N, H, dtype, params, layout, options,
-                                                   padded, training)
+                                                   padded_shape, training)
     out = np.empty((rows.shape[0], H), dtype)
     h_n = np.empty((N, H), dtype)
     with kernel_threads():
         call(rows, (h0,), out, (h_n,))
     cache = SequenceCache("gru", layout, (rows, sizes, h0, w_x, w_rec, gates, saved, out, keep),
                           {"reset_after": bool(options["reset_after"]), "z_keeps_h": options["blend"] == "torch",
-                           "padded": padded}) if training else None
-    return in_layout(out, padded), (h_n,), cache
+                           "padded_shape": padded_shape}) if training else None
+    return to_call_shape(out, padded_shape), (h_n,), cache
 
 
-def _bind(R, sizes, N, H, dtype, params, layout, options, padded, training):
+def _bind(R, sizes, N, H, dtype, params, layout, options, padded_shape, training):
     """The kernel call of R rows with its workspaces made and every argument bound but the
     call's own -> ``call(rows, (h0,), out, (h_n,))``, (w_x, w_rec, gates, saved, keep)."""
     torch_layout = layout_flag(layout)
@@ -67,7 +68,7 @@ def _bind(R, sizes, N, H, dtype, params, layout, options, padded, training):
     scratch = np.empty(4 * H * N, dtype)
     b_x, b_h = (zeros_if_none(b, 3 * H, dtype) for b in _biases(params, layout))
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
-    keep = zoneout_keep(options, R, padded, H, dtype)
+    keep = zoneout_keep(options, R, padded_shape, H, dtype)
     blocks, small = GRU.layouts[layout].blocks, _blas.SMALL_KERNELS
     forward_kernel = _kernels.gru_forward
 
@@ -87,7 +88,7 @@ def plan(T, N, params, options):
 def backward(cache, dout, dstates, grads, accumulate):
     """-> dx like the forward's x, (dh0,); weight gradients written into ``grads``."""
     rows, sizes, h0, w_x, w_rec, gates, saved, out, keep = cache.take("gru")
-    reset_after, padded = cache.options["reset_after"], cache.options["padded"]
+    reset_after, padded_shape = cache.options["reset_after"], cache.options["padded_shape"]
     layout, dtype = cache.layout, rows.dtype
     R = rows.shape[0]
     N, H = h0.shape
@@ -95,7 +96,7 @@ def backward(cache, dout, dstates, grads, accumulate):
     dh0 = np.empty(h0.shape, dtype)
     dgates_h = np.empty((R, 3 * H) if reset_after else (1, 3 * H), dtype)
     db_x, db_h = _biases(grads, layout)
-    dout = zeros_if_none(rows_in_layout(dout, R, padded), out.shape, dtype)
+    dout = zeros_if_none(as_kernel_rows(dout, R, padded_shape), out.shape, dtype)
     with kernel_threads():
         _kernels.gru_backward(rows, sizes, h0, w_x, w_rec, layout == "torch", GRU.layouts[layout].blocks, reset_after,
                               cache.options["z_keeps_h"], gates, saved, out, dout,
@@ -103,7 +104,7 @@ def backward(cache, dout, dstates, grads, accumulate):
                               grads[0], grads[1], bias_or_empty(db_x, dtype), bias_or_empty(db_h, dtype),
                               bool(accumulate), keep, zoneout_work(keep, N, H, dtype),
                               _blas.SMALL_KERNELS)
-    return in_layout(dx, padded), (dh0,)
+    return to_call_shape(dx, padded_shape), (dh0,)
 
 
 def oracle_forward(x, states, params, options, lengths=None):
@@ -117,6 +118,11 @@ def oracle_backward(cache, dout, dstates):
     return dx, (dh0,), grads
 
 
+def _z_if_book(options):
+    """The gate the formats negate: z (torch gate 1) for blend='book'."""
+    return (1,) if options["blend"] == "book" else ()
+
+
 GRU = Cell(
     name="gru", title="GRU", gates=3, gate_names=("r", "z", "n"), state_names=("h",),
     options=(Option("reset_after", True, (True, False)), Option("blend", "torch", BLENDS)),
@@ -124,4 +130,9 @@ GRU = Cell(
              "book": Layout(book_params(), (1, 0, 2), {"reset_after": False, "blend": "book"})},
     forward=forward, backward=backward, infer=infer, plan=plan, oracle_forward=oracle_forward,
     oracle_backward=oracle_backward,
-    doc="h' = (1 − z) n + z h", zoneout=True)
+    doc="h' = (1 − z) n + z h", zoneout=True,
+    # ONNX and Keras compute h' = (1 − z) n + z h: blend='book' negates z (1 − σ(a) = σ(−a))
+    onnx=OnnxOp("GRU", (1, 0, 2), RNN_INPUTS, H_STATE, negated=_z_if_book,
+                attributes=lambda options, directions: {"linear_before_reset": int(options["reset_after"])}),
+    keras=KerasLayer("GRU", "GRUCell", (1, 0, 2), shared_options=("reset_after",),
+                     two_biases=lambda options: bool(options["reset_after"]), negated=_z_if_book))

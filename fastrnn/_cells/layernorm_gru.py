@@ -15,8 +15,8 @@ from .. import oracle
 from .._kernels import blas as _blas
 from .._kernels import layernorm_gru as _kernels
 from .._threads import kernel_threads
-from .spec import (Cell, Layout, Param, SequenceCache, as_rows, bias_or_empty, chunk_steps, in_layout, layout_flag,
-                   rows_in_layout, torch_params, zeros_if_none, zoneout_keep, zoneout_work)
+from .spec import (Cell, Layout, Param, SequenceCache, as_rows, bias_or_empty, chunk_steps, to_call_shape, layout_flag,
+                   as_kernel_rows, torch_params, zeros_if_none, zoneout_keep, zoneout_work)
 
 NAME = "layernorm_gru"
 
@@ -36,12 +36,12 @@ def _run(x, states, params, layout, options, batch_sizes, training):
     layout_flag(layout)
     (h0,) = states
     w_ih, w_hh, b_ih, b_hh, ln_ih, ln_hh = params
-    rows, sizes, padded = as_rows(x, batch_sizes)
+    rows, sizes, padded_shape = as_rows(x, batch_sizes)
     R = rows.shape[0]
     N, H = h0.shape
     G = 3 * H
     dtype = rows.dtype
-    keep = zoneout_keep(options, R, padded, H, dtype)
+    keep = zoneout_keep(options, R, padded_shape, H, dtype)
     chunk = sizes.shape[0] if training else chunk_steps(sizes.shape[0], N)
     xn_x = np.empty((R if training else min(R, chunk * N), G), dtype)
     xn_h = np.empty((R if training else N, G), dtype)
@@ -55,19 +55,19 @@ def _run(x, states, params, layout, options, batch_sizes, training):
                                        xn_x, xn_h, act, rstd, np.empty(4 * H * N, dtype), out, h_n,
                                        _blas.SMALL_KERNELS)
     cache = SequenceCache(NAME, layout, (rows, sizes, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, keep, xn_x, xn_h, act,
-                                         rstd, out), {"padded": padded}) if training else None
-    return in_layout(out, padded), (h_n,), cache
+                                         rstd, out), {"padded_shape": padded_shape}) if training else None
+    return to_call_shape(out, padded_shape), (h_n,), cache
 
 
 def backward(cache, dout, dstates, grads, accumulate):
     """-> dx like the forward's x, (dh0,); weight gradients written into ``grads``."""
     rows, sizes, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, keep, xn_x, xn_h, act, rstd, out = cache.take(NAME)
-    padded, dtype = cache.options["padded"], rows.dtype
+    padded_shape, dtype = cache.options["padded_shape"], rows.dtype
     R = rows.shape[0]
     H = h0.shape[1]
     dx = np.empty(rows.shape, dtype)
     dh0 = np.empty(h0.shape, dtype)
-    dout = zeros_if_none(rows_in_layout(dout, R, padded), out.shape, dtype)
+    dout = zeros_if_none(as_kernel_rows(dout, R, padded_shape), out.shape, dtype)
     dw_ih, dw_hh, db_ih, db_hh, dln_ih, dln_hh = grads
     with kernel_threads():
         _kernels.layernorm_gru_backward(rows, sizes, h0, w_ih, w_hh, b_hh, ln_ih, ln_hh, keep, xn_x, xn_h, act, rstd,
@@ -75,7 +75,7 @@ def backward(cache, dout, dstates, grads, accumulate):
                                         np.empty(3 * H, dtype), dw_ih, dw_hh, bias_or_empty(db_ih, dtype),
                                         bias_or_empty(db_hh, dtype), dln_ih, dln_hh, bool(accumulate),
                                         zoneout_work(keep, h0.shape[0], H, dtype), _blas.SMALL_KERNELS)
-    return in_layout(dx, padded), (dh0,)
+    return to_call_shape(dx, padded_shape), (dh0,)
 
 
 def oracle_forward(x, states, params, options, lengths=None):

@@ -13,8 +13,8 @@ from .. import oracle
 from .._kernels import blas as _blas
 from .._kernels import layernorm_lstm as _kernels
 from .._threads import kernel_threads
-from .spec import (Cell, Layout, Param, SequenceCache, as_rows, bias_or_empty, chunk_steps, in_layout,
-                   rows_in_layout, zeros_if_none, zoneout_keep, zoneout_work)
+from .spec import (Cell, Layout, Param, SequenceCache, as_rows, bias_or_empty, chunk_steps, to_call_shape,
+                   as_kernel_rows, zeros_if_none, zoneout_keep, zoneout_work)
 
 NAME = "layernorm_lstm"
 
@@ -35,7 +35,7 @@ def _run(x, states, params, layout, options, batch_sizes, training):
     if layout != "torch":
         raise ValueError(f"layout: the {LAYERNORM_LSTM.title} cell has the 'torch' layout only, got {layout!r}")
     h0, c0 = states
-    rows, sizes, padded = as_rows(x, batch_sizes)
+    rows, sizes, padded_shape = as_rows(x, batch_sizes)
     R = rows.shape[0]
     N, H = h0.shape
     dtype = rows.dtype
@@ -51,23 +51,23 @@ def _run(x, states, params, layout, options, batch_sizes, training):
     out = np.empty((R, H), dtype)
     h_n = np.empty((N, H), dtype)
     c_n = np.empty((N, H), dtype)
-    keep = zoneout_keep(options, R, padded, H, dtype)
+    keep = zoneout_keep(options, R, padded_shape, H, dtype)
     with kernel_threads():
         _kernels.layernorm_lstm_forward(rows, sizes, h0, c0, w_ih, w_hh, zeros_if_none(b, 4 * H, dtype), ln_ih,
                                         ln_hh, ln_c, ln_c_bias, chunk, training, xs, hs, gates, cs, chat, stats,
                                         np.empty(5 * H * N, dtype), out, h_n, c_n, keep, _blas.SMALL_KERNELS)
     cache = SequenceCache(NAME, layout, (rows, sizes, h0, c0, params, xs, hs, gates, cs, chat, stats, out, keep),
-                          {"padded": padded}) if training else None
-    return in_layout(out, padded), (h_n, c_n), cache
+                          {"padded_shape": padded_shape}) if training else None
+    return to_call_shape(out, padded_shape), (h_n, c_n), cache
 
 
 def backward(cache, dout, dstates, grads, accumulate):
     """-> dx like the forward's x, (dh0, dc0); parameter gradients written into ``grads``."""
     rows, sizes, h0, c0, params, xs, hs, gates, cs, chat, stats, out, keep = cache.take(NAME)
-    dtype, padded = rows.dtype, cache.options["padded"]
+    dtype, padded_shape = rows.dtype, cache.options["padded_shape"]
     w_ih, w_hh, _, ln_ih, ln_hh, ln_c, ln_c_bias = params
     dh_n, dc_n = (zeros_if_none(d, h0.shape, dtype) for d in dstates)
-    dout = zeros_if_none(rows_in_layout(dout, out.shape[0], padded), out.shape, dtype)
+    dout = zeros_if_none(as_kernel_rows(dout, out.shape[0], padded_shape), out.shape, dtype)
     dx = np.empty(rows.shape, dtype)
     dh0 = np.empty(h0.shape, dtype)
     dc0 = np.empty(h0.shape, dtype)
@@ -78,7 +78,7 @@ def backward(cache, dout, dstates, grads, accumulate):
                                          bias_or_empty(db, dtype), dln_ih, dln_hh, dln_c, dln_c_bias,
                                          bool(accumulate), keep, zoneout_work(keep, h0.shape[0], h0.shape[1], dtype),
                                          _blas.SMALL_KERNELS)
-    return in_layout(dx, padded), (dh0, dc0)
+    return to_call_shape(dx, padded_shape), (dh0, dc0)
 
 
 def oracle_forward(x, states, params, options, lengths=None):

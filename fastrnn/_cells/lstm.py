@@ -8,8 +8,9 @@ from .. import oracle
 from .._kernels import blas as _blas
 from .._threads import kernel_threads
 from .._kernels import lstm as _kernels
+from .formats import LSTM_STATES, RNN_INPUTS, KerasLayer, OnnxOp
 from .spec import (Cell, Layout, SequenceCache, as_rows, bias_or_empty, book_params, chunk_steps,
-                   combined_bias_grad, in_layout, layout_flag, recurrent_weight, rows_in_layout,
+                   combined_bias_grad, to_call_shape, layout_flag, recurrent_weight, as_kernel_rows,
                    split_bias_grad, split_biases, torch_params, uniform_batch_sizes, zeros_if_none, zoneout_keep,
                    zoneout_work)
 
@@ -28,10 +29,10 @@ def infer(x, states, params, layout, options, batch_sizes=None):
 
 def _run(x, states, params, layout, options, batch_sizes, training):
     h0, c0 = states
-    rows, sizes, padded = as_rows(x, batch_sizes)
+    rows, sizes, padded_shape = as_rows(x, batch_sizes)
     N, H = h0.shape
     dtype = rows.dtype
-    call, (w_x, w_rec, gates, cs, keep) = _bind(rows.shape[0], sizes, N, H, dtype, params, layout, options, padded,
+    call, (w_x, w_rec, gates, cs, keep) = _bind(rows.shape[0], sizes, N, H, dtype, params, layout, options, padded_shape,
                                                 training)
     out = np.empty((rows.shape[0], H), dtype)
     h_n = np.empty((N, H), dtype)
@@ -39,11 +40,11 @@ def _run(x, states, params, layout, options, batch_sizes, training):
     with kernel_threads():
         call(rows, (h0, c0), out, (h_n, c_n))
     cache = SequenceCache("lstm", layout, (rows, sizes, h0, c0, w_x, w_rec, gates, cs, out, keep),
-                          {"padded": padded}) if training else None
-    return in_layout(out, padded), (h_n, c_n), cache
+                          {"padded_shape": padded_shape}) if training else None
+    return to_call_shape(out, padded_shape), (h_n, c_n), cache
 
 
-def _bind(R, sizes, N, H, dtype, params, layout, options, padded, training):
+def _bind(R, sizes, N, H, dtype, params, layout, options, padded_shape, training):
     """The kernel call of R rows with its workspaces made and every argument bound but the
     call's own -> ``call(rows, (h0, c0), out, (h_n, c_n))``, (w_x, w_rec, gates, cs, keep)."""
     torch_layout = layout_flag(layout)
@@ -54,7 +55,7 @@ def _bind(R, sizes, N, H, dtype, params, layout, options, padded, training):
     scratch = np.empty(5 * H * N, dtype)
     b_x, b_h = split_biases(params, layout, 4 * H, dtype)
     w_x, w_rec = params[0], recurrent_weight(params[1], torch_layout)
-    keep = zoneout_keep(options, R, padded, H, dtype)
+    keep = zoneout_keep(options, R, padded_shape, H, dtype)
     blocks, small = LSTM.layouts[layout].blocks, _blas.SMALL_KERNELS
     forward_kernel = _kernels.lstm_forward
 
@@ -74,9 +75,9 @@ def plan(T, N, params, options):
 def backward(cache, dout, dstates, grads, accumulate):
     """-> dx like the forward's x, (dh0, dc0); weight gradients written into ``grads``."""
     rows, sizes, h0, c0, w_x, w_rec, gates, cs, out, keep = cache.take("lstm")
-    layout, dtype, padded = cache.layout, rows.dtype, cache.options["padded"]
+    layout, dtype, padded_shape = cache.layout, rows.dtype, cache.options["padded_shape"]
     dh_n, dc_n = (zeros_if_none(d, h0.shape, dtype) for d in dstates)
-    dout = zeros_if_none(rows_in_layout(dout, out.shape[0], padded), out.shape, dtype)
+    dout = zeros_if_none(as_kernel_rows(dout, out.shape[0], padded_shape), out.shape, dtype)
     dx = np.empty(rows.shape, dtype)
     dh0 = np.empty(h0.shape, dtype)
     dc0 = np.empty(h0.shape, dtype)
@@ -88,7 +89,7 @@ def backward(cache, dout, dstates, grads, accumulate):
                                zoneout_work(keep, h0.shape[0], h0.shape[1], dtype),
                                _blas.SMALL_KERNELS)
     split_bias_grad(db, grads, layout, accumulate)
-    return in_layout(dx, padded), (dh0, dc0)
+    return to_call_shape(dx, padded_shape), (dh0, dc0)
 
 
 def oracle_forward(x, states, params, options, lengths=None):
@@ -108,4 +109,6 @@ LSTM = Cell(
              "book": Layout(book_params(), (2, 0, 1, 3))},
     forward=forward, backward=backward, infer=infer, plan=plan, oracle_forward=oracle_forward,
     oracle_backward=oracle_backward,
-    doc="c' = f c + i g, h' = o tanh(c')", zoneout=True)
+    doc="c' = f c + i g, h' = o tanh(c')", zoneout=True,
+    onnx=OnnxOp("LSTM", (0, 3, 1, 2), RNN_INPUTS + ("initial_c", "P"), LSTM_STATES),
+    keras=KerasLayer("LSTM", "LSTMCell", (0, 1, 2, 3)))

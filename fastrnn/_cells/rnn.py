@@ -8,8 +8,9 @@ from .. import oracle
 from .._kernels import blas as _blas
 from .._threads import kernel_threads
 from .._kernels import rnn as _kernels
+from .formats import H_STATE, RNN_INPUTS, KerasLayer, OnnxOp
 from .spec import (Cell, Layout, Option, SequenceCache, as_rows, bias_or_empty, book_params,
-                   combined_bias_grad, in_layout, layout_flag, recurrent_weight, rows_in_layout,
+                   combined_bias_grad, to_call_shape, layout_flag, recurrent_weight, as_kernel_rows,
                    split_bias_grad, split_biases, torch_params, uniform_batch_sizes, zeros_if_none)
 
 
@@ -25,7 +26,7 @@ def infer(x, states, params, layout, options, batch_sizes=None):
 
 def _run(x, states, params, layout, options, batch_sizes, training):
     (h0,) = states
-    rows, sizes, padded = as_rows(x, batch_sizes)
+    rows, sizes, padded_shape = as_rows(x, batch_sizes)
     N, H = h0.shape
     dtype = rows.dtype
     call, (w_x, w_rec) = _bind(sizes, N, H, dtype, params, layout, options)
@@ -34,8 +35,8 @@ def _run(x, states, params, layout, options, batch_sizes, training):
     with kernel_threads():
         call(rows, (h0,), out, (h_n,))
     cache = SequenceCache("rnn", layout, (rows, sizes, h0, w_x, w_rec, out),
-                          {"relu": options["nonlinearity"] == "relu", "padded": padded}) if training else None
-    return in_layout(out, padded), (h_n,), cache
+                          {"relu": options["nonlinearity"] == "relu", "padded_shape": padded_shape}) if training else None
+    return to_call_shape(out, padded_shape), (h_n,), cache
 
 
 def _bind(sizes, N, H, dtype, params, layout, options):
@@ -64,17 +65,17 @@ def plan(T, N, params, options):
 def backward(cache, dout, dstates, grads, accumulate):
     """-> dx like the forward's x, (dh0,); weight gradients written into ``grads``."""
     rows, sizes, h0, w_x, w_rec, out = cache.take("rnn")
-    layout, dtype, padded = cache.layout, rows.dtype, cache.options["padded"]
+    layout, dtype, padded_shape = cache.layout, rows.dtype, cache.options["padded_shape"]
     dx = np.empty(rows.shape, dtype)
     dh0 = np.empty(h0.shape, dtype)
     db = combined_bias_grad(grads, layout, accumulate)
-    dout = zeros_if_none(rows_in_layout(dout, out.shape[0], padded), out.shape, dtype)
+    dout = zeros_if_none(as_kernel_rows(dout, out.shape[0], padded_shape), out.shape, dtype)
     with kernel_threads():
         _kernels.rnn_backward(rows, sizes, h0, w_x, w_rec, layout == "torch", cache.options["relu"], out, dout,
                               zeros_if_none(dstates[0], h0.shape, dtype), dx, dh0, np.empty(out.shape, dtype),
                               grads[0], grads[1], bias_or_empty(db, dtype), bool(accumulate), _blas.SMALL_KERNELS)
     split_bias_grad(db, grads, layout, accumulate)
-    return in_layout(dx, padded), (dh0,)
+    return to_call_shape(dx, padded_shape), (dh0,)
 
 
 def oracle_forward(x, states, params, options, lengths=None):
@@ -87,6 +88,10 @@ def oracle_backward(cache, dout, dstates):
     return dx, (dh0,), grads
 
 
+def _onnx_attributes(options, directions):
+    return {"activations": [{"tanh": "Tanh", "relu": "Relu"}[options["nonlinearity"]]] * directions}
+
+
 RNN = Cell(
     name="rnn", title="RNN", gates=1, gate_names=("a",), state_names=("h",),
     options=(Option("nonlinearity", "tanh", oracle.rnn.NONLINEARITIES),),
@@ -94,4 +99,6 @@ RNN = Cell(
              "book": Layout(book_params(), (0,), {"nonlinearity": "tanh"})},
     forward=forward, backward=backward, infer=infer, plan=plan, oracle_forward=oracle_forward,
     oracle_backward=oracle_backward,
-    doc="h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)")
+    doc="h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)",
+    onnx=OnnxOp("RNN", (0,), RNN_INPUTS, H_STATE, attributes=_onnx_attributes),
+    keras=KerasLayer("SimpleRNN", "SimpleRNNCell", (0,), activation_option="nonlinearity", gated=False))

@@ -169,6 +169,10 @@ class Cell:
     an array (H,) of one weight for every row (evaluation: p), or an array shaped like the
     call's ``out`` (training: a Bernoulli(p) mask per step, row and unit), of the call's
     dtype. :func:`zoneout_keep` turns it into the kernels' ``keep`` rows.
+
+    ``onnx`` / ``keras`` (optional): the standard ONNX operator and the Keras 3 layer that
+    compute the cell (formats.py), read by ``fastrnn.onnx`` and ``fastrnn.convert``; None
+    where there is none.
     """
     name: str
     title: str
@@ -187,6 +191,8 @@ class Cell:
     state_dims: tuple = ()
     variant_of: str = ""
     zoneout: bool = False
+    onnx: object = None
+    keras: object = None
 
     def __post_init__(self):
         # the sequence calls run on both halves of a big batch in two threads when the thread
@@ -245,7 +251,7 @@ class Cell:
         """``(name, shape)`` of each parameter of one layer."""
         return [(p.name, p.shape(input_size, hidden_size, self.gates, proj_size)) for p in self.params(layout, bias)]
 
-    def infer_sizes(self, layout, arrays):
+    def sizes_of_arrays(self, layout, arrays):
         """Input, hidden and projection size read off a layer's arrays (aligned with
         ``params(layout)``, None entries skipped) -> ``({"I": n, "H": n, "P": n}, {"I": param,
         ...})``: each size and the first parameter holding it as a plain dimension (None where
@@ -329,10 +335,10 @@ class SequenceCache:
 # --- packed and padded rows (see fastrnn/_kernels/packed.py) ---------------------------------------
 
 def as_rows(x, batch_sizes):
-    """A sequence call's input as the kernels' rows -> (rows (R, F), batch_sizes (T,) int64, padded).
+    """A sequence call's input as the kernels' rows -> (rows (R, F), batch_sizes (T,) int64, padded_shape).
 
-    ``x`` is padded (T, N, F) when ``batch_sizes`` is None (``padded`` is then (T, N), and
-    every step has N rows), else already packed (R, F) with its batch sizes (``padded``
+    ``x`` is padded (T, N, F) when ``batch_sizes`` is None (``padded_shape`` is then (T, N), and
+    every step has N rows), else already packed (R, F) with its batch sizes (``padded_shape``
     None).
     """
     if batch_sizes is None:
@@ -347,14 +353,14 @@ def uniform_batch_sizes(T, N):
     return np.full(T, N, np.int64)
 
 
-def in_layout(rows, padded):
-    """Kernel rows (R, F) back in the call's layout: (T, N, F) when padded."""
-    return rows if padded is None else rows.reshape(padded + rows.shape[1:])
+def to_call_shape(rows, padded_shape):
+    """Kernel rows (R, F) back in the call's shape: (T, N, F) for a padded call."""
+    return rows if padded_shape is None else rows.reshape(padded_shape + rows.shape[1:])
 
 
-def rows_in_layout(array, rows_count, padded):
-    """A caller's (T, N, F) gradient as rows (R, F) when padded, else as given (None stays None)."""
-    if array is None or padded is None:
+def as_kernel_rows(array, rows_count, padded_shape):
+    """A caller's (T, N, F) gradient as rows (R, F) for a padded call, else as given (None stays None)."""
+    if array is None or padded_shape is None:
         return array
     return array.reshape(rows_count, array.shape[-1])
 
@@ -397,7 +403,7 @@ def split_biases(params, layout, size, dtype):
     return params[2], params[3] if layout == "torch" else np.zeros(size, dtype)
 
 
-def zoneout_keep(options, rows_count, padded, width, dtype):
+def zoneout_keep(options, rows_count, padded_shape, width, dtype):
     """The kernels' zoneout ``keep`` (K, width) from ``options.get("zoneout")``: K = 0 (no
     zoneout: the kernels skip it), 1 (one weight vector for every row) or ``rows_count``
     (one per row, in the kernels' row order). See :class:`Cell` ``zoneout``."""
@@ -407,7 +413,7 @@ def zoneout_keep(options, rows_count, padded, width, dtype):
     keep = np.ascontiguousarray(keep, dtype)
     if keep.ndim == 1:
         return keep.reshape(1, width)
-    return keep.reshape(rows_count, width) if padded is not None else keep
+    return keep.reshape(rows_count, width) if padded_shape is not None else keep
 
 
 def zoneout_work(keep, N, width, dtype):
@@ -431,13 +437,6 @@ INFER_CHUNK_ROWS = 512
 def chunk_steps(T, N):
     """The steps of one forward-only chunk: at least one, about INFER_CHUNK_ROWS rows."""
     return max(1, min(T, -(-INFER_CHUNK_ROWS // max(N, 1))))
-
-
-def combined_bias(params, layout):
-    """The one bias a single-bias kernel adds: ``b_ih + b_hh`` (torch) or ``b`` (book), or None."""
-    if layout == "torch":
-        return None if params[2] is None else params[2] + params[3]
-    return params[2]
 
 
 def combined_bias_grad(grads, layout, accumulate):

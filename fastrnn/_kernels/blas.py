@@ -19,7 +19,6 @@ when its flag is True; a, b, c are arrays whose first element starts the matrix.
 import ctypes
 import glob
 import os
-import sys
 
 import numpy as np
 from llvmlite import binding as llvm
@@ -223,13 +222,6 @@ def _gemv_overload(trans, m, n, alpha, a, lda, x, beta, y):
         kernel(_ROW_MAJOR, _TRANS if trans else _NO_TRANS, m, n, scalar(alpha), a.ctypes, max(lda, 1),
                x.ctypes, 1, scalar(beta), y.ctypes, 1)
     return impl
-
-
-@njit(cache=True, inline="always")
-def matmul_into(a, b, out):
-    """out (m, n) = a (m, k) @ b (k, n), all C-contiguous 2-D (a self-test of the binding)."""
-    gemm(False, False, a.shape[0], b.shape[1], a.shape[1], 1.0, a, a.shape[1], b, b.shape[1],
-         0.0, out, out.shape[1])
 
 
 # OpenBLAS's thread count, read from compiled code (the per-step products choose their

@@ -61,12 +61,12 @@ def _product(cell, h_prev, w_rec, panels, scratch, gates, out, g_off, off, b, sm
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
-def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows):
+def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, save_rows):
     (o_r, o_z, o_n), b_x, b_h, reset_after, z_keeps_h, hproj, saved, w_hn, p_hn, scratch, small_kernels = cell
     H = out.shape[1]
     bx_r, bx_z, bx_n = b_x[o_r:o_r + H], b_x[o_z:o_z + H], b_x[o_n:o_n + H]
     bh_r, bh_z, bh_n = b_h[o_r:o_r + H], b_h[o_z:o_z + H], b_h[o_n:o_n + H]
-    s_off = off if keep_rows else 0
+    s_off = off if save_rows else 0
     # Loops index per-gate slice views with the loop counter only, and loop-invariant
     # branches sit outside the inner loops, so that LLVM vectorises them.
     for n in range(b):
@@ -116,10 +116,10 @@ _forward_loop = instantiate(sequence_forward, "gru_forward_loop", inline="always
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
 def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, reset_after, z_keeps_h,
-                chunk_steps, keep_rows, gates, hproj, scratch, saved, out, h_n, keep, small_kernels):
+                chunk_steps, save_rows, gates, hproj, scratch, saved, out, h_n, keep, small_kernels):
     """Run the sequence; fill out and each sequence's final h_n (N, H).
 
-    Training (``keep_rows``, chunk_steps >= T): gates (R, 3H) ends holding the activated
+    Training (``save_rows``, chunk_steps >= T): gates (R, 3H) ends holding the activated
     r, z, n and saved (R, H) what backward reads. Forward only: gates is a workspace of the
     rows of ``chunk_steps`` steps (the input projection runs a chunk at a time) and saved
     (N, H) one step's, so memory does not grow with T.
@@ -135,7 +135,7 @@ def gru_forward(x, batch_sizes, h0, w_x, w_rec, b_x, b_h, torch_layout, blocks, 
     cell = ((blocks[0] * H, blocks[1] * H, 2 * H), b_x, b_h, reset_after, z_keeps_h, hproj, saved, w_hn, p_hn,
             scratch, small_kernels)
     _forward_loop(x, batch_sizes, h0, w_x, w_rec, torch_layout, cell, gates, scratch, out, h_n, keep, chunk_steps,
-                  keep_rows, small_kernels)
+                  save_rows, small_kernels)
 
 
 # --- backward: cell = (gate offsets, reset_after, z_keeps_h, h0, out, saved, dgates_h, d_rh,

@@ -13,7 +13,7 @@ Layout (one layer, one direction; a packed batch, see packed.py; G = 3H):
     out    (R, H)     h after each step (after zoneout): the next step's h_prev
     keep   (K, H)     zoneout keep weights: K = 0 (none), 1 (one for every row), R (one per row)
 
-Forward only (``keep_rows`` False): xn_x holds the rows of ``chunk_steps`` steps (the input
+Forward only (``save_rows`` False): xn_x holds the rows of ``chunk_steps`` steps (the input
 projection and its normalisation run a chunk at a time), xn_h and act (N, G) one step's, and
 rstd is not written, so memory does not grow with T beyond out.
 
@@ -42,25 +42,25 @@ from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
 
 # --- forward: the loop's gates are xn_x; cell = (b_rz, b_ih, b_hh, ln_ih, ln_hh, xn_h, act, rstd,
-#              keep_rows) --------------------------------------------------------------------------
+#              save_rows) --------------------------------------------------------------------------
 
 @njit(cache=True, inline="always")
 def _product(cell, h_prev, w_hh, panels, scratch, xn_x, out, g_off, off, b, small_kernels):
     """xn_h rows = h_prev w_hhᵀ (normalised by the step)."""
-    xn_h, keep_rows = cell[5], cell[8]
-    s_off = off if keep_rows else 0          # forward only, xn_h holds one step's rows
+    xn_h, save_rows = cell[5], cell[8]
+    s_off = off if save_rows else 0          # forward only, xn_h holds one step's rows
     step_add(h_prev, w_hh, panels, scratch, xn_h[s_off:s_off + b], False, small_kernels)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
-def _step(cell, t, off, g_off, prev, b, h_prev, xn_x, out, keep_rows):
+def _step(cell, t, off, g_off, prev, b, h_prev, xn_x, out, save_rows):
     b_rz, b_ih, b_hh, ln_ih, ln_hh, xn_h, act, rstd, _ = cell
     H = out.shape[1]
     b_r, b_z = b_rz[:H], b_rz[H:]
     bx_n, bh_n = b_ih[2 * H:], b_hh[2 * H:]
     gx_r, gx_z, gx_n = ln_ih[:H], ln_ih[H:2 * H], ln_ih[2 * H:]
     gh_r, gh_z, gh_n = ln_hh[:H], ln_hh[H:2 * H], ln_hh[2 * H:]
-    s_off = off if keep_rows else 0
+    s_off = off if save_rows else 0
     # Loops index per-gate slice views with the loop counter only, and loop-invariant
     # branches sit outside the inner loops, so that LLVM vectorises them.
     for n in range(b):
@@ -68,7 +68,7 @@ def _step(cell, t, off, g_off, prev, b, h_prev, xn_x, out, keep_rows):
         sx = normalize_row(vx, vx)               # the input branch's layer norm, in place
         vh = xn_h[s_off + n]
         sh = normalize_row(vh, vh)
-        if keep_rows:
+        if save_rows:
             rstd[0, off + n] = sx
             rstd[1, off + n] = sh
         ax_r, ax_z, ax_n = vx[:H], vx[H:2 * H], vx[2 * H:]
@@ -93,12 +93,12 @@ _forward_loop = instantiate(sequence_forward, "layernorm_gru_forward_loop", inli
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
-def layernorm_gru_forward(x, batch_sizes, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_hh, keep, chunk_steps, keep_rows,
+def layernorm_gru_forward(x, batch_sizes, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_hh, keep, chunk_steps, save_rows,
                           xn_x, xn_h, act, rstd, scratch, out, h_n, small_kernels):
     """Run the sequence; fill out (R, H) and each sequence's final h_n (N, H).
 
     b_ih, b_hh (G,) (zeros without bias), ln_ih, ln_hh (G,) the gains. Training
-    (``keep_rows``, chunk_steps >= T): xn_x, xn_h, act and rstd end holding what
+    (``save_rows``, chunk_steps >= T): xn_x, xn_h, act and rstd end holding what
     layernorm_gru_backward reads. scratch holds 4H·N elements (the products' workspace).
     """
     # views of borrowed arrays cost no atomic reference counts (borrowed.py)
@@ -106,9 +106,9 @@ def layernorm_gru_forward(x, batch_sizes, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_
         x, h0, w_ih, w_hh, b_ih, b_hh, ln_ih, ln_hh, keep, xn_x, xn_h, act, rstd, scratch, out, h_n)
     H = h0.shape[1]
     b_rz = b_ih[:2 * H] + b_hh[:2 * H]
-    cell = (b_rz, b_ih, b_hh, ln_ih, ln_hh, xn_h, act, rstd, keep_rows)
+    cell = (b_rz, b_ih, b_hh, ln_ih, ln_hh, xn_h, act, rstd, save_rows)
     _forward_loop(x, batch_sizes, h0, w_ih, w_hh, True, cell, xn_x, scratch, out, h_n, keep, chunk_steps,
-                  keep_rows, small_kernels)
+                  save_rows, small_kernels)
 
 
 # --- backward: the loop's dgates are act (dgx); cell = (b_hh, ln_ih, ln_hh, xn_x, xn_h, rstd, h0, out,

@@ -49,33 +49,33 @@ from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
 
 # --- forward: the loop's gates are xs; cell = (c0, cs, c_n, b, ln_ih, ln_hh, ln_c, ln_c_bias, hs,
-#              gates, chat, stats, keep_rows) ------------------------------------------------------
+#              gates, chat, stats, save_rows) ------------------------------------------------------
 
 @njit(cache=True, inline="always")
 def _product(cell, h_prev, w_hh, panels, scratch, xs, out, g_off, off, b, small_kernels):
     """hs rows = h_prev w_hhᵀ (normalised by the step)."""
-    hs, keep_rows = cell[8], cell[12]
-    h_off = off if keep_rows else 0          # forward only, hs holds one step's rows
+    hs, save_rows = cell[8], cell[12]
+    h_off = off if save_rows else 0          # forward only, hs holds one step's rows
     step_add(h_prev, w_hh, panels, scratch, hs[h_off:h_off + b], False, small_kernels)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
-def _step(cell, t, off, g_off, prev, b_t, h_prev, xs, out, keep_rows):
+def _step(cell, t, off, g_off, prev, b_t, h_prev, xs, out, save_rows):
     c0, cs, c_n, b, ln_ih, ln_hh, ln_c, ln_c_bias, hs, gates, chat, stats, _ = cell
     H = c0.shape[1]
     b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
     gx_i, gx_f, gx_g, gx_o = ln_ih[:H], ln_ih[H:2 * H], ln_ih[2 * H:3 * H], ln_ih[3 * H:]
     gh_i, gh_f, gh_g, gh_o = ln_hh[:H], ln_hh[H:2 * H], ln_hh[2 * H:3 * H], ln_hh[3 * H:]
-    c_off, c_prev = c_offsets(t, off, prev, c0.shape[0], keep_rows)
-    h_off = off if keep_rows else 0
+    c_off, c_prev = c_offsets(t, off, prev, c0.shape[0], save_rows)
+    h_off = off if save_rows else 0
     for n in range(b_t):
         r = off + n
         x_row = xs[g_off + n]
         h_row = hs[h_off + n]
-        st = stats[r] if keep_rows else stats[0]
+        st = stats[r] if save_rows else stats[0]
         st[0] = normalize_row(x_row, x_row)
         st[1] = normalize_row(h_row, h_row)
-        g_row = gates[r] if keep_rows else gates[n]     # never x_row: LLVM vectorises disjoint rows only
+        g_row = gates[r] if save_rows else gates[n]     # never x_row: LLVM vectorises disjoint rows only
         # per-gate slice views indexed by the loop counter alone: LLVM vectorises
         x_i, x_f, x_g, x_o = x_row[:H], x_row[H:2 * H], x_row[2 * H:3 * H], x_row[3 * H:]
         h_i, h_f, h_g, h_o = h_row[:H], h_row[H:2 * H], h_row[2 * H:3 * H], h_row[3 * H:]
@@ -92,7 +92,7 @@ def _step(cell, t, off, g_off, prev, b_t, h_prev, xs, out, keep_rows):
             a_f[j] = f
             a_g[j] = g
             a_o[j] = o
-        c_hat = chat[r] if keep_rows else chat[0]
+        c_hat = chat[r] if save_rows else chat[0]
         st[2] = normalize_row(c_row, c_hat)
         o_row = out[r]
         for j in range(H):
@@ -106,10 +106,10 @@ _forward_loop = instantiate(sequence_forward, "layernorm_lstm_forward_loop", inl
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
 def layernorm_lstm_forward(x, batch_sizes, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, ln_c, ln_c_bias, chunk_steps,
-                           keep_rows, xs, hs, gates, cs, chat, stats, scratch, out, h_n, c_n, keep, small_kernels):
+                           save_rows, xs, hs, gates, cs, chat, stats, scratch, out, h_n, c_n, keep, small_kernels):
     """Run the sequence; fill out and each sequence's final h_n, c_n (N, H).
 
-    Training (``keep_rows``, chunk_steps >= T): xs, hs, gates, cs, chat and stats end
+    Training (``save_rows``, chunk_steps >= T): xs, hs, gates, cs, chat and stats end
     holding what layernorm_lstm_backward reads. Forward only: the workspaces of the layout
     above, so memory does not grow with T.
     """
@@ -118,8 +118,8 @@ def layernorm_lstm_forward(x, batch_sizes, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, 
      c_n, keep) = borrow(
         x, h0, c0, w_ih, w_hh, b, ln_ih, ln_hh, ln_c, ln_c_bias, xs, hs, gates, cs, chat, stats, scratch, out,
         h_n, c_n, keep)
-    cell = (c0, cs, c_n, b, ln_ih, ln_hh, ln_c, ln_c_bias, hs, gates, chat, stats, keep_rows)
-    _forward_loop(x, batch_sizes, h0, w_ih, w_hh, True, cell, xs, scratch, out, h_n, keep, chunk_steps, keep_rows,
+    cell = (c0, cs, c_n, b, ln_ih, ln_hh, ln_c, ln_c_bias, hs, gates, chat, stats, save_rows)
+    _forward_loop(x, batch_sizes, h0, w_ih, w_hh, True, cell, xs, scratch, out, h_n, keep, chunk_steps, save_rows,
                   small_kernels)
 
 

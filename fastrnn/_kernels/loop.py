@@ -25,17 +25,17 @@ from .activations import FASTMATH_LOOP
 from .blas import restore_threads, steps_on_one_thread
 from .panels import pack_for_steps, step_add, step_grad
 from . import packed
-from .packed import copy_rows, keep_finished, keep_unstarted, start_chunk, step_offsets
+from .packed import copy_rows, copy_finished, copy_unstarted, start_chunk, step_offsets
 from .template import Part
 
 # --- the parts a cell binds -------------------------------------------------------------------------
 product_weight = Part("(cell, w_rec) -> the weight of the step's first product (packed once per call)")
 product = Part("(cell, h_prev, w_rec, panels, scratch, gates, out, g_off, off, b, small_kernels): the step's "
                "product(s) of h_prev (b, ·); add_into_gates: gates[g_off:g_off + b] += h_prev w_recᵀ")
-step = Part("(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows): the step's rows after the "
+step = Part("(cell, t, off, g_off, prev, b, h_prev, gates, out, save_rows): the step's rows after the "
             "product: activations and the new states (h into out[off:off + b])")
-start = Part("(cell, batch_sizes): before the first step (the other states' keep_unstarted)")
-finish = Part("(cell, t, batch_sizes, off, keep_rows): after step t (the other states' keep_finished)")
+start = Part("(cell, batch_sizes): before the first step (the other states' copy_unstarted)")
+finish = Part("(cell, t, batch_sizes, off, save_rows): after step t (the other states' copy_finished)")
 zone_out = Part("(keep, off, h_prev, rows): zoneout.zone_out_rows, or no_zoneout")
 start_backward = Part("(cell, batch_sizes): before the last step's gradient")
 grad_step = Part("(cell, t, off, prev, b, d_out, dh, dgates): from d_out (b, H), the gradient of the "
@@ -51,7 +51,7 @@ add_carried = Part("(carried, dh): zoneout.add_carried, or no_carried")
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
 def sequence_forward(x, batch_sizes, h0, w_x, w_rec, torch_layout, cell, gates, scratch, out, h_n, keep,
-                     chunk_steps, keep_rows, small_kernels):
+                     chunk_steps, save_rows, small_kernels):
     """Run the sequence (arrays borrowed by the caller, borrowed.py).
 
     x (R, I), batch_sizes (T,), h0 (N, H) in; w_x (G, I) torch_layout / (I, G), w_rec (G, H) in;
@@ -61,7 +61,7 @@ def sequence_forward(x, batch_sizes, h0, w_x, w_rec, torch_layout, cell, gates, 
     N = h0.shape[0]
     offsets = step_offsets(batch_sizes)
     T = batch_sizes.shape[0]
-    keep_unstarted(batch_sizes, h0, h_n)
+    copy_unstarted(batch_sizes, h0, h_n)
     start(cell, batch_sizes)
     panels = pack_for_steps(product_weight(cell, w_rec), N, T, True, small_kernels)
     for t0 in range(0, T, chunk_steps):
@@ -72,11 +72,11 @@ def sequence_forward(x, batch_sizes, h0, w_x, w_rec, torch_layout, cell, gates, 
             g_off = off - r0
             h_prev = h0[:b] if t == 0 else out[prev:prev + b]
             product(cell, h_prev, w_rec, panels, scratch, gates, out, g_off, off, b, small_kernels)
-            step(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows)
+            step(cell, t, off, g_off, prev, b, h_prev, gates, out, save_rows)
             if keep.shape[0] > 0:
                 zone_out(keep, off, h_prev, out[off:off + b])
-            keep_finished(t, batch_sizes, off, out, h_n)
-            finish(cell, t, batch_sizes, off, keep_rows)
+            copy_finished(t, batch_sizes, off, out, h_n)
+            finish(cell, t, batch_sizes, off, save_rows)
         restore_threads(threads)
 
 
@@ -145,7 +145,7 @@ def nothing_to_start(cell, batch_sizes):
 
 
 @njit(cache=True, inline="always")
-def nothing_to_finish(cell, t, batch_sizes, off, keep_rows):
+def nothing_to_finish(cell, t, batch_sizes, off, save_rows):
     """``finish`` of a cell whose only state is h."""
     return
 

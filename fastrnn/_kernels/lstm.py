@@ -38,15 +38,15 @@ from .activations import FASTMATH, FASTMATH_LOOP, fast_sigmoid, fast_tanh
 from .borrowed import borrow
 from .loop import (add_into_gates, all_weight_grads, grads_through_w_rec, nothing_to_start, sequence_backward,
                    sequence_forward, the_recurrent_weight)
-from .packed import copy_rows, keep_finished, keep_unstarted
+from .packed import copy_rows, copy_finished, copy_unstarted
 from .template import instantiate
 from .zoneout import add_carried, zone_out_grads, zone_out_rows
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
-def lstm_row(a_i, a_f, a_g, a_o, bx_i, bx_f, bx_g, bx_o, bh_i, bh_f, bh_g, bh_o, c_prev, c_row, h_row, keep_gates):
+def lstm_row(a_i, a_f, a_g, a_o, bx_i, bx_f, bx_g, bx_o, bh_i, bh_f, bh_g, bh_o, c_prev, c_row, h_row, save_gates):
     """One row's step from its pre-activations a_* (H,) less the biases: c_row and h_row (H,)
-    written; with ``keep_gates`` the activated gates over a_* (what lstm_backward reads)."""
+    written; with ``save_gates`` the activated gates over a_* (what lstm_backward reads)."""
     for j in range(a_i.shape[0]):
         i = fast_sigmoid(a_i[j] + bx_i[j] + bh_i[j])
         f = fast_sigmoid(a_f[j] + bx_f[j] + bh_f[j])
@@ -55,7 +55,7 @@ def lstm_row(a_i, a_f, a_g, a_o, bx_i, bx_f, bx_g, bx_o, bh_i, bh_f, bh_g, bh_o,
         c = f * c_prev[j] + i * g
         c_row[j] = c
         h_row[j] = o * fast_tanh(c)
-        if keep_gates:
+        if save_gates:
             a_i[j] = i
             a_f[j] = f
             a_g[j] = g
@@ -84,22 +84,22 @@ def lstm_row_grad(a_i, a_f, a_g, a_o, c_prev, c_row, d_out, dh_row, dc_row):
 # --- forward: cell = (c0, cs, c_n, gate offsets (oi, of, og, oo), b_x, b_h) ------------------------
 
 @njit(cache=True, inline="always")
-def c_offsets(t, off, prev, N, keep_rows):
+def c_offsets(t, off, prev, N, save_rows):
     """The rows of cs holding c_t and c_{t-1}: per row in training; forward only, c alternates
     between two (N, H) halves of cs (reading c_{t-1} from the array c_t is written to would
     stop LLVM vectorising the pass)."""
-    if keep_rows:
+    if save_rows:
         return off, prev
     return (t % 2) * N, ((t - 1) % 2) * N
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
-def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows):
+def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, save_rows):
     c0, cs, c_n, (oi, of, og, oo), b_x, b_h = cell
     H = out.shape[1]
     bx_i, bx_f, bx_g, bx_o = b_x[oi:oi + H], b_x[of:of + H], b_x[og:og + H], b_x[oo:oo + H]
     bh_i, bh_f, bh_g, bh_o = b_h[oi:oi + H], b_h[of:of + H], b_h[og:og + H], b_h[oo:oo + H]
-    c_off, c_prev = c_offsets(t, off, prev, c0.shape[0], keep_rows)
+    c_off, c_prev = c_offsets(t, off, prev, c0.shape[0], save_rows)
     for n in range(b):
         # per-gate slice views: indexing them with the loop counter alone lets LLVM
         # vectorise (a runtime offset inside the index adds wraparound checks)
@@ -108,7 +108,7 @@ def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows):
         cp = c0[n] if t == 0 else cs[c_prev + n]
         # a constant last argument in each call: the inlined copy for forward only
         # stores no activated gates (a tiny forward 10 % faster)
-        if keep_rows:
+        if save_rows:
             lstm_row(a_i, a_f, a_g, a_o, bx_i, bx_f, bx_g, bx_o, bh_i, bh_f, bh_g, bh_o, cp, cs[c_off + n],
                      out[off + n], True)
         else:
@@ -119,14 +119,14 @@ def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows):
 @njit(cache=True, inline="always")
 def c_start(cell, batch_sizes):
     """``start`` of the LSTM cells (cell = (c0, cs, c_n, ...)): the unstarted rows keep c0."""
-    keep_unstarted(batch_sizes, cell[0], cell[2])
+    copy_unstarted(batch_sizes, cell[0], cell[2])
 
 
 @njit(cache=True, inline="always")
-def c_finish(cell, t, batch_sizes, off, keep_rows):
+def c_finish(cell, t, batch_sizes, off, save_rows):
     """``finish`` of the LSTM cells: the rows that end at step t copy their c into c_n."""
     c0, cs, c_n = cell[0], cell[1], cell[2]
-    keep_finished(t, batch_sizes, c_offsets(t, off, 0, c0.shape[0], keep_rows)[0], cs, c_n)
+    copy_finished(t, batch_sizes, c_offsets(t, off, 0, c0.shape[0], save_rows)[0], cs, c_n)
 
 
 _forward_loop = instantiate(sequence_forward, "lstm_forward_loop", inline="always",
@@ -135,11 +135,11 @@ _forward_loop = instantiate(sequence_forward, "lstm_forward_loop", inline="alway
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
-def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blocks, chunk_steps, keep_rows,
+def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blocks, chunk_steps, save_rows,
                  gates, scratch, cs, out, h_n, c_n, keep, small_kernels):
     """Run the sequence; fill out and each sequence's final h_n, c_n (N, H).
 
-    Training (``keep_rows``, chunk_steps >= T): gates (R, 4H) ends holding the activated
+    Training (``save_rows``, chunk_steps >= T): gates (R, 4H) ends holding the activated
     gates and cs (R, H) every step's c, what lstm_backward reads. Forward only: gates is a
     workspace of the rows of ``chunk_steps`` steps (the input projection runs a chunk at a
     time) and cs (2N, H) the running c (two halves, one step's c in each in turn), so
@@ -152,7 +152,7 @@ def lstm_forward(x, batch_sizes, h0, c0, w_x, w_rec, b_x, b_h, torch_layout, blo
     H = h0.shape[1]
     offsets = (blocks[0] * H, blocks[1] * H, blocks[2] * H, blocks[3] * H)
     _forward_loop(x, batch_sizes, h0, w_x, w_rec, torch_layout, (c0, cs, c_n, offsets, b_x, b_h), gates, scratch,
-                  out, h_n, keep, chunk_steps, keep_rows, small_kernels)
+                  out, h_n, keep, chunk_steps, save_rows, small_kernels)
 
 
 # --- backward: cell = (gate offsets, c0, cs, dc0, gates) ----------------------------------------

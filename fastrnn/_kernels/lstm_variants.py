@@ -45,15 +45,15 @@ from .template import instantiate
 # --- forward: cell = (c0, cs, c_n, gate offsets, b_x, b_h, w_ph, ms, w_hr, p_hr, scratch, small_kernels)
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
-def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows):
+def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, save_rows):
     c0, cs, c_n, (oi, of, og, oo), b_x, b_h, w_ph, ms, w_hr, p_hr, scratch, small_kernels = cell
     H = c0.shape[1]
     project = w_hr.shape[0] > 0
     bx_i, bx_f, bx_g, bx_o = b_x[oi:oi + H], b_x[of:of + H], b_x[og:og + H], b_x[oo:oo + H]
     bh_i, bh_f, bh_g, bh_o = b_h[oi:oi + H], b_h[of:of + H], b_h[og:og + H], b_h[oo:oo + H]
     p_i, p_f, p_o = w_ph[:H], w_ph[H:2 * H], w_ph[2 * H:]
-    c_off, c_prev = c_offsets(t, off, prev, c0.shape[0], keep_rows)
-    m_off = off if keep_rows else 0
+    c_off, c_prev = c_offsets(t, off, prev, c0.shape[0], save_rows)
+    m_off = off if save_rows else 0
     for n in range(b):
         row = gates[g_off + n]
         a_i, a_f, a_g, a_o = row[oi:oi + H], row[of:of + H], row[og:og + H], row[oo:oo + H]
@@ -83,10 +83,10 @@ _forward_loop = instantiate(sequence_forward, "lstm_variant_forward_loop", inlin
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, nogil=True)
 def lstm_variant_forward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_h, torch_layout, blocks,
-                         chunk_steps, keep_rows, gates, scratch, cs, ms, out, h_n, c_n, small_kernels):
+                         chunk_steps, save_rows, gates, scratch, cs, ms, out, h_n, c_n, small_kernels):
     """Run the sequence; fill out (R, P) and each sequence's final h_n (N, P), c_n (N, H).
 
-    Training (``keep_rows``, chunk_steps >= T): gates, cs and ms end holding what
+    Training (``save_rows``, chunk_steps >= T): gates, cs and ms end holding what
     lstm_variant_backward reads. Forward only: the workspaces of lstm.lstm_forward, and ms
     (N, H) with a projection. b_x, b_h (4H,) are added to the pre-activations.
     """
@@ -99,7 +99,7 @@ def lstm_variant_forward(x, batch_sizes, h0, c0, w_x, w_rec, w_hr, w_ph, b_x, b_
     p_hr = pack_for_steps(w_hr, N, batch_sizes.shape[0] if w_hr.shape[0] > 0 else 0, True, small_kernels)
     cell = (c0, cs, c_n, offsets, b_x, b_h, w_ph, ms, w_hr, p_hr, scratch, small_kernels)
     _forward_loop(x, batch_sizes, h0, w_x, w_rec, torch_layout, cell, gates, scratch, out, h_n, out[:0], chunk_steps,
-                  keep_rows, small_kernels)
+                  save_rows, small_kernels)
 
 
 # --- backward: cell = (c0, cs, dc0, gate offsets, w_ph, dhs, dm, w_hr, p_hr, small_kernels, extras) --

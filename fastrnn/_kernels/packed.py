@@ -1,4 +1,4 @@
-"""Packed sequences: the row layout every sequence kernel runs on, and the GEMMs over its rows.
+"""Packed sequences: the rows every sequence kernel runs on, and the GEMMs over its rows.
 
 A packed batch holds the rows of every step, step after step (torch's PackedSequence.data):
 
@@ -47,7 +47,7 @@ def copy_rows(src, src_row, dst, dst_row, count):
 
 
 @njit(cache=True, inline="always")
-def keep_finished(t, batch_sizes, off, rows, final):
+def copy_finished(t, batch_sizes, off, rows, final):
     """After step t: copy the rows of the sequences whose last step it was into final (N, H)."""
     T = batch_sizes.shape[0]
     later = batch_sizes[t + 1] if t + 1 < T else 0
@@ -55,15 +55,15 @@ def keep_finished(t, batch_sizes, off, rows, final):
 
 
 @njit(cache=True, inline="always")
-def keep_unstarted(batch_sizes, initial, final):
+def copy_unstarted(batch_sizes, initial, final):
     """The sequences with no step (rows b_0..N-1) keep their initial state as final."""
     b0 = batch_sizes[0] if batch_sizes.shape[0] > 0 else 0
     copy_rows(initial, b0, final, b0, initial.shape[0] - b0)
 
 
 @njit(cache=True, inline="always")
-def layout_of(lengths, T):
-    """The packed layout of sequences with ``lengths`` (N,) in a padded (T, N) batch:
+def packing_of(lengths, T):
+    """The packing of sequences with ``lengths`` (N,) in a padded (T, N) batch:
     -> order (N,) (longest first, ties in order), batch_sizes (steps,), index (R,) of each
     row in the padded array flattened (t·N + n)."""
     N = lengths.shape[0]

@@ -40,7 +40,7 @@ class BookCell:
         for p, a in zip(specs, arrays):
             if a is not None or not p.bias:
                 _checks.param_array(where, p.name, a, len(p.dims))
-        sizes, source = self.cell.infer_sizes("book", arrays)
+        sizes, source = self.cell.sizes_of_arrays("book", arrays)
         for symbol in ("H", "I"):
             if sizes[symbol] is None:
                 p, a = next((p, a) for p, a in zip(specs, arrays) if symbol in p.dims)

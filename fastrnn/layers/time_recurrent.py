@@ -12,7 +12,7 @@ runs the fused kernel, and copies the result back to ``(N, T, H)`` float32.
 import numpy as np
 
 from .._grad_mode import NOT_SAVED, is_grad_enabled, saved
-from .._packing import layout_for
+from .._packing import packing_for
 from . import _checks
 from .. import _cells
 from ._cells import BookCell, Weights, layer_params, peephole_params
@@ -96,33 +96,33 @@ class TimeRecurrent:
         N, T, D = xs.shape
         H = shapes[1][0]
         x = np.ascontiguousarray(xs.transpose(1, 0, 2), dtype=dt)
-        layout = layout_for(lengths, T, N)
+        packing = packing_for(lengths, T, N)
         grad = is_grad_enabled()
-        if layout.rows == 0 and lengths is not None:      # every length 0: nothing runs
+        if packing.rows == 0 and lengths is not None:      # every length 0: nothing runs
             out, finals, cache = np.zeros((T, N, H), dt), tuple(s.copy() for s in states), None
         else:
-            out, finals, cache = self._run(layout, x, states, grad)
+            out, finals, cache = self._run(packing, x, states, grad)
         hs = np.empty((N, T, H), _F32)
         hs[...] = out.transpose(1, 0, 2)
         for name, final in zip(self._cell.state_names, finals):
             setattr(self, name, final)
-        self._cache = (cache, (x, states, layout), N, T, D, H, shapes) if grad else NOT_SAVED
+        self._cache = (cache, (x, states, packing), N, T, D, H, shapes) if grad else NOT_SAVED
         self._fresh = True
         return hs
 
-    def _run(self, layout, x, states, grad=True):
-        """The kernel forward in ``layout`` -> out (T, N, H), final states (caller's order), cache
+    def _run(self, packing, x, states, grad=True):
+        """The kernel forward in ``packing`` -> out (T, N, H), final states (caller's order), cache
         (None with ``grad`` False: the forward-only kernels)."""
         run = self._cell.forward if grad else self._cell.forward_only
-        out, finals, *cache = run(layout.pack(x), tuple(layout.sort(s) for s in states),
-                                  self._w.for_kernel(), layout.batch_sizes)
-        return layout.unpack(out), tuple(layout.unsort(f) for f in finals), cache[0] if cache else None
+        out, finals, *cache = run(packing.pack(x), tuple(packing.sort(s) for s in states),
+                                  self._w.for_kernel(), packing.batch_sizes)
+        return packing.unpack(out), tuple(packing.unsort(f) for f in finals), cache[0] if cache else None
 
     def backward(self, dhs):
         where = self._where + ".backward"
         if self._cache is None:
             raise RuntimeError(f"{where} called before forward")
-        cache, (x, states, layout), N, T, D, H, shapes = saved(self._where, self._cache)
+        cache, (x, states, packing), N, T, D, H, shapes = saved(self._where, self._cache)
         dhs = _checks.float_array(where, "dhs", dhs)
         if dhs.shape != (N, T, H):
             _checks.shape(where, "dhs", dhs, (N, T, H), ("N", "T", "H"))
@@ -134,13 +134,13 @@ class TimeRecurrent:
             self.dh = np.zeros((N, H), self._w.dtype)
             return np.zeros((N, T, D), _F32)
         if not self._fresh:     # the kernel's backward consumed the forward's buffers: redo them
-            cache = self._run(layout, x, states)[2]
+            cache = self._run(packing, x, states)[2]
         self._fresh = False
-        dx, d0 = self._cell.backward(cache, layout.pack(dout), (None,) * len(states), targets)
+        dx, d0 = self._cell.backward(cache, packing.pack(dout), (None,) * len(states), targets)
         self._w.commit(targets)
-        self.dh = layout.unsort(d0[0])
+        self.dh = packing.unsort(d0[0])
         dxs = np.empty((N, T, D), _F32)
-        dxs[...] = layout.unpack(dx).transpose(1, 0, 2)
+        dxs[...] = packing.unpack(dx).transpose(1, 0, 2)
         return dxs
 
     def set_state(self, h):

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import _cells
 from .._grad_mode import NOT_SAVED, is_grad_enabled
-from .._packing import add_reversed, layout_for
+from .._packing import add_reversed, packing_for
 from .._validation import (as_compute_array, as_real_array, check_array, check_bool, check_float_dtype_arg,
                            check_device, check_int, check_lengths, check_probability, check_shape,
                            shape_error)
@@ -264,29 +264,29 @@ class Recurrent(ConfiguredModule, Module):
         layer_params = self._layer_params()
         # validated: from here on nothing can fail on the caller's input
         states = tuple(np.zeros((L * D, N, size), dt) if s is None else s for s, size in zip(states, sizes))
-        layout = layout_for(lengths, T, N)
+        packing = packing_for(lengths, T, N)
         options = self._options
         p_drop = self.dropout if self.training else 0.0
         grad = is_grad_enabled()
         caches, masks, finals = [], [], [[] for _ in states]
-        layer_in = layout.pack(x)
-        empty = lengths is not None and layout.rows == 0      # every length 0: no step runs
+        layer_in = packing.pack(x)
+        empty = lengths is not None and packing.rows == 0      # every length 0: no step runs
         for layer in range(0 if empty else L):
             outs = []
             for direction in range(D):
                 k = layer * D + direction
                 p = layer_params[k]
-                xin = layer_in if direction == 0 else layout.reverse(layer_in)
-                init = tuple(layout.sort(s[k]) for s in states)
+                xin = layer_in if direction == 0 else packing.reverse(layer_in)
+                init = tuple(packing.sort(s[k]) for s in states)
                 opts = options if not self.zoneout else self._zoneout_options(options, xin.shape[:-1])
                 if grad:
-                    out, final, cache = cell.forward(xin, init, p, "torch", opts, layout.batch_sizes)
+                    out, final, cache = cell.forward(xin, init, p, "torch", opts, packing.batch_sizes)
                     caches.append(cache)
                 else:
-                    out, final = cell.forward_only(xin, init, p, "torch", opts, layout.batch_sizes)
-                outs.append(out if direction == 0 else layout.reverse(out))
+                    out, final = cell.forward_only(xin, init, p, "torch", opts, packing.batch_sizes)
+                outs.append(out if direction == 0 else packing.reverse(out))
                 for lst, f in zip(finals, final):
-                    lst.append(layout.unsort(f))
+                    lst.append(packing.unsort(f))
             layer_in = outs[0] if D == 1 else np.concatenate(outs, axis=-1)
             mask = None
             if p_drop > 0 and layer < L - 1:
@@ -297,11 +297,11 @@ class Recurrent(ConfiguredModule, Module):
             out, final = np.zeros((T, N, D * sizes[0]), dt), tuple(s.copy() for s in states)
         else:
             # the last layer's kernel output is saved for backward: hand out our own array
-            out = layout.unpack(layer_in)
+            out = packing.unpack(layer_in)
             if out is layer_in and D == 1 and grad:        # a kernel's own output array
                 out = out.copy()
             final = tuple(f[0][None] if L * D == 1 else np.stack(f) for f in finals)
-        self._ctx = (caches, masks, batched, T, N, layout, empty) if grad else NOT_SAVED
+        self._ctx = (caches, masks, batched, T, N, packing, empty) if grad else NOT_SAVED
         if not batched:
             return out[:, 0], tuple(f[:, 0] for f in final)
         if self.batch_first:
@@ -349,7 +349,7 @@ class Recurrent(ConfiguredModule, Module):
         return mask
 
     def _backward(self, dout, dhx):
-        caches, masks, batched, T, N, layout, empty = self._saved()
+        caches, masks, batched, T, N, packing, empty = self._saved()
         cell = self.cell
         L, D = self.num_layers, 2 if self.bidirectional else 1
         dout = self._check_dout(dout, T, N, batched)
@@ -362,21 +362,21 @@ class Recurrent(ConfiguredModule, Module):
             d0 = tuple(np.zeros((L * D, N, size), self.dtype) if s is None else s.copy()
                        for s, size in zip(dstates, self._sizes))
         else:
-            dx, d0 = self._backward_layers(caches, masks, layout, dout, dstates, targets)
+            dx, d0 = self._backward_layers(caches, masks, packing, dout, dstates, targets)
         if not batched:
             return dx[:, 0], tuple(s[:, 0] for s in d0)
         if self.batch_first:
             dx = dx.transpose(1, 0, 2)
         return dx, tuple(d0)
 
-    def _backward_layers(self, caches, masks, layout, dout, dstates, targets):
+    def _backward_layers(self, caches, masks, packing, dout, dstates, targets):
         """The layers' kernel backwards; ``targets[k]``: layer/direction k's checked gradient
         buffers and their commit."""
         cell = self.cell
         L, D, H = self.num_layers, 2 if self.bidirectional else 1, self._sizes[0]
-        N = layout.N
+        N = packing.N
         d0 = [None] * len(dstates) if L * D == 1 else [np.empty((L * D, N, size), self.dtype) for size in self._sizes]
-        dlayer = None if dout is None else layout.pack(dout)
+        dlayer = None if dout is None else packing.pack(dout)
         for layer in reversed(range(L)):
             if masks[layer] is not None:
                 dlayer = dlayer * masks[layer]
@@ -387,20 +387,20 @@ class Recurrent(ConfiguredModule, Module):
                     dout_k = dlayer
                 else:
                     dout_k = dlayer[..., direction * H:(direction + 1) * H]
-                    dout_k = np.ascontiguousarray(dout_k) if direction == 0 else layout.reverse(dout_k)
+                    dout_k = np.ascontiguousarray(dout_k) if direction == 0 else packing.reverse(dout_k)
                 g, commit = targets[k]
-                dfinal = tuple(None if s is None else layout.sort(s[k]) for s in dstates)
+                dfinal = tuple(None if s is None else packing.sort(s[k]) for s in dstates)
                 dx_k, ds0 = cell.backward(caches[k], dout_k, dfinal, g, True)
                 commit()
-                dx = dx_k if direction == 0 else add_reversed(layout, dx, dx_k)
-                ds0 = tuple(layout.unsort(s) for s in ds0)
+                dx = dx_k if direction == 0 else add_reversed(packing, dx, dx_k)
+                ds0 = tuple(packing.unsort(s) for s in ds0)
                 if L * D == 1:
                     d0 = [s[None] for s in ds0]
                 else:
                     for arr, s in zip(d0, ds0):
                         arr[k] = s
             dlayer = dx
-        return layout.unpack(dlayer), d0
+        return packing.unpack(dlayer), d0
 
 
 class LSTM(Recurrent):

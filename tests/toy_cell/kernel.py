@@ -34,7 +34,7 @@ def _product(cell, h_prev, w_rec, panels, scratch, gates, out, g_off, off, b, sm
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH_LOOP, inline="always")
-def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, keep_rows):
+def _step(cell, t, off, g_off, prev, b, h_prev, gates, out, save_rows):
     (bf, bn), b_x, b_h, hproj, saved = cell
     H = out.shape[1]
     for n in range(b):
